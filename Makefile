@@ -1,0 +1,56 @@
+# sluice: a dynamic forward proxy for HTTP/1.1 egress traffic.
+#
+#   make run     build and start sluice with defaults (127.0.0.1:3128, admin 127.0.0.1:9901)
+#   make test    go vet, the race-enabled test suite, then every fuzz target briefly
+#   make bench   the benchmarks (parser, resolver, end-to-end in bench/)
+#   make fuzz    every fuzz target for FUZZTIME each (default 3m)
+
+GO        ?= go
+FUZZTIME  ?= 3m
+# How long `make test` fuzzes each target: long enough to shake out a regression
+# in the seed corpus, short enough to keep `make test` well under ten minutes.
+TESTFUZZTIME ?= 10s
+BENCHTIME ?= 1s
+RUNFLAGS  ?=
+
+# Every fuzz target in fuzz/, found by name so a new target is fuzzed without
+# editing this file.
+FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/null | sed 's/^func //')
+
+.PHONY: all build run test vet unit fuzz-short fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+run: build
+	./bin/sluice $(RUNFLAGS)
+
+test: vet unit fuzz-short
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted: $$unformatted"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(TESTFUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(TESTFUZZTIME) ./fuzz/ || exit 1; \
+	done
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./fuzz/ || exit 1; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+clean:
+	rm -rf bin
