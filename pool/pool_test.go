@@ -1,0 +1,140 @@
+package pool
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	addrA = netip.MustParseAddrPort("127.0.0.1:80")
+	addrB = netip.MustParseAddrPort("[::1]:80")
+)
+
+func TestIdleMostRecentFirst(t *testing.T) {
+	var p Idle[int]
+	now := time.Unix(1000, 0)
+	for i := 1; i <= 3; i++ {
+		if !p.TryPut(addrA, i, now) {
+			t.Fatalf("TryPut(%d) refused", i)
+		}
+	}
+	if c, ok, _ := p.Get(addrA, now, nil); !ok || c != 3 {
+		t.Fatalf("Get = %d, %v; want 3 (most recent)", c, ok)
+	}
+	if _, ok, _ := p.Get(addrB, now, nil); ok {
+		t.Fatal("Get of another address found a connection")
+	}
+	if p.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", p.Len())
+	}
+}
+
+func TestIdleMaxPerHost(t *testing.T) {
+	p := Idle[int]{MaxPerHost: 2}
+	now := time.Unix(1000, 0)
+	p.TryPut(addrA, 1, now)
+	p.TryPut(addrA, 2, now)
+	if p.TryPut(addrA, 3, now) {
+		t.Fatal("TryPut beyond MaxPerHost accepted")
+	}
+	if !p.TryPut(addrB, 3, now) {
+		t.Fatal("TryPut for another address refused")
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	p := Idle[int]{Timeout: 10 * time.Second}
+	t0 := time.Unix(1000, 0)
+	p.TryPut(addrA, 1, t0)
+	p.TryPut(addrA, 2, t0.Add(8*time.Second))
+	c, ok, exp := p.Get(addrA, t0.Add(12*time.Second), nil)
+	if !ok || c != 2 || len(exp) != 0 {
+		t.Fatalf("Get = %d %v %v; want 2 true []", c, ok, exp)
+	}
+	c, ok, exp = p.Get(addrA, t0.Add(12*time.Second), nil)
+	if ok || len(exp) != 1 || exp[0] != 1 {
+		t.Fatalf("Get = %d %v %v; want expired [1]", c, ok, exp)
+	}
+	p.TryPut(addrA, 3, t0)
+	p.TryPut(addrB, 4, t0.Add(5*time.Second))
+	exp = p.Expire(t0.Add(11*time.Second), nil)
+	if len(exp) != 1 || exp[0] != 3 || p.Len() != 1 {
+		t.Fatalf("Expire = %v (Len %d); want [3] and 1 left", exp, p.Len())
+	}
+	if len(p.hosts) != 1 {
+		t.Fatalf("empty address kept: %d hosts", len(p.hosts))
+	}
+}
+
+func TestIdleRemoveAndDrain(t *testing.T) {
+	var p Idle[int]
+	now := time.Unix(1000, 0)
+	p.TryPut(addrA, 1, now)
+	p.TryPut(addrA, 2, now)
+	p.TryPut(addrB, 3, now)
+	if !p.Remove(addrA, 1) || p.Remove(addrA, 1) {
+		t.Fatal("Remove should succeed once")
+	}
+	if got := p.Drain(nil); len(got) != 2 || p.Len() != 0 {
+		t.Fatalf("Drain = %v, Len %d", got, p.Len())
+	}
+}
+
+func TestIdleGetAllocs(t *testing.T) {
+	var p Idle[int]
+	now := time.Unix(1000, 0)
+	p.TryPut(addrA, 1, now)
+	allocs := testing.AllocsPerRun(1000, func() {
+		c, _, _ := p.Get(addrA, now, nil)
+		p.TryPut(addrA, c, now)
+	})
+	if allocs != 0 {
+		t.Fatalf("Get+TryPut allocates %v per run", allocs)
+	}
+}
+
+func TestHostLimit(t *testing.T) {
+	h := HostLimit{Max: 100}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := 0
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if h.Acquire(addrA) {
+				mu.Lock()
+				got++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if got != 100 || h.Open(addrA) != 100 {
+		t.Fatalf("acquired %d (open %d), want 100", got, h.Open(addrA))
+	}
+	h.Release(addrA)
+	if !h.Acquire(addrA) {
+		t.Fatal("Acquire after Release refused")
+	}
+	if !(&HostLimit{}).Acquire(addrB) {
+		t.Fatal("zero Max should not cap")
+	}
+}
+
+func TestBuffers(t *testing.T) {
+	b := Buffers{Size: 1024}
+	bp := b.Get()
+	if cap(*bp) < 1024 || len(*bp) != 0 {
+		t.Fatalf("Get: len %d cap %d", len(*bp), cap(*bp))
+	}
+	*bp = append(*bp, "hello"...)
+	b.Put(bp)
+	big := make([]byte, 0, 1<<20)
+	b.Put(&big) // dropped: too large
+	if bp2 := b.Get(); len(*bp2) != 0 || cap(*bp2) > 2048 {
+		t.Fatalf("Get after Put: len %d cap %d", len(*bp2), cap(*bp2))
+	}
+}
