@@ -1,0 +1,184 @@
+// Command sluice runs the sluice dynamic forward proxy.
+//
+//	sluice [flags]
+//
+// With no flags it listens on 127.0.0.1:3128, serves /healthz and /readyz on
+// 127.0.0.1:9901 and resolves names with the nameservers of /etc/resolv.conf.
+// SIGTERM or SIGINT drains it: it stops taking connections, lets requests in
+// flight finish within the drain timeout, and exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr, nil))
+}
+
+// options are the command's flags.
+type options struct {
+	listen, admin, dns, logLevel, rewriteHeader string
+	loops                                      int
+	connectTimeout, idleTimeout, drainTimeout  time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sluice [flags]\n\nsluice is a dynamic forward proxy for HTTP/1.1 egress traffic.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.listen, "listen", engine.DefaultListen, "`address` (IP:port) the proxy listens on")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/healthz, /readyz); empty disables it")
+	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&o.rewriteHeader, "rewrite-header", "", "request header whose first value becomes the destination and Host (`name`)")
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "upstream connect `timeout`")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "client keep-alive idle `timeout`")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", engine.DefaultDrainTimeout, "time given to requests in flight on SIGTERM (`duration`)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return o, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// run is the whole command; ready, if not nil, receives the proxy and admin
+// addresses once both listen (for tests). It returns the exit code.
+func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 2
+	}
+	level, err := parseLevel(o.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	rcfg := resolver.Config{}
+	if o.dns != "" {
+		for _, ns := range strings.Split(o.dns, ",") {
+			rcfg.Nameservers = append(rcfg.Nameservers, strings.TrimSpace(ns))
+		}
+	}
+	res, err := resolver.New(rcfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice: -dns:", err)
+		return 2
+	}
+	if err := res.Start(); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+	defer res.Stop()
+
+	srv, err := engine.NewServer(engine.Config{
+		Listen:         o.listen,
+		Loops:          o.loops,
+		RewriteHeader:  o.rewriteHeader,
+		ConnectTimeout: o.connectTimeout,
+		IdleTimeout:    o.idleTimeout,
+		DrainTimeout:   o.drainTimeout,
+		Logger:         log,
+	}, res)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 2
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+
+	adminAddr := ""
+	var admin *http.Server
+	if o.admin != "" {
+		ln, err := net.Listen("tcp", o.admin)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: -admin: %v\n", err)
+			_ = srv.Stop()
+			return 1
+		}
+		adminAddr = ln.Addr().String()
+		admin = &http.Server{Handler: adminHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = admin.Serve(ln) }()
+	}
+	log.Info("sluice listening", "proxy", srv.Addr().String(), "admin", adminAddr)
+	if ready != nil {
+		ready(srv.Addr().String(), adminAddr)
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info("draining", "signal", sig.String(), "timeout", o.drainTimeout.String())
+		ctx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+		err := srv.Shutdown(ctx)
+		cancel()
+		if admin != nil {
+			_ = admin.Close()
+		}
+		if err != nil {
+			log.Warn("drain incomplete", "err", err)
+		}
+		log.Info("stopped")
+		return 0
+	case <-srv.Done():
+		log.Error("engine stopped", "err", srv.Err())
+		return 1
+	}
+}
+
+// adminHandler serves the admin endpoints: /healthz is the process being up,
+// /readyz is the proxy listening and not draining.
+func adminHandler(srv *engine.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if srv.Draining() || srv.Err() != nil {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	return mux
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluiceproxy/sluice/resolver/dnstest"
+)
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"-h"}, &out, nil); code != 0 {
+		t.Fatalf("-h exit %d", code)
+	}
+	for _, f := range []string{"-listen", "-admin", "-dns", "-loops", "-log-level", "-rewrite-header", "-connect-timeout", "-idle-timeout", "-drain-timeout"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("-h does not document %s:\n%s", f, out.String())
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-listen", "nonsense"},
+		{"-dns", "dns.example:53"},
+		{"-log-level", "loud"},
+		{"-loops", "-1"},
+		{"extra"},
+	} {
+		var out bytes.Buffer
+		if code := run(args, &out, nil); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, out.String())
+		}
+		if !strings.Contains(out.String(), "sluice:") {
+			t.Errorf("%v: no clear error: %q", args, out.String())
+		}
+	}
+}
+
+// TestBinarySIGTERMDrains builds the real binary, proxies a request through
+// it, sends SIGTERM while a slow request is in flight, and checks that the
+// request completes and the process exits 0.
+func TestBinarySIGTERMDrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	slow := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	osrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-slow
+		}
+		io.WriteString(w, "hello from origin")
+	})}
+	go osrv.Serve(ln)
+	defer osrv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	dns := dnstest.New(t)
+	dns.Set("origin.test", 60, "127.0.0.1")
+
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	proxyAddr := pl.Addr().String()
+	pl.Close()
+	cmd := exec.Command(bin, "-listen", proxyAddr, "-admin", "127.0.0.1:0", "-dns", dns.Addr(), "-log-level", "debug")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", proxyAddr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy never listened: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pu, _ := url.Parse("http://" + proxyAddr)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://origin.test:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "hello from origin" {
+		t.Fatalf("through the binary: %q", b)
+	}
+
+	// A slow request in flight, then SIGTERM.
+	c, err := net.Dial("tcp", proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET http://origin.test:%d/slow HTTP/1.1\r\nHost: origin.test\r\n\r\n", port)
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if c2, err := net.DialTimeout("tcp", proxyAddr, time.Second); err == nil {
+		// Accepted connections are closed at once while draining.
+		c2.SetDeadline(time.Now().Add(2 * time.Second))
+		if n, _ := c2.Read(make([]byte, 1)); n != 0 {
+			t.Fatal("a new connection was served while draining")
+		}
+		c2.Close()
+	}
+	close(slow)
+	r, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("in-flight request during drain: %v\n%s", err, stderr.String())
+	}
+	b, _ = io.ReadAll(r.Body)
+	if string(b) != "hello from origin" || !r.Close {
+		t.Fatalf("in-flight response %q close=%v", b, r.Close)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("did not exit after drain\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "draining") {
+		t.Errorf("no drain log line:\n%s", stderr.String())
+	}
+	_ = os.Remove(bin)
+}

@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/sluiceproxy/sluice/parser"
+)
+
+// Defaults for Config (DESIGN.md, Timeouts).
+const (
+	DefaultListen          = "127.0.0.1:3128"
+	DefaultVia             = "1.1 sluice"
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultHeadTimeout     = 10 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultResponseTimeout = 30 * time.Second
+	DefaultUpstreamIdle    = 30 * time.Second
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultMaxIdlePerHost  = 64
+	DefaultMaxConnsPerHost = 1024
+	// DefaultMaxBuffered caps the bytes buffered for one connection in loop
+	// mode (inbound not yet consumed plus outbound not yet sent). Past it the
+	// connection is aborted: loop mode has no backpressure (DESIGN.md, Loop mode
+	// and stream mode).
+	DefaultMaxBuffered = 4 << 20
+	// DefaultTick is the resolution of the per-loop timing wheel.
+	DefaultTick = 100 * time.Millisecond
+)
+
+// Config configures a Server and its sessions. The zero value of every field
+// means its documented default. Validate it with Check before use; the running
+// code never re-checks it.
+type Config struct {
+	Listen string // address to listen on; DefaultListen
+	Loops  int    // event loops; 0 means GOMAXPROCS
+
+	// RewriteHeader, if set, names a request header whose first value becomes
+	// the destination and the forwarded Host (Gloo's autoHostRewriteHeader,
+	// Envoy's host_rewrite_header).
+	RewriteHeader string
+	Via           string        // Via value appended to forwarded messages; DefaultVia
+	Limits        parser.Limits // request and response head limits
+
+	ConnectTimeout  time.Duration // dialing one upstream address
+	HeadTimeout     time.Duration // receiving a whole request head (slowloris)
+	IdleTimeout     time.Duration // client keep-alive idle; also body inactivity
+	ResponseTimeout time.Duration // request sent -> response head received
+	UpstreamIdle    time.Duration // idle upstream connection kept in the pool
+	DrainTimeout    time.Duration // SIGTERM: time for in-flight requests
+
+	MaxIdlePerHost  int // idle upstream connections kept per address per loop
+	MaxConnsPerHost int // open upstream connections per address, all loops; beyond: 503
+	MaxConns        int // client connections; 0 means derived from RLIMIT_NOFILE
+	MaxBuffered     int // bytes buffered per connection in loop mode
+
+	// DialAddrCheck, if set, is called with every address just before it is
+	// dialed (the SSRF guard's hook); an error refuses the connection with 403.
+	DialAddrCheck func(netip.AddrPort) error
+
+	Logger *slog.Logger // nil means slog.Default()
+}
+
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Via == "" {
+		cfg.Via = DefaultVia
+	}
+	set(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	set(&cfg.HeadTimeout, DefaultHeadTimeout)
+	set(&cfg.IdleTimeout, DefaultIdleTimeout)
+	set(&cfg.ResponseTimeout, DefaultResponseTimeout)
+	set(&cfg.UpstreamIdle, DefaultUpstreamIdle)
+	set(&cfg.DrainTimeout, DefaultDrainTimeout)
+	if cfg.MaxIdlePerHost == 0 {
+		cfg.MaxIdlePerHost = DefaultMaxIdlePerHost
+	}
+	if cfg.MaxConnsPerHost == 0 {
+		cfg.MaxConnsPerHost = DefaultMaxConnsPerHost
+	}
+	if cfg.MaxBuffered == 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// Check validates cfg, naming the first bad field and its value.
+func (cfg Config) Check() error {
+	if cfg.Listen != "" {
+		if _, err := netip.ParseAddrPort(cfg.Listen); err != nil {
+			return fmt.Errorf("engine: listen: %q is not an IP:port address", cfg.Listen)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"connect_timeout", cfg.ConnectTimeout}, {"head_timeout", cfg.HeadTimeout},
+		{"idle_timeout", cfg.IdleTimeout}, {"response_timeout", cfg.ResponseTimeout},
+		{"upstream_idle_timeout", cfg.UpstreamIdle}, {"drain_timeout", cfg.DrainTimeout},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("engine: %s: %v is negative", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"loops", cfg.Loops}, {"max_idle_per_host", cfg.MaxIdlePerHost},
+		{"max_conns_per_host", cfg.MaxConnsPerHost}, {"max_conns", cfg.MaxConns},
+		{"max_buffered", cfg.MaxBuffered},
+	} {
+		if n.v < 0 {
+			return fmt.Errorf("engine: %s: %d is negative", n.name, n.v)
+		}
+	}
+	if h := cfg.RewriteHeader; h != "" {
+		for i := 0; i < len(h); i++ {
+			if !isTokenByte(h[i]) {
+				return fmt.Errorf("engine: rewrite_header: %q is not a header name", h)
+			}
+		}
+	}
+	return nil
+}
+
+// isTokenByte reports whether c may appear in a token (RFC 9110 §5.6.2):
+//
+//	tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+//	        "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}

@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// clientConn is an accepted client connection and the Driver of its session.
+//
+// Owned by its loop. depth counts the session calls in progress: gnet may call
+// OnClose from inside a Write (a write error closes synchronously), so a close
+// seen while depth > 0 is only recorded and delivered by settle once the
+// session call has returned. After OnClose, c is never touched again.
+type clientConn struct {
+	c     gnet.Conn
+	l     *loop
+	s     Session
+	timer timer
+	up    *upConn // the attached or dialing upstream, nil if none
+
+	depth      int
+	gone       bool  // OnClose seen: c is dead
+	goneTold   bool  // the session was told of it
+	upClosed   bool  // the attached upstream closed; not yet told
+	upErr      error // with upClosed
+	closeAsked bool  // CloseClient was called
+}
+
+// pump is OnTraffic for the client: feed its bytes to the session.
+func (cc *clientConn) pump() { cc.settle() }
+
+// settle delivers recorded closes and feeds the client's buffered bytes to the
+// session until it takes no more. Called after every event, at depth 0.
+func (cc *clientConn) settle() {
+	for {
+		if cc.upClosed {
+			cc.upClosed = false
+			err := cc.upErr
+			cc.upErr = nil
+			cc.depth++
+			cc.s.UpstreamClosed(err)
+			cc.depth--
+			continue
+		}
+		if cc.gone {
+			if !cc.goneTold {
+				cc.goneTold = true
+				cc.depth++
+				cc.s.ClientClosed()
+				cc.depth--
+				cc.l.wheel.stop(&cc.timer)
+				delete(cc.l.clients, cc)
+				continue
+			}
+			return
+		}
+		if cc.s.Closed() {
+			return
+		}
+		buf, _ := cc.c.Peek(-1)
+		if len(buf) == 0 {
+			break
+		}
+		cc.depth++
+		n := cc.s.ClientData(buf)
+		cc.depth--
+		if cc.gone {
+			continue
+		}
+		if n == 0 {
+			if cc.upClosed {
+				continue
+			}
+			break
+		}
+		// Never Discard(0): gnet discards everything for n <= 0.
+		_, _ = cc.c.Discard(n)
+	}
+	if !cc.gone && !cc.s.Closed() && cc.overBudget() {
+		cc.depth++
+		cc.s.Abort()
+		cc.depth--
+	}
+}
+
+// overBudget reports whether the connection pair buffers more than
+// MaxBuffered bytes: loop mode cannot slow a peer down, so this is the bound.
+func (cc *clientConn) overBudget() bool {
+	n := cc.c.InboundBuffered() + cc.c.OutboundBuffered()
+	if up := cc.up; up != nil && up.c != nil && !up.gone {
+		n += up.c.InboundBuffered() + up.c.OutboundBuffered()
+	}
+	return n > cc.l.srv.cfg.MaxBuffered
+}
+
+// closed is OnClose for the client.
+func (cc *clientConn) closed(error) {
+	cc.gone = true
+	if cc.depth == 0 {
+		cc.settle()
+	}
+}
+
+// timeout is the wheel firing the session's timer.
+func (cc *clientConn) timeout() {
+	if cc.gone {
+		return
+	}
+	cc.depth++
+	cc.s.Timeout()
+	cc.depth--
+	if cc.depth == 0 {
+		cc.settle()
+	}
+}
+
+// WriteClient implements Driver.
+func (cc *clientConn) WriteClient(b []byte) {
+	if cc.gone {
+		return
+	}
+	_, _ = cc.c.Write(b)
+}
+
+// CloseClient implements Driver. gnet's Close drops unsent output, so a client
+// with output pending is closed by the loop's tick once it has drained.
+func (cc *clientConn) CloseClient() {
+	if cc.gone || cc.closeAsked {
+		return
+	}
+	cc.closeAsked = true
+	if cc.c.OutboundBuffered() == 0 {
+		_ = cc.c.Close()
+		return
+	}
+	cc.l.closing = append(cc.l.closing, cc)
+}
+
+// Lookup implements Driver.
+func (cc *clientConn) Lookup(host []byte) *resolver.Answer { return cc.l.srv.res.Lookup(host) }
+
+// Resolve implements Driver: the answer comes back on this loop.
+func (cc *clientConn) Resolve(host string, gen uint32) {
+	l := cc.l
+	l.srv.res.Resolve(host, func(ans *resolver.Answer, err error) {
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			if cc.gone {
+				return nil
+			}
+			cc.depth++
+			cc.s.Resolved(gen, ans, err)
+			cc.depth--
+			if cc.depth == 0 {
+				cc.settle()
+			}
+			return nil
+		}))
+	})
+}
+
+// Connect implements Driver.
+func (cc *clientConn) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool, error) {
+	if cc.up != nil {
+		panic("BUG: engine: Connect with an upstream attached")
+	}
+	l := cc.l
+	if !fresh {
+		up, ok, exp := l.idle.Get(addr, time.Now(), l.expired[:0])
+		for i, e := range exp {
+			e.close()
+			exp[i] = nil
+		}
+		l.expired = exp[:0]
+		if ok {
+			up.owner = cc
+			up.gen = gen
+			cc.up = up
+			return true, nil
+		}
+	}
+	srv := l.srv
+	if !srv.hostLimit.Acquire(addr) {
+		return false, ErrUpstreamCap
+	}
+	srv.upConns.Add(1)
+	up := &upConn{l: l, addr: addr, owner: cc, gen: gen}
+	cc.up = up
+	go srv.dial(up)
+	return false, nil
+}
+
+// WriteUpstream implements Driver.
+func (cc *clientConn) WriteUpstream(b []byte) {
+	if up := cc.up; up != nil && up.c != nil && !up.gone {
+		_, _ = up.c.Write(b)
+	}
+}
+
+// ReleaseUpstream implements Driver.
+func (cc *clientConn) ReleaseUpstream(reusable bool) {
+	up := cc.up
+	if up == nil {
+		return
+	}
+	cc.up = nil
+	up.owner = nil
+	if up.c == nil {
+		up.abandoned = true // still dialing: closed as soon as it opens
+		return
+	}
+	l := cc.l
+	if reusable && !up.gone && !l.srv.draining.Load() &&
+		l.idle.TryPut(up.addr, up, time.Now()) {
+		return
+	}
+	up.close()
+}
+
+// SetTimer implements Driver.
+func (cc *clientConn) SetTimer(d time.Duration) {
+	if d <= 0 {
+		cc.l.wheel.stop(&cc.timer)
+		return
+	}
+	cc.l.wheel.set(&cc.timer, time.Now().Add(d))
+}
+
+// Now implements Driver.
+func (cc *clientConn) Now() time.Time { return time.Now() }
+
+// upConn is an upstream connection. Owned by its loop; attached to at most one
+// client (owner) at a time, or idle in the loop's pool, or dialing (c nil).
+type upConn struct {
+	c         gnet.Conn // nil until the dial completes
+	l         *loop
+	addr      netip.AddrPort
+	owner     *clientConn
+	gen       uint32 // the owner's request generation when attached
+	gone      bool   // OnClose seen
+	closing   bool   // Close requested
+	abandoned bool   // released while dialing
+}
+
+// opened is OnOpen of the enrolled connection.
+func (up *upConn) opened(c gnet.Conn) {
+	up.c = c
+	owner := up.owner
+	if owner == nil || owner.gone || up.abandoned {
+		up.owner = nil
+		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.addr, up, time.Now()) {
+			up.close()
+		}
+		return
+	}
+	owner.depth++
+	owner.s.Connected(up.gen)
+	owner.depth--
+	if owner.depth == 0 {
+		owner.settle()
+	}
+}
+
+// dialFailed reports a failed dial, on the loop.
+func (up *upConn) dialFailed(err error) {
+	srv := up.l.srv
+	srv.hostLimit.Release(up.addr)
+	srv.upConns.Add(-1)
+	up.gone = true
+	owner := up.owner
+	if owner == nil || owner.gone {
+		return
+	}
+	owner.up = nil
+	up.owner = nil
+	owner.depth++
+	owner.s.ConnectFailed(up.gen, err)
+	owner.depth--
+	if owner.depth == 0 {
+		owner.settle()
+	}
+}
+
+// traffic is OnTraffic for the upstream.
+func (up *upConn) traffic() {
+	owner := up.owner
+	if owner == nil {
+		// An idle connection became readable: the upstream is closing it or
+		// broke the protocol. Either way it cannot be reused.
+		_, _ = up.c.Discard(-1)
+		up.l.idle.Remove(up.addr, up)
+		up.close()
+		return
+	}
+	for owner.up == up && !owner.gone && !up.gone {
+		buf, _ := up.c.Peek(-1)
+		if len(buf) == 0 {
+			break
+		}
+		owner.depth++
+		n := owner.s.UpstreamData(buf)
+		owner.depth--
+		if up.gone || n == 0 {
+			break
+		}
+		_, _ = up.c.Discard(n) // never Discard(0): gnet discards everything for n <= 0
+	}
+	if owner.up != up && !up.gone {
+		_, _ = up.c.Discard(-1) // released mid-buffer: what is left is not ours
+	}
+	if owner.depth == 0 {
+		owner.settle()
+	}
+}
+
+// closed is OnClose for the upstream.
+func (up *upConn) closed(err error) {
+	up.gone = true
+	srv := up.l.srv
+	srv.hostLimit.Release(up.addr)
+	srv.upConns.Add(-1)
+	owner := up.owner
+	if owner == nil {
+		up.l.idle.Remove(up.addr, up)
+		return
+	}
+	up.owner = nil
+	owner.up = nil
+	owner.upClosed = true
+	owner.upErr = err
+	if owner.depth == 0 {
+		owner.settle()
+	}
+}
+
+// close closes the connection (asynchronously: OnClose follows on the loop).
+func (up *upConn) close() {
+	if up.c == nil || up.gone || up.closing {
+		return
+	}
+	up.closing = true
+	_ = up.c.Close()
+}
+
+// dial connects to up.addr off the loop, then enrolls the connection on up's
+// loop (OnOpen hands it to the session) or reports the failure there.
+func (s *Server) dial(up *upConn) {
+	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
+	if check := s.cfg.DialAddrCheck; check != nil {
+		// Checked at dial time on the address actually dialed (DESIGN.md:
+		// check what you dial), so a rebinding name cannot slip past.
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return err
+			}
+			return check(ap)
+		}
+	}
+	conn, err := d.Dial("tcp", up.addr.String())
+	if err == nil {
+		var ch <-chan gnet.RegisteredResult
+		ch, err = up.l.el.Enroll(gnet.NewContext(context.Background(), up), conn)
+		if err != nil {
+			_ = conn.Close()
+		} else if res := <-ch; res.Err != nil {
+			err = res.Err
+		} else {
+			return
+		}
+	}
+	_ = up.l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		up.dialFailed(err)
+		return nil
+	}))
+}

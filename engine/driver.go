@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// Driver is how a Session acts on the world. Server implements it on gnet event
+// loops and MemDriver in memory. Every method is called on the goroutine that
+// owns the session (its event loop) and must not block. None of them calls
+// back into the session: results of asynchronous work arrive later as events
+// (Session.Resolved, Session.Connected, Session.ConnectFailed, Session.Timeout).
+type Driver interface {
+	// WriteClient queues b for the client. b is valid only during the call.
+	WriteClient(b []byte)
+	// CloseClient closes the client connection once everything queued for it
+	// has been sent. The session receives no further client events.
+	CloseClient()
+
+	// Lookup returns the cached answer for host (lower-case, no port), or nil.
+	Lookup(host []byte) *resolver.Answer
+	// Resolve starts resolving host; the driver later calls Resolved with gen.
+	Resolve(host string, gen uint32)
+
+	// Connect attaches an upstream connection to addr. With fresh false an idle
+	// pooled connection may be used: ready is then true and the connection is
+	// attached before Connect returns. Otherwise a dial starts and the driver
+	// later calls Connected or ConnectFailed with gen. A non-nil err (such as
+	// the per-host cap) means nothing was started.
+	Connect(addr netip.AddrPort, fresh bool, gen uint32) (ready bool, err error)
+	// WriteUpstream queues b for the attached upstream. b is valid only during the call.
+	WriteUpstream(b []byte)
+	// ReleaseUpstream detaches the upstream connection: into the idle pool when
+	// reusable, else closed. It is not called after UpstreamClosed.
+	ReleaseUpstream(reusable bool)
+
+	// SetTimer arms the session's one timer to fire Timeout after d; 0 disarms it.
+	SetTimer(d time.Duration)
+	// Now is the driver's clock.
+	Now() time.Time
+}

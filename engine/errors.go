@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// Error is a failure of the proxy itself, with the status and sluice-error
+// detail the client is answered with.
+type Error struct {
+	Status int
+	Detail string
+}
+
+func (e *Error) Error() string { return "engine: " + e.Detail }
+
+// Failures the session detects itself. Failures from other packages are
+// mapped by errorResponse.
+var (
+	ErrNoDestination    = &Error{400, "no destination in request"}
+	ErrBadDestination   = &Error{400, "invalid destination"}
+	ErrBodyFraming      = &Error{400, "malformed request body framing"}
+	ErrHeadTimeout      = &Error{408, "request head timeout"}
+	ErrLoop             = &Error{508, "forwarding loop: destination is sluice itself"}
+	ErrTLSOrigination   = &Error{501, "https absolute-form needs TLS origination"}
+	ErrConnectMethod    = &Error{501, "CONNECT tunnels are not enabled"}
+	ErrUpstreamReset    = &Error{502, "upstream connection reset"}
+	ErrUpstreamClosed   = &Error{502, "upstream closed before responding"}
+	ErrUpstreamRefused  = &Error{502, "upstream connect refused"}
+	ErrUpstreamConnect  = &Error{502, "upstream connect failure"}
+	ErrUpstreamProtocol = &Error{502, "malformed upstream response"}
+	ErrUpstreamCap      = &Error{503, "upstream connection limit"}
+	ErrTooManyConns     = &Error{503, "too many client connections"}
+	ErrDNSFailure       = &Error{503, "DNS resolution failure"}
+	ErrDNSNotFound      = &Error{503, "DNS name not found"}
+	ErrDNSOverflow      = &Error{503, "DNS cache overflow"}
+	ErrDNSPending       = &Error{503, "DNS pending overflow"}
+	ErrDNSTimeout       = &Error{504, "DNS resolution timeout"}
+	ErrConnectTimeout   = &Error{504, "upstream connect timeout"}
+	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
+	ErrShuttingDown     = &Error{503, "proxy shutting down"}
+)
+
+// errorResponse maps any failure to the status and detail the client gets.
+// It is the one place that does so (STYLE.md, Errors).
+func errorResponse(err error) (status int, detail string) {
+	var e *Error
+	var pe *parser.Error
+	switch {
+	case errors.As(err, &e):
+		return e.Status, e.Detail
+	case errors.As(err, &pe):
+		return pe.Status, pe.Reason
+	case errors.Is(err, resolver.ErrNotFound):
+		return ErrDNSNotFound.Status, ErrDNSNotFound.Detail
+	case errors.Is(err, resolver.ErrTimeout):
+		return ErrDNSTimeout.Status, ErrDNSTimeout.Detail
+	case errors.Is(err, resolver.ErrCacheOverflow):
+		return ErrDNSOverflow.Status, ErrDNSOverflow.Detail
+	case errors.Is(err, resolver.ErrPendingOverflow):
+		return ErrDNSPending.Status, ErrDNSPending.Detail
+	case errors.Is(err, resolver.ErrServerFailure), errors.Is(err, resolver.ErrStopped):
+		return ErrDNSFailure.Status, ErrDNSFailure.Detail
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ErrUpstreamRefused.Status, ErrUpstreamRefused.Detail
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ErrUpstreamReset.Status, ErrUpstreamReset.Detail
+	case errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
+		return ErrConnectTimeout.Status, ErrConnectTimeout.Detail
+	}
+	return ErrUpstreamConnect.Status, ErrUpstreamConnect.Detail
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// statusText is the reason phrase sluice sends with its own responses.
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 403:
+		return "Forbidden"
+	case 407:
+		return "Proxy Authentication Required"
+	case 408:
+		return "Request Timeout"
+	case 414:
+		return "URI Too Long"
+	case 429:
+		return "Too Many Requests"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	case 508:
+		return "Loop Detected"
+	}
+	return "Error"
+}

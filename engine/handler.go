@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"net/netip"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// handler is the gnet event handler. gnet calls it on the event loop that owns
+// the connection, so everything it touches through the connection's context
+// belongs to that loop.
+type handler struct {
+	gnet.BuiltinEventEngine
+	srv *Server
+}
+
+// OnBoot records the engine and the listener's bound address.
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	s := h.srv
+	s.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				s.self = listenAddrs(netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)))
+			case *unix.SockaddrInet6:
+				s.self = listenAddrs(netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)))
+			}
+		}
+		_ = unix.Close(fd)
+	}
+	close(s.booted)
+	return gnet.None
+}
+
+// OnOpen sets up an accepted client connection, or hands an enrolled upstream
+// connection (its context set by Enroll) to the session that dialed it.
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if up, ok := c.Context().(*upConn); ok {
+		up.opened(c)
+		return nil, gnet.None
+	}
+	s := h.srv
+	n := s.conns.Add(1)
+	if s.draining.Load() {
+		s.conns.Add(-1)
+		return nil, gnet.Close
+	}
+	if n > int64(s.cfg.MaxConns) {
+		s.conns.Add(-1)
+		status, detail := errorResponse(ErrTooManyConns)
+		return appendErrorResponse(nil, status, detail, true, false), gnet.Close
+	}
+	l := s.loopFor(c.EventLoop())
+	cc := l.newClient(c)
+	c.SetContext(cc)
+	return nil, gnet.None
+}
+
+// OnTraffic feeds a connection's buffered bytes to its session.
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.pump()
+	case *upConn:
+		x.traffic()
+	}
+	return gnet.None
+}
+
+// OnClose tells the session its peer is gone. After it returns the Conn is
+// never used again: gnet reuses its descriptor number.
+func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.closed(err)
+		h.srv.conns.Add(-1)
+	case *upConn:
+		x.closed(err)
+	}
+	c.SetContext(nil)
+	return gnet.None
+}

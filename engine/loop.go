@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/sluiceproxy/sluice/pool"
+)
+
+// loop is the state one gnet event loop owns: its clients, its idle upstream
+// pool, its timing wheel. Only that loop's goroutine touches it (the Server's
+// ticker reaches it through EventLoop.Execute).
+type loop struct {
+	srv     *Server
+	el      gnet.EventLoop
+	idle    pool.Idle[*upConn]
+	wheel   *wheel
+	clients map[*clientConn]struct{}
+	closing []*clientConn // clients waiting for their output to drain before closing
+	expired []*upConn     // scratch for idle connections to close
+	lastGC  time.Time
+}
+
+func newLoop(s *Server, el gnet.EventLoop) *loop {
+	now := time.Now()
+	l := &loop{
+		srv:     s,
+		el:      el,
+		wheel:   newWheel(DefaultTick, now),
+		clients: make(map[*clientConn]struct{}),
+		lastGC:  now,
+	}
+	l.idle.MaxPerHost = s.cfg.MaxIdlePerHost
+	l.idle.Timeout = s.cfg.UpstreamIdle
+	return l
+}
+
+// newClient starts the session of an accepted connection.
+func (l *loop) newClient(c gnet.Conn) *clientConn {
+	cc := &clientConn{c: c, l: l}
+	cc.timer.slot = -1
+	cc.timer.fire = cc.timeout
+	l.clients[cc] = struct{}{}
+	cc.s.Init(&l.srv.cfg, cc, l.srv.self)
+	if l.srv.draining.Load() {
+		cc.s.Drain()
+	}
+	return cc
+}
+
+// tick advances the wheel, closes drained clients and expires idle upstreams.
+func (l *loop) tick() {
+	now := time.Now()
+	l.wheel.advance(now)
+	l.closeDrained()
+	if now.Sub(l.lastGC) >= time.Second {
+		l.lastGC = now
+		l.expired = l.idle.Expire(now, l.expired[:0])
+		for i, up := range l.expired {
+			up.close()
+			l.expired[i] = nil
+		}
+	}
+}
+
+// closeDrained closes the clients whose last bytes have left.
+func (l *loop) closeDrained() {
+	keep := l.closing[:0]
+	for _, cc := range l.closing {
+		if cc.gone {
+			continue
+		}
+		if cc.c.OutboundBuffered() == 0 {
+			_ = cc.c.Close()
+			continue
+		}
+		keep = append(keep, cc)
+	}
+	clear(l.closing[len(keep):])
+	l.closing = keep
+}
+
+// drain starts a graceful shutdown of this loop's clients and idle pool.
+func (l *loop) drain() {
+	for cc := range l.clients {
+		cc.s.Drain()
+	}
+	l.expired = l.idle.Drain(l.expired[:0])
+	for i, up := range l.expired {
+		up.close()
+		l.expired[i] = nil
+	}
+	l.closeDrained()
+}

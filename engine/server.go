@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluiceproxy/sluice/pool"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// Resolver is what the engine needs of the DNS cache (resolver.Resolver).
+type Resolver interface {
+	Lookup(host []byte) *resolver.Answer
+	Resolve(host string, cb func(*resolver.Answer, error))
+}
+
+// Server runs sessions on gnet event loops.
+//
+// Set once by NewServer or OnBoot: cfg, res, eng, self. The rest is atomic or
+// guarded as marked; per-loop state lives in loop and belongs to that loop.
+type Server struct {
+	cfg  Config
+	res  Resolver
+	eng  gnet.Engine
+	self []netip.AddrPort
+
+	hostLimit pool.HostLimit
+
+	conns    atomic.Int64 // open client connections
+	upConns  atomic.Int64 // open upstream connections (dialing included)
+	draining atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+	booted   chan struct{}
+	done     chan struct{} // closed when the engine has stopped
+	runErr   error         // set before done is closed
+
+	mu    sync.Mutex
+	loops map[gnet.EventLoop]*loop // guarded by mu; a loop is added on its first connection
+}
+
+// NewServer validates cfg and returns a server that is not yet listening.
+func NewServer(cfg Config, res Resolver) (*Server, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Loops == 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = connCapFromRlimit()
+	}
+	s := &Server{
+		cfg:    cfg,
+		res:    res,
+		booted: make(chan struct{}),
+		done:   make(chan struct{}),
+		loops:  make(map[gnet.EventLoop]*loop),
+	}
+	s.hostLimit.Max = int64(cfg.MaxConnsPerHost)
+	return s, nil
+}
+
+// Start begins listening and serving in the background. It returns once the
+// listener is bound (its address is then Addr) or the engine failed to start.
+func (s *Server) Start() error {
+	h := &handler{srv: s}
+	go func() {
+		err := gnet.Run(h, "tcp://"+s.cfg.Listen,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(s.cfg.Loops),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithReusePort(false),
+			gnet.WithLogger(gnetLogger{s.cfg.Logger}),
+			gnet.WithLockOSThread(false),
+		)
+		if err == nil && !s.draining.Load() {
+			// gnet returns nil when accept fails with EMFILE: an engine that
+			// stops by itself is a failure (DESIGN.md, gnet facts).
+			err = errors.New("engine: event loops stopped unexpectedly")
+		}
+		s.runErr = err
+		close(s.done)
+	}()
+	select {
+	case <-s.booted:
+		go s.ticker()
+		return nil
+	case <-s.done:
+		return fmt.Errorf("engine: listen %s: %w", s.cfg.Listen, s.runErr)
+	}
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() netip.AddrPort {
+	if len(s.self) == 0 {
+		return netip.AddrPort{}
+	}
+	return s.self[0]
+}
+
+// Done is closed when the server has stopped; Err then says why.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err returns the reason the server stopped (nil after a requested stop).
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		return s.runErr
+	default:
+		return nil
+	}
+}
+
+// Conns reports open client and upstream connections.
+func (s *Server) Conns() (client, upstream int64) { return s.conns.Load(), s.upConns.Load() }
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown drains the server: new connections are closed at once, idle
+// keep-alive connections are closed, requests in flight finish (their client
+// connections close after the response) until ctx ends; then the engine stops.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.eachLoop(func(l *loop) { l.drain() })
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			goto stop
+		case <-t.C:
+		}
+	}
+stop:
+	s.stopOnce.Do(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.stopErr = s.eng.Stop(sctx)
+		<-s.done
+		if s.runErr != nil && s.stopErr == nil {
+			s.stopErr = s.runErr
+		}
+	})
+	err := s.stopErr
+	if s.conns.Load() > 0 && ctx.Err() != nil {
+		return fmt.Errorf("engine: drain timeout with %d connections open", s.conns.Load())
+	}
+	return err
+}
+
+// Stop stops the server at once, dropping connections.
+func (s *Server) Stop() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Shutdown(ctx)
+}
+
+// eachLoop runs f on every known loop, on that loop.
+func (s *Server) eachLoop(f func(*loop)) {
+	s.mu.Lock()
+	loops := make([]*loop, 0, len(s.loops))
+	for _, l := range s.loops {
+		loops = append(loops, l)
+	}
+	s.mu.Unlock()
+	for _, l := range loops {
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			f(l)
+			return nil
+		}))
+	}
+}
+
+// ticker drives every loop's timing wheel.
+func (s *Server) ticker() {
+	t := time.NewTicker(DefaultTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			s.eachLoop((*loop).tick)
+		}
+	}
+}
+
+// loopFor returns the state of el, creating it on first use.
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.loops[el]
+	if l == nil {
+		l = newLoop(s, el)
+		s.loops[el] = l
+	}
+	return l
+}
+
+// listenAddrs returns the addresses that reach the listener bound at ap: ap
+// itself, or with an unspecified IP the port on every local address.
+func listenAddrs(ap netip.AddrPort) []netip.AddrPort {
+	out := []netip.AddrPort{ap}
+	if !ap.Addr().IsUnspecified() {
+		return out
+	}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, a := range ifaddrs {
+		if pfx, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, netip.AddrPortFrom(pfx.Addr(), ap.Port()))
+		}
+	}
+	return out
+}
+
+// connCapFromRlimit raises RLIMIT_NOFILE to its hard limit and returns a client
+// connection cap below it: each proxied client may hold an upstream connection
+// too, and some descriptors are kept for the process itself.
+func connCapFromRlimit() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+		_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+	}
+	n := (int64(rl.Cur) - 64) / 2
+	if n < 16 {
+		n = 16
+	}
+	if n > 1<<20 {
+		n = 1 << 20
+	}
+	return int(n)
+}

@@ -1,0 +1,692 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"strconv"
+
+	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// state is where a Session is in its current request.
+type state uint8
+
+const (
+	stIdle       state = iota // between requests, nothing of the next head received
+	stHead                    // part of a request head received
+	stResolving               // waiting for the resolver
+	stConnecting              // waiting for an upstream connection
+	stExchange                // request head sent: request body and/or response in progress
+	stClosed                  // client closed or closing: every event is ignored
+)
+
+// respPhase is where the response of the current exchange is.
+type respPhase uint8
+
+const (
+	respHead respPhase = iota // waiting for a (final) response head
+	respBody                  // relaying the response body
+)
+
+// Session is the proxy logic of one client connection: HTTP/1.1 requests in,
+// forwarded requests out, responses back, strictly one request at a time (a
+// pipelined request is read only once the previous response has ended, so
+// responses are in order by construction).
+//
+// Owned by the goroutine that drives it (its event loop); never shared.
+// Byte slices given to its methods are valid only during the call.
+type Session struct {
+	// Set once by Init.
+	cfg *Config
+	d   Driver
+	via []byte
+	// self holds sluice's own listening addresses, for loop detection.
+	self []netip.AddrPort
+
+	st    state
+	gen   uint32 // incremented per request; asynchronous results carry it
+	drain bool   // close the client connection after the current response
+
+	// The current request. rp.Req's spans point into head, a copy of the head
+	// the session owns, so the request survives waiting for DNS or a dial.
+	rp        parser.RequestParser
+	head      []byte
+	authority []byte // Host value to forward: a subslice of head
+	hostLower []byte // lower-case destination host (resolver key)
+	port      uint16
+	addrs     []netip.Addr
+	addrIdx   int
+	reqFrame  parser.Framing
+	reqRemain int64 // Content-Length bytes left to forward
+	reqChunks parser.ChunkedDecoder
+	haveHead  bool // rp.Req holds the current request's parsed head
+	reqDone   bool // request body entirely forwarded
+	retried   bool // the request was already retried once on a fresh connection
+
+	// The upstream side of the current exchange.
+	upAttached bool // an upstream connection is attached (Driver.Connect completed)
+	upPending  bool // Driver.Connect is dialing
+	upReused   bool
+	upGotBytes bool // any response byte received on this connection for this request
+	phase      respPhase
+	respP      parser.ResponseParser
+	respFrame  parser.Framing
+	respRemain int64
+	respChunks parser.ChunkedDecoder
+	unframe    bool // relaying a chunked body to an HTTP/1.0 client as close-delimited
+	clientSent bool // bytes of the final response were sent to the client
+	closeAfter bool // close the client connection when the response ends
+	active     bool // data moved since the timer was last armed
+
+	out []byte // scratch for heads the session writes; reused
+}
+
+// Init prepares s to serve a new client connection through d.
+// self lists the addresses sluice listens on (requests to them are refused).
+func (s *Session) Init(cfg *Config, d Driver, self []netip.AddrPort) {
+	s.cfg = cfg
+	s.d = d
+	s.via = append(s.via[:0], cfg.Via...)
+	s.self = self
+	s.rp.Limits = cfg.Limits
+	s.respP.Limits = cfg.Limits
+	s.st = stIdle
+	s.drain = false
+	s.resetRequest()
+	d.SetTimer(cfg.IdleTimeout)
+}
+
+// Closed reports whether the session has finished with its client.
+func (s *Session) Closed() bool { return s.st == stClosed }
+
+// Idle reports whether the session is between requests.
+func (s *Session) Idle() bool { return s.st == stIdle }
+
+// Drain asks the session to close its client connection after the response in
+// progress (or at once when idle), as on SIGTERM.
+func (s *Session) Drain() {
+	s.drain = true
+	if s.st == stIdle {
+		s.closeClient()
+	}
+}
+
+func (s *Session) resetRequest() {
+	s.gen++
+	s.rp.Reset()
+	s.authority = nil
+	s.addrs = nil
+	s.addrIdx = 0
+	s.haveHead = false
+	s.reqDone = false
+	s.retried = false
+	s.upGotBytes = false
+	s.clientSent = false
+	s.closeAfter = false
+	s.unframe = false
+	s.phase = respHead
+}
+
+// ClientData offers the client's buffered bytes; it returns how many it
+// consumed. The driver keeps the rest and offers them again (with any new
+// bytes after them) on the next event: a session that is waiting consumes
+// nothing, which keeps pipelined requests in the client's buffer.
+func (s *Session) ClientData(b []byte) int {
+	switch s.st {
+	case stIdle, stHead:
+		return s.readHead(b)
+	case stExchange:
+		if !s.reqDone {
+			return s.sendBody(b)
+		}
+	}
+	return 0
+}
+
+func (s *Session) readHead(b []byte) int {
+	n, err := s.rp.Parse(b)
+	if err != nil {
+		s.closeAfter = true
+		s.fail(err)
+		return len(b)
+	}
+	if n == 0 {
+		if s.st == stIdle && len(b) > 0 {
+			s.st = stHead
+			s.d.SetTimer(s.cfg.HeadTimeout)
+		}
+		return 0
+	}
+	s.head = append(s.head[:0], b[:n]...)
+	s.rp.Req.Rebase(s.head)
+	s.haveHead = true
+	s.startRequest()
+	return n
+}
+
+// startRequest routes a complete request head.
+func (s *Session) startRequest() {
+	req := &s.rp.Req
+	s.reqFrame, s.reqRemain = req.BodyFraming()
+	s.reqChunks.Reset()
+	if s.reqFrame == parser.FramingNone {
+		s.reqDone = true
+	}
+	if req.Method == parser.MethodCONNECT {
+		s.closeAfter = true
+		s.fail(ErrConnectMethod)
+		return
+	}
+	if err := s.chooseTarget(req); err != nil {
+		s.fail(err)
+		return
+	}
+	if ans := s.d.Lookup(s.hostLower); ans != nil {
+		s.resolved(ans, nil)
+		return
+	}
+	s.st = stResolving
+	s.d.SetTimer(0) // the resolver bounds the wait with its query timeout
+	s.d.Resolve(string(s.hostLower), s.gen)
+}
+
+// chooseTarget picks the destination (DESIGN.md, Destination selection): the
+// rewrite header, else the absolute-form authority (RFC 9112 §3.2.2: it wins
+// over Host), else the Host header. Default port 80.
+func (s *Session) chooseTarget(req *parser.Request) error {
+	var host []byte
+	port := 0
+	switch {
+	case s.rewriteValue(req) != nil:
+		v := s.rewriteValue(req)
+		h, p, ok := splitAuthority(v)
+		if !ok {
+			return ErrBadDestination
+		}
+		host, port, s.authority = h, p, v
+	case req.Form == parser.FormAbsolute:
+		if req.Scheme == parser.SchemeHTTPS {
+			return ErrTLSOrigination
+		}
+		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
+	case req.HostIndex >= 0:
+		host, port = req.Bytes(req.HostHeaderHost), req.HostHeaderPort
+		s.authority = req.Bytes(req.Headers[req.HostIndex].Value)
+	default:
+		return ErrNoDestination
+	}
+	if len(host) == 0 {
+		return ErrNoDestination
+	}
+	if port == 0 {
+		port = 80
+	}
+	s.port = uint16(port)
+	s.hostLower = appendLower(s.hostLower[:0], host)
+	return nil
+}
+
+// rewriteValue returns the first value of the configured rewrite header, or nil.
+func (s *Session) rewriteValue(req *parser.Request) []byte {
+	if s.cfg.RewriteHeader == "" {
+		return nil
+	}
+	v, ok := req.Header(s.cfg.RewriteHeader)
+	if !ok {
+		return nil
+	}
+	for i, c := range v {
+		if c == ',' {
+			v = v[:i]
+			break
+		}
+	}
+	v = trimOWS(v)
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// Resolved delivers the result of Driver.Resolve.
+func (s *Session) Resolved(gen uint32, ans *resolver.Answer, err error) {
+	if s.st != stResolving || gen != s.gen {
+		return
+	}
+	s.resolved(ans, err)
+}
+
+func (s *Session) resolved(ans *resolver.Answer, err error) {
+	if err == nil && ans != nil && ans.Err != nil {
+		err = ans.Err
+	}
+	if err == nil && (ans == nil || len(ans.Addrs) == 0) {
+		err = resolver.ErrNotFound
+	}
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	s.addrs = ans.Addrs
+	s.addrIdx = 0
+	s.connect(false)
+}
+
+// connect attaches an upstream connection to the current address.
+func (s *Session) connect(fresh bool) {
+	ap := netip.AddrPortFrom(s.addrs[s.addrIdx], s.port)
+	if s.isSelf(ap) {
+		s.fail(ErrLoop)
+		return
+	}
+	s.st = stConnecting
+	s.d.SetTimer(0) // the dialer bounds the wait with the connect timeout
+	ready, err := s.d.Connect(ap, fresh, s.gen)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	if ready {
+		s.connected(true)
+		return
+	}
+	s.upPending = true
+}
+
+func (s *Session) isSelf(ap netip.AddrPort) bool {
+	a := ap.Addr().Unmap()
+	for _, self := range s.self {
+		if self.Port() != ap.Port() {
+			continue
+		}
+		sa := self.Addr().Unmap()
+		if sa == a || (sa.IsUnspecified() && a.IsLoopback()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Connected delivers a successful dial started by Driver.Connect.
+func (s *Session) Connected(gen uint32) {
+	if s.st != stConnecting || gen != s.gen {
+		return
+	}
+	s.upPending = false
+	s.connected(false)
+}
+
+// ConnectFailed delivers a failed dial started by Driver.Connect; the next
+// known address is tried, if any.
+func (s *Session) ConnectFailed(gen uint32, err error) {
+	if s.st != stConnecting || gen != s.gen {
+		return
+	}
+	s.upPending = false
+	if s.addrIdx+1 < len(s.addrs) {
+		s.addrIdx++
+		s.connect(true)
+		return
+	}
+	s.fail(err)
+}
+
+// connected sends the request head on the newly attached upstream.
+func (s *Session) connected(reused bool) {
+	s.upAttached = true
+	s.upReused = reused
+	s.upGotBytes = false
+	s.phase = respHead
+	s.respP.Reset()
+	s.st = stExchange
+	s.out = parser.AppendRequestHead(s.out[:0], &s.rp.Req, &parser.ForwardRequest{
+		Authority: s.authority,
+		Via:       s.via,
+	})
+	s.d.WriteUpstream(s.out)
+	s.d.SetTimer(s.cfg.ResponseTimeout)
+}
+
+// sendBody forwards request body bytes from b; it returns how many it used.
+func (s *Session) sendBody(b []byte) int {
+	switch s.reqFrame {
+	case parser.FramingLength:
+		k := len(b)
+		if int64(k) > s.reqRemain {
+			k = int(s.reqRemain)
+		}
+		if k > 0 {
+			s.d.WriteUpstream(b[:k])
+			s.active = true
+		}
+		s.reqRemain -= int64(k)
+		if s.reqRemain == 0 {
+			s.reqDone = true
+		}
+		return k
+	case parser.FramingChunked:
+		used := 0
+		for used < len(b) && !s.reqDone {
+			n, _, done, err := s.reqChunks.Decode(b[used:])
+			if err != nil {
+				s.closeAfter = true
+				s.fail(err)
+				return len(b)
+			}
+			if n == 0 {
+				break
+			}
+			used += n
+			s.reqDone = done
+		}
+		if used > 0 {
+			s.d.WriteUpstream(b[:used])
+			s.active = true
+		}
+		return used
+	}
+	s.reqDone = true
+	return 0
+}
+
+// UpstreamData offers the upstream's buffered bytes; it returns how many it
+// consumed. Bytes that arrive when no response is expected make the upstream
+// connection unusable.
+func (s *Session) UpstreamData(b []byte) int {
+	if s.st != stExchange || !s.upAttached {
+		return len(b)
+	}
+	s.upGotBytes = true
+	s.active = true
+	used := 0
+	for used < len(b) && s.st == stExchange && s.upAttached {
+		var n int
+		if s.phase == respHead {
+			n = s.readResponseHead(b[used:])
+			if n == 0 {
+				break
+			}
+		} else {
+			n = s.relayBody(b[used:])
+		}
+		used += n
+	}
+	return used
+}
+
+func (s *Session) readResponseHead(b []byte) int {
+	n, err := s.respP.Parse(b)
+	if err != nil {
+		s.abortUpstream(ErrUpstreamProtocol)
+		return len(b)
+	}
+	if n == 0 {
+		return 0
+	}
+	resp := &s.respP.Resp
+	req := &s.rp.Req
+	if resp.StatusCode < 200 {
+		if resp.StatusCode == 101 {
+			// Upgrade is not forwarded (Upgrade is hop-by-hop and removed), so
+			// a 101 is a protocol violation here.
+			s.abortUpstream(ErrUpstreamProtocol)
+			return len(b)
+		}
+		// RFC 9110 §15.2: a 1xx is forwarded, except to an HTTP/1.0 client.
+		if req.ProtoMinor >= 1 {
+			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via})
+			s.d.WriteClient(s.out)
+		}
+		s.respP.Reset()
+		return n
+	}
+	s.respFrame, s.respRemain = parser.ResponseFraming(req.Method, resp)
+	if s.respFrame == parser.FramingTunnel {
+		s.abortUpstream(ErrUpstreamProtocol)
+		return len(b)
+	}
+	s.respChunks.Reset()
+	s.closeAfter = s.closeAfter || s.drain || !req.KeepAlive() || !s.reqDone ||
+		s.respFrame == parser.FramingClose
+	fr := parser.ForwardResponse{Via: s.via}
+	if s.respFrame == parser.FramingChunked && req.ProtoMinor == 0 {
+		// RFC 9112 §7: no chunked to an HTTP/1.0 client; the end of the body
+		// is then signalled by closing the connection.
+		s.unframe = true
+		s.closeAfter = true
+		fr.Unframe = true
+	}
+	if s.closeAfter {
+		fr.Close = true
+	} else if req.ProtoMinor == 0 {
+		fr.KeepAlive = true
+	}
+	s.out = parser.AppendResponseHead(s.out[:0], resp, &fr)
+	s.d.WriteClient(s.out)
+	s.clientSent = true
+	s.phase = respBody
+	s.d.SetTimer(s.cfg.IdleTimeout)
+	if s.respFrame == parser.FramingNone || (s.respFrame == parser.FramingLength && s.respRemain == 0) {
+		s.responseDone(n == len(b))
+	}
+	return n
+}
+
+// relayBody forwards response body bytes from b; it returns how many it used.
+func (s *Session) relayBody(b []byte) int {
+	switch s.respFrame {
+	case parser.FramingLength:
+		k := len(b)
+		if int64(k) > s.respRemain {
+			k = int(s.respRemain)
+		}
+		s.d.WriteClient(b[:k])
+		s.respRemain -= int64(k)
+		if s.respRemain == 0 {
+			s.responseDone(k == len(b))
+		}
+		return k
+	case parser.FramingChunked:
+		used := 0
+		for used < len(b) {
+			n, data, done, err := s.respChunks.Decode(b[used:])
+			if err != nil {
+				s.abortUpstream(ErrUpstreamProtocol)
+				return len(b)
+			}
+			if n == 0 {
+				break
+			}
+			if s.unframe {
+				if len(data) > 0 {
+					s.d.WriteClient(data)
+				}
+			} else {
+				s.d.WriteClient(b[used : used+n])
+			}
+			used += n
+			if done {
+				s.responseDone(used == len(b))
+				break
+			}
+		}
+		return used
+	case parser.FramingClose:
+		s.d.WriteClient(b)
+		return len(b)
+	}
+	return len(b)
+}
+
+// responseDone ends the exchange after a complete response. clean is false when
+// the upstream sent bytes beyond the response, which makes it unusable.
+func (s *Session) responseDone(clean bool) {
+	resp := &s.respP.Resp
+	reusable := clean && s.reqDone && !resp.ConnClose && s.respFrame != parser.FramingClose &&
+		(resp.ProtoMinor >= 1 || resp.ConnKeepAlive)
+	s.upAttached = false
+	s.d.ReleaseUpstream(reusable)
+	s.endExchange()
+}
+
+// endExchange returns to reading the next request, or closes the client.
+func (s *Session) endExchange() {
+	if s.closeAfter || s.drain {
+		s.closeClient()
+		return
+	}
+	s.st = stIdle
+	s.resetRequest()
+	s.d.SetTimer(s.cfg.IdleTimeout)
+}
+
+// UpstreamClosed reports that the attached upstream connection closed (EOF or
+// error). The driver has already forgotten the connection.
+func (s *Session) UpstreamClosed(err error) {
+	if !s.upAttached {
+		return
+	}
+	s.upAttached = false
+	switch {
+	case s.st != stExchange:
+	case s.phase == respBody && s.respFrame == parser.FramingClose:
+		s.endExchange() // the close ends a close-delimited body
+	case s.phase == respHead && !s.upGotBytes && s.upReused && !s.retried &&
+		s.rp.Req.Method.Idempotent() && s.reqFrame == parser.FramingNone:
+		// A reused connection closed before any response byte: the upstream
+		// may have timed it out as we picked it. Retry once on a fresh
+		// connection, as Go's Transport does for idempotent requests.
+		s.retried = true
+		s.connect(true)
+	case s.phase == respHead && !s.clientSent:
+		if err == nil || errors.Is(err, io.EOF) {
+			s.fail(ErrUpstreamClosed)
+		} else {
+			s.fail(ErrUpstreamReset)
+		}
+	default:
+		s.closeClient() // the response was cut: the client sees the connection close
+	}
+}
+
+// abortUpstream drops the upstream connection after a protocol error and
+// answers the client if nothing of the response was sent yet.
+func (s *Session) abortUpstream(err error) {
+	s.dropUpstream()
+	if s.clientSent {
+		s.closeClient()
+		return
+	}
+	s.fail(err)
+}
+
+// ClientClosed reports that the client connection closed.
+func (s *Session) ClientClosed() {
+	s.dropUpstream()
+	s.st = stClosed
+	s.gen++
+	s.d.SetTimer(0)
+}
+
+// Timeout is the session's timer firing.
+func (s *Session) Timeout() {
+	switch s.st {
+	case stIdle:
+		s.closeClient()
+	case stHead:
+		s.closeAfter = true
+		s.fail(ErrHeadTimeout)
+	case stResolving:
+		s.fail(ErrDNSTimeout)
+	case stConnecting:
+		s.fail(ErrConnectTimeout)
+	case stExchange:
+		// Data moving in either direction keeps the exchange alive; a silent
+		// upstream is given ResponseTimeout (IdleTimeout once the body flows).
+		if s.active {
+			s.active = false
+			if s.phase == respHead && s.reqDone {
+				s.d.SetTimer(s.cfg.ResponseTimeout)
+			} else {
+				s.d.SetTimer(s.cfg.IdleTimeout)
+			}
+			return
+		}
+		s.abortUpstream(ErrResponseTimeout)
+	}
+}
+
+// Abort ends the session at once (the driver's buffer cap was exceeded).
+func (s *Session) Abort() {
+	s.dropUpstream()
+	s.closeClient()
+}
+
+// fail answers the current request with the response err maps to. The client
+// connection stays open only when the request was read entirely and nothing
+// of a response was sent.
+func (s *Session) fail(err error) {
+	s.dropUpstream()
+	if s.clientSent {
+		s.closeClient()
+		return
+	}
+	if !s.reqDone {
+		s.closeAfter = true
+	}
+	status, detail := errorResponse(err)
+	// RFC 9110 §9.3.2: a response to HEAD has no content.
+	head := s.haveHead && s.rp.Req.Method == parser.MethodHEAD
+	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head)
+	s.d.WriteClient(s.out)
+	s.clientSent = true
+	s.endExchange()
+}
+
+// dropUpstream closes the attached or dialing upstream connection, if any.
+func (s *Session) dropUpstream() {
+	if s.upAttached || s.upPending {
+		s.upAttached = false
+		s.upPending = false
+		s.d.ReleaseUpstream(false)
+	}
+}
+
+func (s *Session) closeClient() {
+	if s.st == stClosed {
+		return
+	}
+	s.st = stClosed
+	s.gen++
+	s.d.SetTimer(0)
+	s.d.CloseClient()
+}
+
+// appendErrorResponse writes sluice's own response for a failure: a short text
+// body and the detail in a sluice-error field.
+// With headOnly (a HEAD request) the body is left out.
+func appendErrorResponse(dst []byte, status int, detail string, close, headOnly bool) []byte {
+	text := statusText(status)
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, text...)
+	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nsluice-error: "...)
+	dst = append(dst, detail...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(text)+len(detail)+3), 10)
+	if close {
+		dst = append(dst, "\r\nConnection: close"...)
+	}
+	dst = append(dst, "\r\n\r\n"...)
+	if headOnly {
+		return dst
+	}
+	dst = append(dst, text...)
+	dst = append(dst, ": "...)
+	dst = append(dst, detail...)
+	dst = append(dst, '\n')
+	return dst
+}

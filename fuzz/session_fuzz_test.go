@@ -1,0 +1,194 @@
+package fuzz
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/parser"
+)
+
+// FuzzSession feeds arbitrary client and upstream bytes, in arbitrary pieces,
+// through a whole proxy session driven in memory (engine.MemDriver), and checks:
+//   - no panic;
+//   - what reaches an upstream is a sequence of well-formed request heads and
+//     bodies: nothing of a request sluice rejected is forwarded;
+//   - what reaches the client is a sequence of well-formed responses, one
+//     final response per request at most, in order; and when the connection
+//     is still open and idle, exactly one per request the client completed.
+func FuzzSession(f *testing.F) {
+	seeds := []struct{ client, upstream string }{
+		{"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+		{"POST / HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"},
+		{"HEAD / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"},
+		{"GET http://origin.test/ HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"},
+		{"POST / HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", "HTTP/1.1 200 OK\r\n\r\nclose-delimited"},
+		{"GET / HTTP/1.1\r\nHost: nx.invalid\r\n\r\n", ""},
+		{"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 101 Switching\r\n\r\n"},
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s.client), []byte(s.upstream), uint8(i*7+1))
+	}
+	f.Fuzz(func(t *testing.T, client, upstream []byte, split uint8) {
+		if len(client) > 1<<14 || len(upstream) > 1<<14 {
+			return
+		}
+		m := engine.NewMemDriver(engine.Config{}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		m.Names["origin.test"] = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
+		step := int(split%32) + 1
+		answered := map[*engine.MemUpstream]bool{}
+		respond := func() {
+			for rounds := 0; rounds < 8; rounds++ {
+				up := m.Up
+				if up == nil || !up.Open || len(up.Out) == 0 || answered[up] {
+					return
+				}
+				answered[up] = true
+				for i := 0; i < len(upstream) && m.Up == up; i += step {
+					m.UpstreamSend(upstream[i:min(i+step, len(upstream))])
+				}
+				if m.Up == up && split&0x80 != 0 {
+					m.UpstreamHangup()
+				}
+			}
+		}
+		for i := 0; i < len(client); i += step {
+			m.ClientSend(client[i:min(i+step, len(client))])
+			respond()
+		}
+		respond()
+
+		for _, up := range m.Upstreams {
+			if err := checkForwarded(up.Out); err != nil {
+				t.Fatalf("upstream received a malformed request stream: %v\n%q", err, up.Out)
+			}
+		}
+		methods, complete := clientRequests(client)
+		finals, err := countResponses(m.ClientOut, methods)
+		if err != nil && !m.ClientClosed {
+			t.Fatalf("client received malformed responses: %v\n%q", err, m.ClientOut)
+		}
+		if finals > len(methods) {
+			t.Fatalf("%d final responses for %d requests\n%q", finals, len(methods), m.ClientOut)
+		}
+		if !m.ClientClosed && m.Session.Idle() && finals != complete {
+			t.Fatalf("open idle connection: %d final responses for %d complete requests\n%q", finals, complete, m.ClientOut)
+		}
+	})
+}
+
+// checkForwarded parses b as the request stream sluice sends upstream. A
+// truncated body at the end is allowed; a truncated or invalid head is not.
+func checkForwarded(b []byte) error {
+	var p parser.RequestParser
+	for len(b) > 0 {
+		p.Reset()
+		n, err := p.Parse(b)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("truncated head")
+		}
+		b = b[n:]
+		fr, length := p.Req.BodyFraming()
+		var used int
+		b, used = skipBody(b, fr, length)
+		if used < 0 {
+			return nil // the body was still being forwarded
+		}
+	}
+	return nil
+}
+
+// skipBody drops one message body of the given framing from b; used is -1
+// when b ends inside it.
+func skipBody(b []byte, fr parser.Framing, length int64) ([]byte, int) {
+	switch fr {
+	case parser.FramingLength:
+		if int64(len(b)) < length {
+			return nil, -1
+		}
+		return b[length:], int(length)
+	case parser.FramingChunked:
+		var d parser.ChunkedDecoder
+		used := 0
+		for {
+			n, _, done, err := d.Decode(b[used:])
+			if err != nil || n == 0 {
+				return nil, -1
+			}
+			used += n
+			if done {
+				return b[used:], used
+			}
+		}
+	case parser.FramingClose:
+		return nil, -1
+	}
+	return b, 0
+}
+
+// clientRequests lists the methods of the requests in the client's bytes, up
+// to the first one sluice must reject (which is answered too), and how many of
+// them were complete, body included.
+func clientRequests(b []byte) (methods []parser.Method, complete int) {
+	var p parser.RequestParser
+	for len(b) > 0 {
+		p.Reset()
+		n, err := p.Parse(b)
+		if err != nil {
+			return append(methods, parser.MethodOther), complete + 1
+		}
+		if n == 0 {
+			return methods, complete
+		}
+		methods = append(methods, p.Req.Method)
+		b = b[n:]
+		fr, length := p.Req.BodyFraming()
+		var used int
+		b, used = skipBody(b, fr, length)
+		if used < 0 {
+			return methods, complete
+		}
+		complete++
+	}
+	return methods, complete
+}
+
+// countResponses counts the final responses in the client's bytes, using the
+// request methods for framing (HEAD). 1xx responses are skipped.
+func countResponses(b []byte, methods []parser.Method) (int, error) {
+	var p parser.ResponseParser
+	finals := 0
+	for len(b) > 0 {
+		p.Reset()
+		n, err := p.Parse(b)
+		if err != nil {
+			return finals, err
+		}
+		if n == 0 {
+			return finals, errors.New("truncated response head")
+		}
+		b = b[n:]
+		if p.Resp.StatusCode < 200 {
+			continue
+		}
+		m := parser.MethodGET
+		if finals < len(methods) {
+			m = methods[finals]
+		}
+		finals++
+		fr, length := parser.ResponseFraming(m, &p.Resp)
+		var used int
+		b, used = skipBody(b, fr, length)
+		if used < 0 {
+			return finals, nil
+		}
+	}
+	return finals, nil
+}
