@@ -38,7 +38,7 @@ type MemDriver struct {
 
 	Lookups, Resolves int
 
-	answers map[string]*resolver.Answer // Lookup's answers, made once per name
+	answers      map[string]*resolver.Answer // Lookup's answers, made once per name
 	now          time.Time
 	timerAt      time.Time // zero when disarmed
 	pendingNames []pendingName

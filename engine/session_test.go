@@ -16,10 +16,10 @@ func newMem(t *testing.T) *MemDriver {
 	return m
 }
 
-func send(m *MemDriver, s string)     { m.ClientSend([]byte(s)) }
-func upSend(m *MemDriver, s string)   { m.UpstreamSend([]byte(s)) }
-func takeOut(m *MemDriver) string     { s := string(m.ClientOut); m.ClientOut = nil; return s }
-func takeUp(up *MemUpstream) string   { s := string(up.Out); up.Out = nil; return s }
+func send(m *MemDriver, s string)   { m.ClientSend([]byte(s)) }
+func upSend(m *MemDriver, s string) { m.UpstreamSend([]byte(s)) }
+func takeOut(m *MemDriver) string   { s := string(m.ClientOut); m.ClientOut = nil; return s }
+func takeUp(up *MemUpstream) string { s := string(up.Out); up.Out = nil; return s }
 func hasStatus(out string, code string) bool {
 	return strings.HasPrefix(out, "HTTP/1.1 "+code+" ")
 }

@@ -34,8 +34,8 @@ func main() {
 // options are the command's flags.
 type options struct {
 	listen, admin, dns, logLevel, rewriteHeader string
-	loops                                      int
-	connectTimeout, idleTimeout, drainTimeout  time.Duration
+	loops                                       int
+	connectTimeout, idleTimeout, drainTimeout   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
