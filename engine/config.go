@@ -56,6 +56,10 @@ type Config struct {
 	MaxConns        int // client connections; 0 means derived from RLIMIT_NOFILE
 	MaxBuffered     int // bytes buffered per connection in loop mode
 
+	// ConnectPortAllowed decides which ports CONNECT may reach; nil means
+	// 443 only (Squid's SSL_ports). A denied port gets 403.
+	ConnectPortAllowed func(port uint16) bool
+
 	// DialAddrCheck, if set, is called with every address just before it is
 	// dialed (the SSRF guard's hook); an error refuses the connection with 403.
 	DialAddrCheck func(netip.AddrPort) error

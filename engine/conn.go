@@ -27,10 +27,14 @@ type clientConn struct {
 
 	depth      int
 	gone       bool  // OnClose seen: c is dead
+	detached   bool  // handed to a tunnel: gnet's OnClose is not a client close
 	goneTold   bool  // the session was told of it
 	upClosed   bool  // the attached upstream closed; not yet told
 	upErr      error // with upClosed
 	closeAsked bool  // CloseClient was called
+
+	tunnelWant    bool   // the session asked for a tunnel: started by settle
+	tunnelPreface []byte // with tunnelWant
 }
 
 // pump is OnTraffic for the client: feed its bytes to the session.
@@ -62,6 +66,9 @@ func (cc *clientConn) settle() {
 			return
 		}
 		if cc.s.Closed() {
+			if cc.tunnelWant && !cc.detached {
+				cc.startTunnel()
+			}
 			return
 		}
 		buf, _ := cc.c.Peek(-1)
@@ -102,6 +109,9 @@ func (cc *clientConn) overBudget() bool {
 
 // closed is OnClose for the client.
 func (cc *clientConn) closed(error) {
+	if cc.detached {
+		return
+	}
 	cc.gone = true
 	if cc.depth == 0 {
 		cc.settle()
@@ -223,6 +233,13 @@ func (cc *clientConn) ReleaseUpstream(reusable bool) {
 	up.close()
 }
 
+// Tunnel implements Driver: the tunnel starts once the session call returns
+// and the bytes it consumed are discarded (settle).
+func (cc *clientConn) Tunnel(preface []byte) {
+	cc.tunnelWant = true
+	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
+}
+
 // SetTimer implements Driver.
 func (cc *clientConn) SetTimer(d time.Duration) {
 	if d <= 0 {
@@ -244,6 +261,7 @@ type upConn struct {
 	owner     *clientConn
 	gen       uint32 // the owner's request generation when attached
 	gone      bool   // OnClose seen
+	detached  bool   // handed to a tunnel: gnet's OnClose is not a close
 	closing   bool   // Close requested
 	abandoned bool   // released while dialing
 }
@@ -298,7 +316,7 @@ func (up *upConn) traffic() {
 		up.close()
 		return
 	}
-	for owner.up == up && !owner.gone && !up.gone {
+	for owner.up == up && !owner.gone && !up.gone && !owner.tunnelWant {
 		buf, _ := up.c.Peek(-1)
 		if len(buf) == 0 {
 			break
@@ -321,6 +339,9 @@ func (up *upConn) traffic() {
 
 // closed is OnClose for the upstream.
 func (up *upConn) closed(err error) {
+	if up.detached {
+		return // the tunnel owns the socket and its accounting now
+	}
 	up.gone = true
 	srv := up.l.srv
 	srv.hostLimit.Release(up.addr)

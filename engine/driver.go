@@ -36,6 +36,13 @@ type Driver interface {
 	// reusable, else closed. It is not called after UpstreamClosed.
 	ReleaseUpstream(reusable bool)
 
+	// Tunnel hands the client connection and the attached upstream to the
+	// driver as a byte tunnel: first preface then the upstream's unconsumed
+	// bytes go to the client, the client's unconsumed bytes go to the
+	// upstream, then bytes flow both ways until both directions end. The
+	// session is finished; preface is valid only during the call.
+	Tunnel(preface []byte)
+
 	// SetTimer arms the session's one timer to fire Timeout after d; 0 disarms it.
 	SetTimer(d time.Duration)
 	// Now is the driver's clock.

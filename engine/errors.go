@@ -28,7 +28,7 @@ var (
 	ErrHeadTimeout      = &Error{408, "request head timeout"}
 	ErrLoop             = &Error{508, "forwarding loop: destination is sluice itself"}
 	ErrTLSOrigination   = &Error{501, "https absolute-form needs TLS origination"}
-	ErrConnectMethod    = &Error{501, "CONNECT tunnels are not enabled"}
+	ErrConnectPort      = &Error{403, "CONNECT to this port is denied"}
 	ErrUpstreamReset    = &Error{502, "upstream connection reset"}
 	ErrUpstreamClosed   = &Error{502, "upstream closed before responding"}
 	ErrUpstreamRefused  = &Error{502, "upstream connect refused"}

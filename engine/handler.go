@@ -74,8 +74,10 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch x := c.Context().(type) {
 	case *clientConn:
-		x.closed(err)
-		h.srv.conns.Add(-1)
+		if !x.detached {
+			x.closed(err)
+			h.srv.conns.Add(-1) // a tunnel counts its client until it ends
+		}
 	case *upConn:
 		x.closed(err)
 	}

@@ -31,6 +31,9 @@ type MemDriver struct {
 	ClientIn     []byte // client bytes not yet consumed by the session
 	ClientOut    []byte // everything the session wrote to the client
 	ClientClosed bool   // the session closed the client connection
+	// Tunnel is set when the session handed its connections over as a
+	// tunnel: what the client would get first, then the carried bytes.
+	Tunneled *MemTunnel
 
 	Up        *MemUpstream   // the attached or dialing upstream, or nil
 	Idle      []*MemUpstream // pooled idle upstreams
@@ -56,6 +59,13 @@ type MemUpstream struct {
 	gen    uint32
 }
 
+// MemTunnel records a tunnel the session started.
+type MemTunnel struct {
+	Up         *MemUpstream
+	ToClient   []byte // preface, then the upstream's unconsumed bytes
+	ToUpstream []byte // the client's unconsumed bytes
+}
+
 type pendingName struct {
 	host string
 	gen  uint32
@@ -79,6 +89,10 @@ func (m *MemDriver) ClientSend(b []byte) {
 	if m.ClientClosed {
 		return
 	}
+	if t := m.Tunneled; t != nil {
+		t.ToUpstream = append(t.ToUpstream, b...)
+		return
+	}
 	m.ClientIn = append(m.ClientIn, b...)
 	m.settle()
 }
@@ -94,6 +108,10 @@ func (m *MemDriver) ClientHangup() {
 
 // UpstreamSend delivers bytes from the attached upstream.
 func (m *MemDriver) UpstreamSend(b []byte) {
+	if t := m.Tunneled; t != nil {
+		t.ToClient = append(t.ToClient, b...)
+		return
+	}
 	up := m.Up
 	if up == nil || !up.Open {
 		return
@@ -192,6 +210,9 @@ func (m *MemDriver) feedUpstream(up *MemUpstream) {
 			break
 		}
 	}
+	if t := m.Tunneled; t != nil && t.Up == up {
+		t.ToClient = append(t.ToClient, up.In...)
+	}
 	if m.Up != up {
 		up.In = up.In[:0]
 	}
@@ -206,6 +227,11 @@ func (m *MemDriver) settle() {
 			m.pendingDial = m.pendingDial[1:]
 			m.finishDial(up)
 			continue
+		}
+		if t := m.Tunneled; t != nil {
+			t.ToUpstream = append(t.ToUpstream, m.ClientIn...)
+			m.ClientIn = m.ClientIn[:0]
+			return
 		}
 		if m.ClientClosed || m.Session.Closed() || len(m.ClientIn) == 0 {
 			return
@@ -305,6 +331,13 @@ func (m *MemDriver) ReleaseUpstream(reusable bool) {
 		return
 	}
 	up.Open, up.Closed = false, true
+}
+
+// Tunnel implements Driver. The carried bytes are collected when the session
+// call returns (see settle), as the gnet driver does.
+func (m *MemDriver) Tunnel(preface []byte) {
+	m.Tunneled = &MemTunnel{Up: m.Up, ToClient: append([]byte(nil), preface...)}
+	m.Up = nil
 }
 
 // SetTimer implements Driver.

@@ -45,6 +45,8 @@ type Server struct {
 	done     chan struct{} // closed when the engine has stopped
 	runErr   error         // set before done is closed
 
+	tun tunnels // running tunnels
+
 	mu    sync.Mutex
 	loops map[gnet.EventLoop]*loop // guarded by mu; a loop is added on its first connection
 }
@@ -145,6 +147,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 stop:
+	s.abortTunnels()
 	s.stopOnce.Do(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -19,6 +19,7 @@ const (
 	stResolving               // waiting for the resolver
 	stConnecting              // waiting for an upstream connection
 	stExchange                // request head sent: request body and/or response in progress
+	stTunnel                  // handed to the driver as a byte tunnel (CONNECT, Upgrade)
 	stClosed                  // client closed or closing: every event is ignored
 )
 
@@ -64,6 +65,7 @@ type Session struct {
 	haveHead  bool // rp.Req holds the current request's parsed head
 	reqDone   bool // request body entirely forwarded
 	retried   bool // the request was already retried once on a fresh connection
+	tunnel    bool // the request is a CONNECT: a tunnel once connected
 
 	// The upstream side of the current exchange.
 	upAttached bool // an upstream connection is attached (Driver.Connect completed)
@@ -98,8 +100,13 @@ func (s *Session) Init(cfg *Config, d Driver, self []netip.AddrPort) {
 	d.SetTimer(cfg.IdleTimeout)
 }
 
-// Closed reports whether the session has finished with its client.
-func (s *Session) Closed() bool { return s.st == stClosed }
+// Closed reports whether the session has finished with its client: closed,
+// or handed to the driver as a tunnel.
+func (s *Session) Closed() bool { return s.st == stClosed || s.st == stTunnel }
+
+// Tunneling reports whether the session handed its connections to the driver
+// as a tunnel.
+func (s *Session) Tunneling() bool { return s.st == stTunnel }
 
 // Idle reports whether the session is between requests.
 func (s *Session) Idle() bool { return s.st == stIdle }
@@ -120,6 +127,7 @@ func (s *Session) resetRequest() {
 	s.addrs = nil
 	s.addrIdx = 0
 	s.haveHead = false
+	s.tunnel = false
 	s.reqDone = false
 	s.retried = false
 	s.upGotBytes = false
@@ -175,9 +183,10 @@ func (s *Session) startRequest() {
 		s.reqDone = true
 	}
 	if req.Method == parser.MethodCONNECT {
+		// What follows the CONNECT head is tunnel data, not HTTP: after a
+		// failure the connection cannot be read on, so it closes.
 		s.closeAfter = true
-		s.fail(ErrConnectMethod)
-		return
+		s.tunnel = true
 	}
 	if err := s.chooseTarget(req); err != nil {
 		s.fail(err)
@@ -199,6 +208,13 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	var host []byte
 	port := 0
 	switch {
+	case req.Method == parser.MethodCONNECT:
+		// RFC 9110 §9.3.6: the authority-form target names the tunnel's
+		// destination; the parser requires its port.
+		if !s.connectPortAllowed(uint16(req.Port)) {
+			return ErrConnectPort
+		}
+		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
 	case s.rewriteValue(req) != nil:
 		v := s.rewriteValue(req)
 		h, p, ok := splitAuthority(v)
@@ -226,6 +242,15 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	s.port = uint16(port)
 	s.hostLower = appendLower(s.hostLower[:0], host)
 	return nil
+}
+
+// connectPortAllowed applies the CONNECT port policy: Config.ConnectPortAllowed,
+// or 443 only (Squid's SSL_ports).
+func (s *Session) connectPortAllowed(port uint16) bool {
+	if f := s.cfg.ConnectPortAllowed; f != nil {
+		return f(port)
+	}
+	return port == 443
 }
 
 // rewriteValue returns the first value of the configured rewrite header, or nil.
@@ -333,8 +358,15 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 	s.fail(err)
 }
 
-// connected sends the request head on the newly attached upstream.
+// connected sends the request head on the newly attached upstream, or for a
+// CONNECT hands both connections to the driver as a tunnel.
 func (s *Session) connected(reused bool) {
+	if s.tunnel {
+		s.st = stTunnel
+		s.d.SetTimer(0)
+		s.d.Tunnel(connectEstablished)
+		return
+	}
 	s.upAttached = true
 	s.upReused = reused
 	s.upGotBytes = false
@@ -344,6 +376,7 @@ func (s *Session) connected(reused bool) {
 	s.out = parser.AppendRequestHead(s.out[:0], &s.rp.Req, &parser.ForwardRequest{
 		Authority: s.authority,
 		Via:       s.via,
+		Upgrade:   s.rp.Req.ConnUpgrade,
 	})
 	s.d.WriteUpstream(s.out)
 	s.d.SetTimer(s.cfg.ResponseTimeout)
@@ -429,10 +462,19 @@ func (s *Session) readResponseHead(b []byte) int {
 	req := &s.rp.Req
 	if resp.StatusCode < 200 {
 		if resp.StatusCode == 101 {
-			// Upgrade is not forwarded (Upgrade is hop-by-hop and removed), so
-			// a 101 is a protocol violation here.
-			s.abortUpstream(ErrUpstreamProtocol)
-			return len(b)
+			if !req.ConnUpgrade || !s.reqDone {
+				// RFC 9110 §15.2.2: 101 only answers a request with Upgrade.
+				s.abortUpstream(ErrUpstreamProtocol)
+				return len(b)
+			}
+			// The protocol switches: from here both connections carry the
+			// new protocol's bytes, relayed as a tunnel.
+			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via, Upgrade: true})
+			s.upAttached = false
+			s.st = stTunnel
+			s.d.SetTimer(0)
+			s.d.Tunnel(s.out)
+			return n
 		}
 		// RFC 9110 §15.2: a 1xx is forwarded, except to an HTTP/1.0 client.
 		if req.ProtoMinor >= 1 {
@@ -663,6 +705,9 @@ func (s *Session) closeClient() {
 	s.d.SetTimer(0)
 	s.d.CloseClient()
 }
+
+// connectEstablished answers a CONNECT whose tunnel is open (RFC 9110 §9.3.6).
+var connectEstablished = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
 
 // appendErrorResponse writes sluice's own response for a failure: a short text
 // body and the detail in a sluice-error field.

@@ -326,3 +326,47 @@ func TestSessionSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("a proxied request allocates %v times in the session", allocs)
 	}
 }
+
+func TestSessionConnectTunnel(t *testing.T) {
+	m := newMem(t)
+	m.Config.ConnectPortAllowed = func(p uint16) bool { return p == 443 || p == 8443 }
+	send(m, "CONNECT origin.test:8443 HTTP/1.1\r\nHost: origin.test:8443\r\n\r\nPIPELINED")
+	tn := m.Tunneled
+	if tn == nil || tn.Up == nil || tn.Up.Addr != netip.AddrPortFrom(originAddr, 8443) {
+		t.Fatalf("no tunnel to origin.test:8443: %+v", tn)
+	}
+	if string(tn.ToClient) != "HTTP/1.1 200 Connection established\r\n\r\n" || string(tn.ToUpstream) != "PIPELINED" {
+		t.Fatalf("tunnel carries %q / %q", tn.ToClient, tn.ToUpstream)
+	}
+	if len(tn.Up.Out) != 0 {
+		t.Fatalf("bytes written upstream before the tunnel: %q", tn.Up.Out)
+	}
+}
+
+func TestSessionConnectDenied(t *testing.T) {
+	m := newMem(t)
+	send(m, "CONNECT origin.test:22 HTTP/1.1\r\nHost: origin.test:22\r\n\r\nSSH-2.0")
+	if out := takeOut(m); !hasStatus(out, "403") || !m.ClientClosed || len(m.Upstreams) != 0 {
+		t.Fatalf("CONNECT to port 22: %q closed=%v dials=%d", out, m.ClientClosed, len(m.Upstreams))
+	}
+}
+
+func TestSessionUpgrade(t *testing.T) {
+	m := newMem(t)
+	send(m, "GET /ws HTTP/1.1\r\nHost: origin.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if got := takeUp(m.Up); !strings.Contains(got, "Upgrade: websocket") || !strings.Contains(strings.ToLower(got), "connection: upgrade") {
+		t.Fatalf("Upgrade not forwarded: %q", got)
+	}
+	upSend(m, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nFRAME")
+	tn := m.Tunneled
+	if tn == nil || !strings.HasPrefix(string(tn.ToClient), "HTTP/1.1 101 ") || !strings.HasSuffix(string(tn.ToClient), "\r\n\r\nFRAME") {
+		t.Fatalf("101 did not start a tunnel: %+v", tn)
+	}
+	// Without Upgrade in the request a 101 is a protocol error.
+	m2 := newMem(t)
+	send(m2, "GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+	upSend(m2, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+	if out := takeOut(m2); !hasStatus(out, "502") || m2.Tunneled != nil {
+		t.Fatalf("unsolicited 101: %q", out)
+	}
+}

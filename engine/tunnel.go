@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// A tunnel is a client connection and an upstream connection taken off the
+// event loop (stream mode, DESIGN.md) and relayed byte for byte by a
+// goroutine pair with splice(2): CONNECT tunnels and upgraded connections.
+// The kernel's TCP flow control is the backpressure, so memory stays bounded
+// however fast one side sends and however slowly the other reads.
+type tunnel struct {
+	srv            *Server
+	client, up     *net.TCPConn
+	upAddr         netip.AddrPort
+	toClient, toUp []byte        // bytes to deliver first: preface and carried input
+	idle           time.Duration // both directions silent this long: the tunnel ends
+	last           atomic.Int64  // unix nanoseconds of the last byte moved
+}
+
+// detach takes c off gnet: it duplicates the descriptor and wraps the copy in
+// a *net.TCPConn (on Go's poller). The caller then closes the gnet side, which
+// sends no FIN because the socket is still open through the copy.
+func detach(c gnet.Conn) (*net.TCPConn, error) {
+	fd, err := c.Dup()
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "sluice-detached")
+	nc, err := net.FileConn(f) // duplicates fd again
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return nil, errors.New("engine: detached connection is not TCP")
+	}
+	return tc, nil
+}
+
+// run relays until both directions end, then closes both connections and
+// releases what they were counted against.
+func (t *tunnel) run() {
+	defer t.srv.tunnelEnded(t)
+	t.last.Store(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.pipe(t.client, t.up, t.toClient)
+	}()
+	t.pipe(t.up, t.client, t.toUp)
+	wg.Wait()
+	t.client.Close()
+	t.up.Close()
+}
+
+// pipe copies src to dst after writing first; at src's EOF it passes the
+// half-close on with CloseWrite (RFC 9110 §9.3.6: a tunnel closes each side as
+// the other does). On an error or idle timeout it ends both directions.
+func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte) {
+	if len(first) > 0 {
+		if _, err := dst.Write(first); err != nil {
+			t.abort()
+			return
+		}
+		t.last.Store(time.Now().UnixNano())
+	}
+	const chunk = 1 << 20
+	lr := &io.LimitedReader{R: src}
+	for {
+		_ = src.SetReadDeadline(time.Now().Add(t.idle))
+		lr.N = chunk
+		n, err := dst.ReadFrom(lr) // splice(2) between the two sockets
+		if n > 0 {
+			t.last.Store(time.Now().UnixNano())
+		}
+		switch {
+		case err == nil && n < chunk:
+			_ = dst.CloseWrite() // src sent FIN
+			return
+		case err == nil:
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if time.Since(time.Unix(0, t.last.Load())) < t.idle {
+				continue // the other direction is active
+			}
+			t.abort()
+			return
+		default:
+			t.abort()
+			return
+		}
+	}
+}
+
+// abort ends both directions at once.
+func (t *tunnel) abort() {
+	past := time.Unix(1, 0)
+	_ = t.client.SetDeadline(past)
+	_ = t.up.SetDeadline(past)
+}
+
+// tunnels tracks running tunnels so that Stop can end them.
+type tunnels struct {
+	mu  sync.Mutex
+	set map[*tunnel]struct{} // guarded by mu
+}
+
+func (s *Server) tunnelStarted(t *tunnel) {
+	s.tun.mu.Lock()
+	if s.tun.set == nil {
+		s.tun.set = make(map[*tunnel]struct{})
+	}
+	s.tun.set[t] = struct{}{}
+	s.tun.mu.Unlock()
+}
+
+func (s *Server) tunnelEnded(t *tunnel) {
+	s.tun.mu.Lock()
+	delete(s.tun.set, t)
+	s.tun.mu.Unlock()
+	s.conns.Add(-1)
+	s.upConns.Add(-1)
+	s.hostLimit.Release(t.upAddr)
+}
+
+// abortTunnels ends every running tunnel (the drain timeout passed).
+func (s *Server) abortTunnels() {
+	s.tun.mu.Lock()
+	for t := range s.tun.set {
+		t.abort()
+	}
+	s.tun.mu.Unlock()
+}
+
+// startTunnel detaches the client and its upstream from the loop and starts
+// the tunnel. gnet's Close drops unsent output, so a side with output pending
+// is waited for: the check runs again shortly.
+func (cc *clientConn) startTunnel() {
+	up := cc.up
+	if up == nil || up.c == nil || up.gone || cc.gone {
+		cc.tunnelWant = false
+		cc.abortTunnelStart()
+		return
+	}
+	if cc.c.OutboundBuffered() > 0 || up.c.OutboundBuffered() > 0 {
+		cc.retryTunnelStart()
+		return
+	}
+	cc.tunnelWant = false
+	t := &tunnel{srv: cc.l.srv, upAddr: up.addr, idle: cc.l.srv.cfg.IdleTimeout}
+	if b, _ := cc.c.Peek(-1); len(b) > 0 {
+		t.toUp = append([]byte(nil), b...)
+	}
+	t.toClient = cc.tunnelPreface
+	cc.tunnelPreface = nil
+	if b, _ := up.c.Peek(-1); len(b) > 0 {
+		t.toClient = append(t.toClient, b...)
+	}
+	cn, err1 := detach(cc.c)
+	un, err2 := detach(up.c)
+	if err1 != nil || err2 != nil {
+		if cn != nil {
+			cn.Close()
+		}
+		if un != nil {
+			un.Close()
+		}
+		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", errors.Join(err1, err2))
+		cc.abortTunnelStart()
+		return
+	}
+	t.client, t.up = cn, un
+	// The gnet sides close without a FIN (the sockets live on in cn and un);
+	// OnClose sees them detached and counts nothing.
+	cc.detached, up.detached = true, true
+	cc.up, up.owner = nil, nil
+	_ = cc.c.Close()
+	_ = up.c.Close()
+	cc.l.wheel.stop(&cc.timer)
+	delete(cc.l.clients, cc)
+	cc.l.srv.tunnelStarted(t)
+	go t.run()
+}
+
+// retryTunnelStart checks again in a millisecond whether both sides drained.
+func (cc *clientConn) retryTunnelStart() {
+	el := cc.l.el
+	time.AfterFunc(time.Millisecond, func() {
+		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			if cc.tunnelWant && !cc.gone {
+				cc.startTunnel()
+			}
+			return nil
+		}))
+	})
+}
+
+// abortTunnelStart closes both sides when the tunnel cannot start.
+func (cc *clientConn) abortTunnelStart() {
+	if up := cc.up; up != nil {
+		cc.up, up.owner = nil, nil
+		up.close()
+	}
+	if !cc.gone {
+		_ = cc.c.Close()
+	}
+}
