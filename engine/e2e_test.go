@@ -179,6 +179,17 @@ func readResponse(t *testing.T, br *bufio.Reader, method string) (*http.Response
 	return resp, string(b)
 }
 
+// baseline returns the fd and goroutine counts once the proxy is warm: a
+// request has gone through (so every event loop and poller is up) and the
+// client's idle connections are closed.
+func (e *env) baseline() (fds, goroutines int) {
+	e.t.Helper()
+	e.get("/small")
+	e.client.CloseIdleConnections()
+	time.Sleep(50 * time.Millisecond)
+	return countFDs(), runtime.NumGoroutine()
+}
+
 // settleCounts waits until the open fd and goroutine counts are back to
 // at most the baseline (plus slack for runtime goroutines that come and go).
 func settleCounts(t *testing.T, fds, goroutines int) {
@@ -375,7 +386,7 @@ func TestProxyUpstreamResetMidResponse(t *testing.T) {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	fds, gs := countFDs(), runtime.NumGoroutine()
+	fds, gs := e.baseline()
 	resp, err := e.client.Get(fmt.Sprintf("http://origin.test:%d/", port))
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
@@ -431,9 +442,7 @@ func TestProxySlowDNSDoesNotBlockLoop(t *testing.T) {
 
 func TestProxyClientDisconnectMidRequest(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.get("/small")
-	e.client.CloseIdleConnections()
-	fds, gs := countFDs(), runtime.NumGoroutine()
+	fds, gs := e.baseline()
 	for i := 0; i < 10; i++ {
 		c, err := net.Dial("tcp", e.proxy)
 		if err != nil {
