@@ -21,11 +21,12 @@ const (
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultMaxIdlePerHost  = 64
 	DefaultMaxConnsPerHost = 1024
-	// DefaultMaxBuffered caps the bytes buffered for one connection in loop
-	// mode (inbound not yet consumed plus outbound not yet sent). Past it the
-	// connection is aborted: loop mode has no backpressure (DESIGN.md, Loop mode
-	// and stream mode).
-	DefaultMaxBuffered = 4 << 20
+	// DefaultMaxBuffered caps the bytes buffered for a client and its
+	// upstream in loop mode (inbound not yet consumed plus outbound not yet
+	// sent). A large body leaves the loop before that (stream mode); a client
+	// that sends past it while its request waits is parked, and anything
+	// else past it aborts the pair.
+	DefaultMaxBuffered = 256 << 10
 	// DefaultTick is the resolution of the per-loop timing wheel.
 	DefaultTick = 100 * time.Millisecond
 )
@@ -54,7 +55,10 @@ type Config struct {
 	MaxIdlePerHost  int // idle upstream connections kept per address per loop
 	MaxConnsPerHost int // open upstream connections per address, all loops; beyond: 503
 	MaxConns        int // client connections; 0 means derived from RLIMIT_NOFILE
-	MaxBuffered     int // bytes buffered per connection in loop mode
+	MaxBuffered     int // bytes buffered per connection pair in loop mode; beyond: stream mode or abort
+
+	StreamThreshold int // a body with more than this left (or unknown length) may stream
+	StreamHighWater int // ... when its receiver has more than this queued
 
 	// ConnectPortAllowed decides which ports CONNECT may reach; nil means
 	// 443 only (Squid's SSL_ports). A denied port gets 403.
@@ -95,6 +99,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxBuffered == 0 {
 		cfg.MaxBuffered = DefaultMaxBuffered
 	}
+	if cfg.StreamThreshold == 0 {
+		cfg.StreamThreshold = DefaultStreamThreshold
+	}
+	if cfg.StreamHighWater == 0 {
+		cfg.StreamHighWater = DefaultStreamHighWater
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -126,7 +136,8 @@ func (cfg Config) Check() error {
 	}{
 		{"loops", cfg.Loops}, {"max_idle_per_host", cfg.MaxIdlePerHost},
 		{"max_conns_per_host", cfg.MaxConnsPerHost}, {"max_conns", cfg.MaxConns},
-		{"max_buffered", cfg.MaxBuffered},
+		{"max_buffered", cfg.MaxBuffered}, {"stream_threshold", cfg.StreamThreshold},
+		{"stream_high_water", cfg.StreamHighWater},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("engine: %s: %d is negative", n.name, n.v)

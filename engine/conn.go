@@ -35,6 +35,15 @@ type clientConn struct {
 
 	tunnelWant    bool   // the session asked for a tunnel: started by settle
 	tunnelPreface []byte // with tunnelWant
+
+	// Stream mode (stream.go).
+	carry      []byte       // client bytes taken off gnet, fed before its new input
+	parked     *net.TCPConn // the client, off the loop while its request waits
+	unparking  bool         // a parked client is being re-enrolled
+	streamWant bool         // the session asked for stream mode: started by settle
+	streamSpec StreamSpec   // with streamWant
+	streaming  bool         // a stream job owns both connections
+	retrying   bool         // a retryLater is pending
 }
 
 // pump is OnTraffic for the client: feed its bytes to the session.
@@ -71,8 +80,18 @@ func (cc *clientConn) settle() {
 			}
 			return
 		}
-		buf, _ := cc.c.Peek(-1)
+		if cc.streamWant {
+			cc.startStream()
+			return
+		}
+		if cc.streaming || cc.unparking {
+			return
+		}
+		buf := cc.input()
 		if len(buf) == 0 {
+			if cc.parked != nil && !cc.s.streaming {
+				cc.unpark() // the session wants more than was carried
+			}
 			break
 		}
 		cc.depth++
@@ -82,25 +101,66 @@ func (cc *clientConn) settle() {
 			continue
 		}
 		if n == 0 {
-			if cc.upClosed {
+			if cc.upClosed || cc.streamWant {
 				continue
 			}
 			break
 		}
-		// Never Discard(0): gnet discards everything for n <= 0.
-		_, _ = cc.c.Discard(n)
+		cc.consume(n)
 	}
-	if !cc.gone && !cc.s.Closed() && cc.overBudget() {
+	if !cc.gone && !cc.s.Closed() && !cc.streaming && cc.parked == nil && cc.overBudget() {
+		if cc.s.WaitingForBody() {
+			cc.park() // the kernel holds the rest of the body back
+			return
+		}
 		cc.depth++
 		cc.s.Abort()
 		cc.depth--
 	}
 }
 
+// settleIfIdle settles unless a session call is in progress.
+func (cc *clientConn) settleIfIdle() {
+	if cc.depth == 0 {
+		cc.settle()
+	}
+}
+
+// input returns the client's unconsumed bytes: carried ones first, then what
+// gnet buffered (copied behind the carried ones, so the session sees them
+// contiguously), or gnet's buffer itself when nothing is carried.
+func (cc *clientConn) input() []byte {
+	if cc.parked != nil {
+		return cc.carry
+	}
+	b, _ := cc.c.Peek(-1)
+	if len(cc.carry) == 0 {
+		return b
+	}
+	if len(b) > 0 {
+		cc.carry = append(cc.carry, b...)
+		_, _ = cc.c.Discard(len(b))
+	}
+	return cc.carry
+}
+
+// consume drops n bytes of input. Never Discard(0): gnet discards everything
+// for n <= 0.
+func (cc *clientConn) consume(n int) {
+	if len(cc.carry) > 0 || cc.parked != nil {
+		cc.carry = cc.carry[:copy(cc.carry, cc.carry[n:])]
+		if len(cc.carry) == 0 && cap(cc.carry) > 64<<10 {
+			cc.carry = nil
+		}
+		return
+	}
+	_, _ = cc.c.Discard(n)
+}
+
 // overBudget reports whether the connection pair buffers more than
 // MaxBuffered bytes: loop mode cannot slow a peer down, so this is the bound.
 func (cc *clientConn) overBudget() bool {
-	n := cc.c.InboundBuffered() + cc.c.OutboundBuffered()
+	n := cc.c.InboundBuffered() + cc.c.OutboundBuffered() + len(cc.carry)
 	if up := cc.up; up != nil && up.c != nil && !up.gone {
 		n += up.c.InboundBuffered() + up.c.OutboundBuffered()
 	}
@@ -136,6 +196,13 @@ func (cc *clientConn) WriteClient(b []byte) {
 	if cc.gone {
 		return
 	}
+	if cc.parked != nil {
+		// Rare: an answer (an error) while the client is off the loop. It
+		// is short, and the socket's send buffer takes it at once.
+		_ = cc.parked.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = cc.parked.Write(b)
+		return
+	}
 	_, _ = cc.c.Write(b)
 }
 
@@ -146,6 +213,13 @@ func (cc *clientConn) CloseClient() {
 		return
 	}
 	cc.closeAsked = true
+	if cc.parked != nil {
+		cc.parked.Close()
+		cc.parked = nil
+		cc.gone = true
+		cc.l.srv.conns.Add(-1)
+		return
+	}
 	if cc.c.OutboundBuffered() == 0 {
 		_ = cc.c.Close()
 		return
@@ -208,7 +282,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool
 
 // WriteUpstream implements Driver.
 func (cc *clientConn) WriteUpstream(b []byte) {
-	if up := cc.up; up != nil && up.c != nil && !up.gone {
+	if up := cc.up; up != nil && up.c != nil && !up.gone && up.parked == nil {
 		_, _ = up.c.Write(b)
 	}
 }
@@ -263,6 +337,8 @@ type upConn struct {
 	gone      bool   // OnClose seen
 	detached  bool   // handed to a tunnel: gnet's OnClose is not a close
 	closing   bool   // Close requested
+	carry     []byte       // bytes taken off gnet in stream mode, fed before its new input
+	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
 	abandoned bool   // released while dialing
 }
 
@@ -316,8 +392,8 @@ func (up *upConn) traffic() {
 		up.close()
 		return
 	}
-	for owner.up == up && !owner.gone && !up.gone && !owner.tunnelWant {
-		buf, _ := up.c.Peek(-1)
+	for owner.up == up && !owner.gone && !up.gone && !owner.tunnelWant && !owner.streaming && !owner.streamWant {
+		buf := up.input()
 		if len(buf) == 0 {
 			break
 		}
@@ -327,14 +403,36 @@ func (up *upConn) traffic() {
 		if up.gone || n == 0 {
 			break
 		}
-		_, _ = up.c.Discard(n) // never Discard(0): gnet discards everything for n <= 0
+		up.consume(n)
 	}
 	if owner.up != up && !up.gone {
+		up.carry = nil
 		_, _ = up.c.Discard(-1) // released mid-buffer: what is left is not ours
 	}
 	if owner.depth == 0 {
 		owner.settle()
 	}
+}
+
+// input and consume are clientConn's, for the upstream.
+func (up *upConn) input() []byte {
+	b, _ := up.c.Peek(-1)
+	if len(up.carry) == 0 {
+		return b
+	}
+	if len(b) > 0 {
+		up.carry = append(up.carry, b...)
+		_, _ = up.c.Discard(len(b))
+	}
+	return up.carry
+}
+
+func (up *upConn) consume(n int) {
+	if len(up.carry) > 0 {
+		up.carry = up.carry[:copy(up.carry, up.carry[n:])]
+		return
+	}
+	_, _ = up.c.Discard(n)
 }
 
 // closed is OnClose for the upstream.
@@ -362,6 +460,16 @@ func (up *upConn) closed(err error) {
 
 // close closes the connection (asynchronously: OnClose follows on the loop).
 func (up *upConn) close() {
+	if up.parked != nil {
+		// Off the loop: no OnClose will come, so account for it here.
+		up.parked.Close()
+		up.parked = nil
+		up.gone = true
+		srv := up.l.srv
+		srv.upConns.Add(-1)
+		srv.hostLimit.Release(up.addr)
+		return
+	}
 	if up.c == nil || up.gone || up.closing {
 		return
 	}

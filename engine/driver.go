@@ -43,6 +43,14 @@ type Driver interface {
 	// session is finished; preface is valid only during the call.
 	Tunnel(preface []byte)
 
+	// Behind reports whether the receiver of a body (the client, or the
+	// upstream) has fallen behind: more queued than the high-water mark.
+	Behind(toClient bool) bool
+	// StreamBody hands the rest of a body to stream mode; the driver later
+	// calls StreamDone, or ClientClosed if the stream failed. spec is valid
+	// only during the call.
+	StreamBody(spec *StreamSpec)
+
 	// SetTimer arms the session's one timer to fire Timeout after d; 0 disarms it.
 	SetTimer(d time.Duration)
 	// Now is the driver's clock.

@@ -37,8 +37,12 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 // OnOpen sets up an accepted client connection, or hands an enrolled upstream
 // connection (its context set by Enroll) to the session that dialed it.
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if up, ok := c.Context().(*upConn); ok {
-		up.opened(c)
+	switch x := c.Context().(type) {
+	case *upConn:
+		x.opened(c)
+		return nil, gnet.None
+	case reattach:
+		x.opened(c)
 		return nil, gnet.None
 	}
 	s := h.srv
@@ -59,12 +63,33 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // OnTraffic feeds a connection's buffered bytes to its session.
+//
+// A connection being taken off the loop from inside its own OnTraffic is
+// closed by returning Close, so gnet never reads its socket again.
 func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	var l *loop
 	switch x := c.Context().(type) {
 	case *clientConn:
+		if _, ok := x.l.detached[c]; ok || x.c != c {
+			return gnet.Close // stale: detached already
+		}
+		l = x.l
+		l.inTraffic = c
 		x.pump()
 	case *upConn:
+		if _, ok := x.l.detached[c]; ok || x.c != c {
+			return gnet.Close
+		}
+		l = x.l
+		l.inTraffic = c
 		x.traffic()
+	default:
+		return gnet.None
+	}
+	l.inTraffic = nil
+	if l.closeOnReturn {
+		l.closeOnReturn = false
+		return gnet.Close
 	}
 	return gnet.None
 }
@@ -72,14 +97,27 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 // OnClose tells the session its peer is gone. After it returns the Conn is
 // never used again: gnet reuses its descriptor number.
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	// A connection taken off the loop (a tunnel, stream mode) closes its
+	// gnet side while the socket lives on: that close is not the peer's, and
+	// the connection stays counted.
 	switch x := c.Context().(type) {
 	case *clientConn:
-		if !x.detached {
+		if _, ok := x.l.detached[c]; ok {
+			delete(x.l.detached, c)
+			break
+		}
+		if x.c == c && !x.detached {
 			x.closed(err)
-			h.srv.conns.Add(-1) // a tunnel counts its client until it ends
+			h.srv.conns.Add(-1)
 		}
 	case *upConn:
-		x.closed(err)
+		if _, ok := x.l.detached[c]; ok {
+			delete(x.l.detached, c)
+			break
+		}
+		if x.c == c {
+			x.closed(err)
+		}
 	}
 	c.SetContext(nil)
 	return gnet.None

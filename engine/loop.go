@@ -20,6 +20,27 @@ type loop struct {
 	closing []*clientConn // clients waiting for their output to drain before closing
 	expired []*upConn     // scratch for idle connections to close
 	lastGC  time.Time
+
+	inTraffic     gnet.Conn // the connection whose OnTraffic is running
+	closeOnReturn bool      // close inTraffic when its OnTraffic returns
+	// detached holds gnet Conns closed because their socket left the loop
+	// (stream mode, tunnels): their OnClose is not a peer's close.
+	detached map[gnet.Conn]struct{}
+}
+
+// closeNow closes c on this loop at once, so that gnet never reads its socket
+// again (its descriptor was duplicated for stream mode): synchronously, or,
+// from inside c's own OnTraffic, as that callback returns.
+func (l *loop) closeNow(c gnet.Conn) {
+	if l.detached == nil {
+		l.detached = make(map[gnet.Conn]struct{})
+	}
+	l.detached[c] = struct{}{}
+	if l.inTraffic == c {
+		l.closeOnReturn = true
+		return
+	}
+	_ = l.el.Close(c)
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {

@@ -27,6 +27,10 @@ type MemDriver struct {
 	RefuseDial map[netip.AddrPort]bool
 	// ManualDial holds dials until CompleteDials is called.
 	ManualDial bool
+	// BehindClient and BehindUpstream are what Behind answers.
+	BehindClient, BehindUpstream bool
+	// Streams records the bodies handed to stream mode; FinishStream ends the last.
+	Streams []StreamSpec
 
 	ClientIn     []byte // client bytes not yet consumed by the session
 	ClientOut    []byte // everything the session wrote to the client
@@ -338,6 +342,24 @@ func (m *MemDriver) ReleaseUpstream(reusable bool) {
 func (m *MemDriver) Tunnel(preface []byte) {
 	m.Tunneled = &MemTunnel{Up: m.Up, ToClient: append([]byte(nil), preface...)}
 	m.Up = nil
+}
+
+// Behind implements Driver.
+func (m *MemDriver) Behind(toClient bool) bool {
+	if toClient {
+		return m.BehindClient
+	}
+	return m.BehindUpstream
+}
+
+// StreamBody implements Driver.
+func (m *MemDriver) StreamBody(spec *StreamSpec) { m.Streams = append(m.Streams, *spec) }
+
+// FinishStream reports the last streamed body moved, as the gnet driver does
+// once both connections are back on the loop.
+func (m *MemDriver) FinishStream() {
+	m.Session.StreamDone(true)
+	m.settle()
 }
 
 // SetTimer implements Driver.

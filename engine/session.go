@@ -81,6 +81,8 @@ type Session struct {
 	clientSent bool // bytes of the final response were sent to the client
 	closeAfter bool // close the client connection when the response ends
 	active     bool // data moved since the timer was last armed
+	streaming  bool // a body is in stream mode (Driver.StreamBody) until StreamDone
+	streamResp bool // with streaming: the response body; else the request body
 
 	out []byte // scratch for heads the session writes; reused
 }
@@ -111,6 +113,17 @@ func (s *Session) Tunneling() bool { return s.st == stTunnel }
 // Idle reports whether the session is between requests.
 func (s *Session) Idle() bool { return s.st == stIdle }
 
+// WaitingForBody reports whether the current request has body bytes still to
+// come that the session is not reading now (it waits for DNS, a connection,
+// or a stream): the driver may then hold the client back (park it).
+func (s *Session) WaitingForBody() bool {
+	switch s.st {
+	case stResolving, stConnecting, stExchange:
+		return !s.reqDone && !s.tunnel
+	}
+	return false
+}
+
 // Drain asks the session to close its client connection after the response in
 // progress (or at once when idle), as on SIGTERM.
 func (s *Session) Drain() {
@@ -134,6 +147,7 @@ func (s *Session) resetRequest() {
 	s.clientSent = false
 	s.closeAfter = false
 	s.unframe = false
+	s.streaming = false
 	s.phase = respHead
 }
 
@@ -142,6 +156,9 @@ func (s *Session) resetRequest() {
 // bytes after them) on the next event: a session that is waiting consumes
 // nothing, which keeps pipelined requests in the client's buffer.
 func (s *Session) ClientData(b []byte) int {
+	if s.streaming {
+		return 0
+	}
 	switch s.st {
 	case stIdle, stHead:
 		return s.readHead(b)
@@ -397,6 +414,8 @@ func (s *Session) sendBody(b []byte) int {
 		s.reqRemain -= int64(k)
 		if s.reqRemain == 0 {
 			s.reqDone = true
+		} else {
+			s.maybeStream(false)
 		}
 		return k
 	case parser.FramingChunked:
@@ -418,23 +437,74 @@ func (s *Session) sendBody(b []byte) int {
 			s.d.WriteUpstream(b[:used])
 			s.active = true
 		}
+		if !s.reqDone {
+			s.maybeStream(false)
+		}
 		return used
 	}
 	s.reqDone = true
 	return 0
 }
 
+// maybeStream hands the rest of a body to stream mode when it is large (more
+// than StreamThreshold left, or of unknown length) and its receiver falls
+// behind (DESIGN.md, Loop mode and stream mode). It reports whether it did.
+func (s *Session) maybeStream(resp bool) bool {
+	spec := StreamSpec{ToClient: resp}
+	if resp {
+		if !s.reqDone {
+			return false
+		}
+		spec.Framing, spec.Remain, spec.Chunks, spec.Unframe = s.respFrame, s.respRemain, s.respChunks, s.unframe
+	} else {
+		if s.phase != respHead {
+			return false
+		}
+		spec.Framing, spec.Remain, spec.Chunks = s.reqFrame, s.reqRemain, s.reqChunks
+	}
+	if spec.Framing == parser.FramingLength && spec.Remain <= int64(s.cfg.StreamThreshold) {
+		return false
+	}
+	if !s.d.Behind(resp) {
+		return false
+	}
+	s.streaming = true
+	s.streamResp = resp
+	s.d.SetTimer(0) // the stream applies the idle timeout itself
+	s.d.StreamBody(&spec)
+	return true
+}
+
+// StreamDone reports that the body handed to stream mode was moved and both
+// connections are back. clean is false when the upstream sent bytes past the
+// response, which makes it unusable.
+func (s *Session) StreamDone(clean bool) {
+	if !s.streaming {
+		return
+	}
+	s.streaming = false
+	if !s.streamResp {
+		s.reqDone = true
+		s.d.SetTimer(s.cfg.ResponseTimeout)
+		return
+	}
+	s.responseDone(clean)
+}
+
 // UpstreamData offers the upstream's buffered bytes; it returns how many it
 // consumed. Bytes that arrive when no response is expected make the upstream
 // connection unusable.
 func (s *Session) UpstreamData(b []byte) int {
+	if s.streaming {
+		return 0
+	}
 	if s.st != stExchange || !s.upAttached {
 		return len(b)
 	}
 	s.upGotBytes = true
 	s.active = true
 	used := 0
-	for used < len(b) && s.st == stExchange && s.upAttached {
+	for used < len(b) && s.st == stExchange && s.upAttached && !s.streaming {
 		var n int
 		if s.phase == respHead {
 			n = s.readResponseHead(b[used:])
@@ -528,6 +598,8 @@ func (s *Session) relayBody(b []byte) int {
 		s.respRemain -= int64(k)
 		if s.respRemain == 0 {
 			s.responseDone(k == len(b))
+		} else {
+			s.maybeStream(true)
 		}
 		return k
 	case parser.FramingChunked:
@@ -551,12 +623,14 @@ func (s *Session) relayBody(b []byte) int {
 			used += n
 			if done {
 				s.responseDone(used == len(b))
-				break
+				return used
 			}
 		}
+		s.maybeStream(true)
 		return used
 	case parser.FramingClose:
 		s.d.WriteClient(b)
+		s.maybeStream(true)
 		return len(b)
 	}
 	return len(b)

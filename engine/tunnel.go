@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -115,8 +114,9 @@ func (t *tunnel) abort() {
 
 // tunnels tracks running tunnels so that Stop can end them.
 type tunnels struct {
-	mu  sync.Mutex
-	set map[*tunnel]struct{} // guarded by mu
+	mu   sync.Mutex
+	set  map[*tunnel]struct{}    // guarded by mu
+	jobs map[*streamJob]struct{} // guarded by mu
 }
 
 func (s *Server) tunnelStarted(t *tunnel) {
@@ -142,6 +142,9 @@ func (s *Server) abortTunnels() {
 	s.tun.mu.Lock()
 	for t := range s.tun.set {
 		t.abort()
+	}
+	for j := range s.tun.jobs {
+		j.abort()
 	}
 	s.tun.mu.Unlock()
 }
@@ -188,24 +191,20 @@ func (cc *clientConn) startTunnel() {
 	// OnClose sees them detached and counts nothing.
 	cc.detached, up.detached = true, true
 	cc.up, up.owner = nil, nil
-	_ = cc.c.Close()
-	_ = up.c.Close()
+	cc.l.closeNow(cc.c)
+	cc.l.closeNow(up.c)
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
 	cc.l.srv.tunnelStarted(t)
 	go t.run()
 }
 
-// retryTunnelStart checks again in a millisecond whether both sides drained.
+// retryTunnelStart checks again shortly whether both sides drained.
 func (cc *clientConn) retryTunnelStart() {
-	el := cc.l.el
-	time.AfterFunc(time.Millisecond, func() {
-		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			if cc.tunnelWant && !cc.gone {
-				cc.startTunnel()
-			}
-			return nil
-		}))
+	cc.retryLater(func() {
+		if cc.tunnelWant && !cc.gone {
+			cc.startTunnel()
+		}
 	})
 }
 

@@ -1,0 +1,508 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluiceproxy/sluice/parser"
+)
+
+// Defaults for stream mode (DESIGN.md, Loop mode and stream mode).
+const (
+	// DefaultStreamThreshold: a body with more than this left to move, or of
+	// unknown length, may leave the loop.
+	DefaultStreamThreshold = 64 << 10
+	// DefaultStreamHighWater: it leaves when its receiver has more than this
+	// queued and unsent.
+	DefaultStreamHighWater = 64 << 10
+)
+
+// StreamSpec is a message body the session hands to stream mode: the rest of
+// it moves between the two sockets off the loop, with splice(2), in exact
+// lengths so that the framing of what follows stays intact.
+type StreamSpec struct {
+	ToClient bool                  // a response body; else a request body
+	Framing  parser.Framing        // FramingLength, FramingChunked or FramingClose
+	Remain   int64                 // FramingLength: body bytes left
+	Chunks   parser.ChunkedDecoder // FramingChunked: the decoder's state so far
+	Unframe  bool                  // send only chunk data (chunked to an HTTP/1.0 client)
+}
+
+// errStreamEOF is a body cut short by its sender closing.
+var errStreamEOF = errors.New("engine: connection closed inside a streamed body")
+
+// streamJob moves one body in stream mode. Owned by its goroutine until it
+// reports back to the loop.
+type streamJob struct {
+	cc       *clientConn
+	spec     StreamSpec
+	src, dst *net.TCPConn
+	srcCarry []byte // the sender's bytes already read by gnet: the body's start
+	idle     time.Duration
+	peek     []byte // framing bytes looked at with MSG_PEEK
+	leftover []byte // sender bytes beyond the body (a pipelined request)
+}
+
+// run moves the body, then gives both connections back to the loop.
+func (j *streamJob) run() {
+	err := j.copyBody()
+	l := j.cc.l
+	if err != nil {
+		l.srv.cfg.Logger.Debug("stream mode: body failed", "err", err, "to_client", j.spec.ToClient)
+	}
+	if err != nil || j.spec.Framing == parser.FramingClose {
+		// A close-delimited body ends with the connection; an error ends both.
+		j.src.Close()
+		j.dst.Close()
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			j.cc.streamFailed(err)
+			return nil
+		}))
+		l.srv.streamEnded(j)
+		return
+	}
+	client, up := j.dst, j.src
+	if !j.spec.ToClient {
+		client, up = j.src, j.dst
+	}
+	var wg sync.WaitGroup
+	var errC, errU error
+	wg.Add(2)
+	go func() { defer wg.Done(); errC = j.cc.reenroll(client, true) }()
+	go func() { defer wg.Done(); errU = j.cc.reenroll(up, false) }()
+	wg.Wait()
+	l.srv.streamEnded(j)
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if err := errors.Join(errC, errU); err != nil {
+			j.cc.streamFailed(err)
+			return nil
+		}
+		j.cc.streamDone(j)
+		return nil
+	}))
+}
+
+// copyBody sends the carried bytes, then splices the rest of the body.
+func (j *streamJob) copyBody() error {
+	switch j.spec.Framing {
+	case parser.FramingLength:
+		k := int64(len(j.srcCarry))
+		if k > j.spec.Remain {
+			k = j.spec.Remain
+		}
+		if _, err := j.dst.Write(j.srcCarry[:k]); err != nil {
+			return err
+		}
+		j.leftover = j.srcCarry[k:]
+		j.spec.Remain -= k
+		return j.splice(j.spec.Remain)
+	case parser.FramingChunked:
+		return j.copyChunked()
+	case parser.FramingClose:
+		if _, err := j.dst.Write(j.srcCarry); err != nil {
+			return err
+		}
+		for {
+			n, err := j.spliceSome(1 << 20)
+			if err != nil {
+				return err
+			}
+			if n < 1<<20 {
+				return nil // EOF: the body ended
+			}
+		}
+	}
+	return errors.New("engine: BUG: stream of a body without framing")
+}
+
+// splice moves exactly n bytes from src to dst.
+func (j *streamJob) splice(n int64) error {
+	for n > 0 {
+		step := n
+		if step > 1<<20 {
+			step = 1 << 20
+		}
+		got, err := j.spliceSome(step)
+		n -= got
+		if err != nil {
+			return err
+		}
+		if got < step {
+			return errStreamEOF
+		}
+	}
+	return nil
+}
+
+// spliceSome moves up to n bytes, fewer only at EOF, with an idle deadline.
+func (j *streamJob) spliceSome(n int64) (int64, error) {
+	_ = j.src.SetReadDeadline(time.Now().Add(j.idle))
+	_ = j.dst.SetWriteDeadline(time.Now().Add(j.idle))
+	return j.dst.ReadFrom(&io.LimitedReader{R: j.src, N: n})
+}
+
+// copyChunked relays a chunked body: framing bytes are peeked, decoded, and
+// then read exactly; chunk data is spliced in exact lengths. Nothing past the
+// body's end is read from the socket.
+func (j *streamJob) copyChunked() error {
+	d := &j.spec.Chunks
+	in := j.srcCarry
+	for !d.Done() {
+		if rem := d.DataRemaining(); rem > 0 && len(in) == 0 {
+			if j.spec.Unframe || rem < 512 {
+				// Small pieces (and data that must be sent alone) go
+				// through the peek path below.
+			} else {
+				if err := j.splice(rem); err != nil {
+					return err
+				}
+				d.SkipData(rem)
+				continue
+			}
+		}
+		fromSocket := len(in) == 0
+		if fromSocket {
+			n, err := j.peekSome()
+			if err != nil {
+				return err
+			}
+			in = j.peek[:n]
+		}
+		n, data, done, err := d.Decode(in)
+		if err != nil {
+			return err
+		}
+		if fromSocket {
+			// Take exactly the bytes the decoder consumed off the socket.
+			if _, err := io.ReadFull(j.src, j.peek[:n]); err != nil {
+				return err
+			}
+		}
+		out := in[:n]
+		if j.spec.Unframe {
+			out = data
+		}
+		if len(out) > 0 {
+			if _, err := j.dst.Write(out); err != nil {
+				return err
+			}
+		}
+		if fromSocket {
+			in = nil // peeked bytes not consumed are still in the socket
+		} else {
+			in = in[n:]
+		}
+		if done {
+			break
+		}
+	}
+	if len(in) > 0 {
+		j.leftover = in // carried bytes beyond the body
+	}
+	return nil
+}
+
+// peekSome waits for bytes from src and copies up to len(j.peek) of them
+// without consuming them (recv with MSG_PEEK).
+func (j *streamJob) peekSome() (int, error) {
+	if j.peek == nil {
+		j.peek = make([]byte, 4096)
+	}
+	rc, err := j.src.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	_ = j.src.SetReadDeadline(time.Now().Add(j.idle))
+	var n int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), j.peek, unix.MSG_PEEK)
+		return rerr != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if n == 0 {
+		return 0, errStreamEOF
+	}
+	return n, nil
+}
+
+// StreamBody implements Driver: the body moves once the session call returns
+// and the bytes it consumed are discarded (settle).
+func (cc *clientConn) StreamBody(spec *StreamSpec) {
+	cc.streamWant = true
+	cc.streamSpec = *spec
+}
+
+// Behind implements Driver: the receiver has more than the high-water mark
+// queued, or the client is parked (its bytes wait in the kernel).
+func (cc *clientConn) Behind(toClient bool) bool {
+	hw := cc.l.srv.cfg.StreamHighWater
+	if toClient {
+		return !cc.gone && cc.parked == nil && cc.c.OutboundBuffered() > hw
+	}
+	if !toClient && cc.parked != nil {
+		return true
+	}
+	up := cc.up
+	return up != nil && up.c != nil && !up.gone && up.c.OutboundBuffered() > hw
+}
+
+// startStream takes both connections off the loop for the body the session
+// asked for. The receiver's queued output must leave first (gnet's Close
+// drops it), so until it has, the check runs again shortly. The sender is
+// parked at once, so it stops filling memory while that happens.
+func (cc *clientConn) startStream() {
+	up := cc.up
+	if up == nil || up.c == nil || up.gone || cc.gone {
+		cc.streamWant = false
+		return
+	}
+	spec := cc.streamSpec
+	// Park the sender at once: from now on the kernel holds its bytes back
+	// while the receiver's queue drains.
+	if spec.ToClient {
+		if up.parked == nil {
+			tc, err := cc.detachInput(up.c, &up.carry)
+			if err != nil {
+				cc.streamFailed(err)
+				return
+			}
+			up.parked = tc
+		}
+	} else if cc.parked == nil {
+		cc.park()
+		if cc.parked == nil {
+			cc.streamFailed(errors.New("engine: cannot park the client"))
+			return
+		}
+	}
+	if spec.ToClient && cc.c.OutboundBuffered() > 0 || !spec.ToClient && up.c.OutboundBuffered() > 0 {
+		cc.retryLater(func() {
+			if cc.streamWant && !cc.gone {
+				cc.startStream()
+			}
+		})
+		return
+	}
+	cc.streamWant = false
+	j := &streamJob{cc: cc, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
+	var err error
+	client, upc := cc.parked, up.parked
+	if client == nil {
+		client, err = cc.detachInput(cc.c, &cc.carry)
+	} else if upc == nil {
+		upc, err = cc.detachInput(up.c, &up.carry)
+	}
+	if err != nil {
+		if client != nil {
+			client.Close()
+		}
+		if upc != nil {
+			upc.Close()
+		}
+		cc.parked, up.parked = nil, nil
+		cc.streamFailed(err)
+		return
+	}
+	cc.parked, up.parked = nil, nil
+	if spec.ToClient {
+		j.src, j.dst = upc, client
+		j.srcCarry, up.carry = up.carry, nil
+	} else {
+		j.src, j.dst = client, upc
+		j.srcCarry, cc.carry = cc.carry, nil
+	}
+	cc.streaming = true
+	cc.l.srv.streamStarted(j)
+	go j.run()
+}
+
+// detachInput takes c off the loop, moving the input gnet buffered for it to
+// the end of carry.
+func (cc *clientConn) detachInput(c gnet.Conn, carry *[]byte) (*net.TCPConn, error) {
+	if b, _ := c.Peek(-1); len(b) > 0 {
+		*carry = append(*carry, b...)
+	}
+	tc, err := detach(c)
+	if err != nil {
+		return nil, err
+	}
+	cc.l.closeNow(c)
+	return tc, nil
+}
+
+// park takes the client off the loop while the session cannot use its bytes
+// (the body of a request still waiting for DNS or a connection): the kernel
+// then holds the rest of the body back. What gnet already read is carried.
+func (cc *clientConn) park() {
+	if cc.parked != nil || cc.gone {
+		return
+	}
+	tc, err := cc.detachInput(cc.c, &cc.carry)
+	if err != nil {
+		cc.l.srv.cfg.Logger.Warn("park client", "err", err)
+		return
+	}
+	cc.parked = tc
+}
+
+// unpark gives a parked client back to the loop.
+func (cc *clientConn) unpark() {
+	tc := cc.parked
+	cc.parked = nil
+	cc.unparking = true
+	go func() {
+		err := cc.reenroll(tc, true)
+		_ = cc.l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			cc.unparking = false
+			if err != nil {
+				cc.streamFailed(err)
+				return nil
+			}
+			cc.settleIfIdle()
+			return nil
+		}))
+	}()
+}
+
+// reenroll puts a detached connection back on the loop; OnOpen attaches the
+// new gnet.Conn to cc (client) or to cc's upstream.
+func (cc *clientConn) reenroll(tc *net.TCPConn, client bool) error {
+	_ = tc.SetDeadline(time.Time{})
+	var target any = reattach{cc: cc, client: client}
+	ch, err := cc.l.el.Enroll(gnet.NewContext(context.Background(), target), tc)
+	if err != nil {
+		tc.Close()
+		return err
+	}
+	if res := <-ch; res.Err != nil {
+		return res.Err
+	}
+	return nil
+}
+
+// reattach is the context of a connection coming back from stream mode.
+type reattach struct {
+	cc     *clientConn
+	client bool
+}
+
+// opened is OnOpen of a re-enrolled connection.
+func (r reattach) opened(c gnet.Conn) {
+	cc := r.cc
+	if r.client {
+		cc.c = c
+		c.SetContext(cc)
+		return
+	}
+	if up := cc.up; up != nil {
+		up.c = c
+		c.SetContext(up)
+		return
+	}
+	_ = c.Close()
+}
+
+// streamDone is the body moved: the connections are back on the loop.
+func (cc *clientConn) streamDone(j *streamJob) {
+	cc.streaming = false
+	if len(j.leftover) > 0 {
+		if j.spec.ToClient {
+			if up := cc.up; up != nil {
+				up.carry = append(up.carry, j.leftover...)
+			}
+		} else {
+			cc.carry = append(append([]byte(nil), j.leftover...), cc.carry...)
+		}
+	}
+	clean := !j.spec.ToClient || len(j.leftover) == 0
+	cc.depth++
+	cc.s.StreamDone(clean)
+	cc.depth--
+	if up := cc.up; up != nil && len(up.carry) > 0 && cc.depth == 0 {
+		up.traffic()
+		return
+	}
+	cc.settleIfIdle()
+}
+
+// streamFailed ends a client whose streamed body failed: both sockets are
+// closed (by the job), so the accounting OnClose would do happens here.
+func (cc *clientConn) streamFailed(err error) {
+	cc.streaming = false
+	if cc.gone {
+		return
+	}
+	srv := cc.l.srv
+	if up := cc.up; up != nil {
+		cc.up, up.owner = nil, nil
+		if up.parked != nil {
+			up.parked.Close()
+			up.parked = nil
+		}
+		up.gone = true
+		srv.upConns.Add(-1)
+		srv.hostLimit.Release(up.addr)
+	}
+	if cc.parked != nil {
+		cc.parked.Close()
+		cc.parked = nil
+	}
+	cc.gone = true
+	srv.conns.Add(-1)
+	if cc.depth == 0 {
+		cc.settle()
+	}
+}
+
+// retryLater runs f on the loop after a millisecond: the poll for a
+// connection's queued output to drain (gnet has no drained callback).
+// At most one retry is pending per client.
+func (cc *clientConn) retryLater(f func()) {
+	if cc.retrying {
+		return
+	}
+	cc.retrying = true
+	el := cc.l.el
+	time.AfterFunc(time.Millisecond, func() {
+		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			cc.retrying = false
+			f()
+			return nil
+		}))
+	})
+}
+
+// streamStarted and streamEnded track jobs so that Stop can end them.
+func (s *Server) streamStarted(j *streamJob) {
+	s.tun.mu.Lock()
+	if s.tun.jobs == nil {
+		s.tun.jobs = make(map[*streamJob]struct{})
+	}
+	s.tun.jobs[j] = struct{}{}
+	s.tun.mu.Unlock()
+}
+
+func (s *Server) streamEnded(j *streamJob) {
+	s.tun.mu.Lock()
+	delete(s.tun.jobs, j)
+	s.tun.mu.Unlock()
+}
+
+func (j *streamJob) abort() {
+	past := time.Unix(1, 0)
+	_ = j.src.SetDeadline(past)
+	_ = j.dst.SetDeadline(past)
+}
