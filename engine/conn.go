@@ -333,13 +333,13 @@ type upConn struct {
 	l         *loop
 	addr      netip.AddrPort
 	owner     *clientConn
-	gen       uint32 // the owner's request generation when attached
-	gone      bool   // OnClose seen
-	detached  bool   // handed to a tunnel: gnet's OnClose is not a close
-	closing   bool   // Close requested
+	gen       uint32       // the owner's request generation when attached
+	gone      bool         // OnClose seen
+	detached  bool         // handed to a tunnel: gnet's OnClose is not a close
+	closing   bool         // Close requested
 	carry     []byte       // bytes taken off gnet in stream mode, fed before its new input
 	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
-	abandoned bool   // released while dialing
+	abandoned bool         // released while dialing
 }
 
 // opened is OnOpen of the enrolled connection.
