@@ -1,0 +1,298 @@
+package policy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const (
+	// authStatInterval is how often, at most, the htpasswd file is looked at
+	// for changes (one stat(2), on the next Authenticate).
+	authStatInterval = time.Second
+	// maxCredentials bounds the base64 credentials of a Proxy-Authorization
+	// header; longer ones are refused without decoding.
+	maxCredentials = 1024
+)
+
+// authenticator checks Basic proxy credentials against an htpasswd file of
+// bcrypt hashes and caches the outcome, keyed by a SHA-256 of the credentials
+// (the password itself is never kept), so that a keep-alive client does not
+// pay a bcrypt per request.
+type authenticator struct {
+	// Set once by newAuthenticator (tests replace now and compare before use).
+	path, realm string
+	now         func() time.Time
+	compare     func(hash, password []byte) error // bcrypt.CompareHashAndPassword
+	ttl         time.Duration
+	maxEntries  int
+
+	mu sync.Mutex
+	// Guarded by mu.
+	users    map[string][]byte // user -> bcrypt hash; replaced whole on reload
+	decoy    []byte            // a hash compared for unknown users, so they take as long
+	file     os.FileInfo       // the file users were read from
+	nextStat time.Time
+	gen      uint64 // incremented on reload; results computed before are not cached
+	cache    map[[sha256.Size]byte]authEntry
+}
+
+// authEntry is a cached verification.
+type authEntry struct {
+	user    string
+	ok      bool
+	expires time.Time
+}
+
+func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, error) {
+	a := &authenticator{
+		path:       cfg.Htpasswd,
+		realm:      cfg.Realm,
+		now:        now,
+		compare:    bcrypt.CompareHashAndPassword,
+		ttl:        DefaultAuthCacheTTL,
+		maxEntries: DefaultAuthCacheSize,
+		cache:      make(map[[sha256.Size]byte]authEntry),
+	}
+	if a.realm == "" {
+		a.realm = DefaultRealm
+	}
+	if strings.ContainsAny(a.realm, "\"\\") || !isPrintable(a.realm) {
+		return nil, configErrorf("policy.auth.realm", a.realm, "realm may not hold quotes, backslashes or control characters")
+	}
+	if a.path == "" {
+		return nil, configErrorf("policy.auth.htpasswd", "", "missing: the htpasswd file of users")
+	}
+	fi, users, err := readHtpasswd(a.path)
+	if err != nil {
+		return nil, configErrorf("policy.auth.htpasswd", a.path, "%v", err)
+	}
+	a.setUsersLocked(fi, users)
+	a.nextStat = now().Add(authStatInterval)
+	return a, nil
+}
+
+// AuthenticateCached is the non-blocking half of Authenticate: it answers
+// from the cache of verified credentials (cached true) or reports that a
+// bcrypt verification is needed (cached false), which the engine should run
+// off the event loop with Authenticate. Without Auth it returns "", true,
+// true. It does not allocate.
+func (p *Policy) AuthenticateCached(proxyAuthorization []byte) (user string, ok, cached bool) {
+	if p.auth == nil {
+		return "", true, true
+	}
+	cred, valid := basicCredentials(proxyAuthorization)
+	if !valid {
+		return "", false, true
+	}
+	key := sha256.Sum256(cred)
+	e, hit := p.auth.lookup(key)
+	if !hit {
+		return "", false, false
+	}
+	return e.user, e.ok, true
+}
+
+// Authenticate verifies the value of a Proxy-Authorization header, "Basic"
+// followed by base64(user ":" password) (RFC 7617), against the htpasswd
+// file, and returns the user. A missing or malformed header, another scheme,
+// an unknown user or a wrong password is not ok: answer ErrAuthRequired with
+// Proxy-Authenticate: Basic realm="<Realm>". Without Auth it returns "", true.
+//
+// Outcomes are cached for DefaultAuthCacheTTL or until the file changes;
+// a miss runs bcrypt, which takes milliseconds by design: call
+// AuthenticateCached on the event loop and Authenticate off it.
+func (p *Policy) Authenticate(proxyAuthorization []byte) (user string, ok bool) {
+	if p.auth == nil {
+		return "", true
+	}
+	cred, valid := basicCredentials(proxyAuthorization)
+	if !valid {
+		return "", false
+	}
+	key := sha256.Sum256(cred)
+	if e, hit := p.auth.lookup(key); hit {
+		return e.user, e.ok
+	}
+	return p.auth.verify(cred, key)
+}
+
+// lookup returns the cached outcome for key, after looking for a new
+// htpasswd file if it is time to.
+func (a *authenticator) lookup(key [sha256.Size]byte) (authEntry, bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.maybeReloadLocked(now)
+	e, ok := a.cache[key]
+	if !ok {
+		return authEntry{}, false
+	}
+	if !now.Before(e.expires) {
+		delete(a.cache, key)
+		return authEntry{}, false
+	}
+	return e, true
+}
+
+// verify decodes the credentials and checks them with bcrypt (not holding
+// the lock), then caches the outcome.
+func (a *authenticator) verify(cred []byte, key [sha256.Size]byte) (string, bool) {
+	var buf [maxCredentials]byte // DecodedLen(maxCredentials) fits
+	n, err := base64.StdEncoding.Decode(buf[:], cred)
+	if err != nil {
+		return "", false
+	}
+	name, pass, found := bytes.Cut(buf[:n], []byte{':'})
+	if !found || len(name) == 0 {
+		return "", false
+	}
+	a.mu.Lock()
+	hash, known := a.users[string(name)]
+	decoy, gen := a.decoy, a.gen
+	a.mu.Unlock()
+
+	ok := false
+	if known {
+		ok = a.compare(hash, pass) == nil
+	} else if decoy != nil {
+		_ = a.compare(decoy, pass) // as slow as a known user (no user enumeration by timing)
+	}
+	user := string(name)
+
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen == gen {
+		a.storeLocked(key, authEntry{user: user, ok: ok, expires: now.Add(a.ttl)}, now)
+	}
+	if !ok {
+		return "", false
+	}
+	return user, true
+}
+
+// storeLocked caches e, making room first: expired entries go, then, if the
+// cache is still full, an arbitrary one.
+func (a *authenticator) storeLocked(key [sha256.Size]byte, e authEntry, now time.Time) {
+	if len(a.cache) >= a.maxEntries {
+		for k, v := range a.cache {
+			if !now.Before(v.expires) {
+				delete(a.cache, k)
+			}
+		}
+		for k := range a.cache {
+			if len(a.cache) < a.maxEntries {
+				break
+			}
+			delete(a.cache, k)
+		}
+	}
+	a.cache[key] = e
+}
+
+// maybeReloadLocked re-reads the htpasswd file if authStatInterval has passed
+// and the file changed, and then empties the cache. A file that cannot be
+// read or parsed leaves the users as they were; it is tried again later.
+func (a *authenticator) maybeReloadLocked(now time.Time) {
+	if now.Before(a.nextStat) {
+		return
+	}
+	a.nextStat = now.Add(authStatInterval)
+	fi, err := os.Stat(a.path)
+	if err != nil || (os.SameFile(fi, a.file) && fi.ModTime().Equal(a.file.ModTime()) && fi.Size() == a.file.Size()) {
+		return
+	}
+	fi, users, err := readHtpasswd(a.path)
+	if err != nil {
+		return
+	}
+	a.setUsersLocked(fi, users)
+}
+
+func (a *authenticator) setUsersLocked(fi os.FileInfo, users map[string][]byte) {
+	a.file, a.users = fi, users
+	a.decoy = nil
+	for _, h := range users {
+		a.decoy = h
+		break
+	}
+	a.gen++
+	clear(a.cache)
+}
+
+// readHtpasswd reads a file of "user:hash" lines, '#' comments and blank
+// lines, where every hash is bcrypt ("$2y$", "$2b$" or "$2a$": htpasswd -B).
+func readHtpasswd(path string) (os.FileInfo, map[string][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	users := make(map[string][]byte)
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		user, hash, found := strings.Cut(s, ":")
+		if !found || user == "" {
+			return nil, nil, fmt.Errorf("line %d: want user:bcrypt-hash", line)
+		}
+		if _, dup := users[user]; dup {
+			return nil, nil, fmt.Errorf("line %d: user %q listed twice", line, user)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, nil, fmt.Errorf("line %d: user %q: not a bcrypt hash (create it with htpasswd -B)", line, user)
+		}
+		users[user] = []byte(hash)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	return fi, users, nil
+}
+
+// basicCredentials returns the token68 of a Basic Proxy-Authorization value
+// (RFC 9110 §11.6.2, RFC 7617 §2): the scheme is case-insensitive and spaces
+// around the value are ignored.
+func basicCredentials(h []byte) ([]byte, bool) {
+	h = bytes.TrimSpace(h)
+	const scheme = "basic"
+	if len(h) <= len(scheme) || h[len(scheme)] != ' ' {
+		return nil, false
+	}
+	for i := 0; i < len(scheme); i++ {
+		if h[i]|0x20 != scheme[i] {
+			return nil, false
+		}
+	}
+	cred := bytes.TrimLeft(h[len(scheme):], " ")
+	if len(cred) == 0 || len(cred) > maxCredentials {
+		return nil, false
+	}
+	return cred, true
+}
+
+// isPrintable reports whether s is visible ASCII or space.
+func isPrintable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

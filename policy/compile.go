@@ -1,0 +1,298 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Policy is a compiled Config. It is immutable after Compile and safe for
+// concurrent use by every event loop; its only mutable parts, the rate-limit
+// buckets and the credential cache, synchronize themselves.
+type Policy struct {
+	// Set once by Compile, read-only afterwards.
+	clients        []netip.Prefix
+	ruleList       []rule
+	rules          *hostIndex // host patterns -> indexes into ruleList
+	defaultAllow   bool
+	rewrite        string
+	connectPorts   portSet
+	denied4        []deniedRange // built-in, presets, DenyCIDRs: IPv4
+	denied6        []deniedRange // and IPv6
+	allowAddrHosts *hostIndex    // nil if none
+
+	auth *authenticator // nil: no authentication
+
+	// Rate limits; nil when off. Each synchronizes itself.
+	global    *rate.Limiter
+	perClient *buckets
+	perHost   *buckets
+}
+
+// Compile validates cfg and compiles it. Errors are *ConfigError naming the
+// field by its path in the config file ("policy.rules[2].hosts[0]") and the
+// bad value. With Auth set, Compile reads the htpasswd file.
+func Compile(cfg Config) (*Policy, error) {
+	p := &Policy{rules: newHostIndex(), rewrite: cfg.RewriteHeader}
+
+	cidrs := cfg.ClientCIDRs
+	if len(cidrs) == 0 {
+		cidrs = defaultClientCIDRs
+	}
+	for i, s := range cidrs {
+		pfx, reason := parsePrefix(s)
+		if reason != "" {
+			return nil, configErrorf(fmt.Sprintf("policy.client_cidrs[%d]", i), s, "%s", reason)
+		}
+		p.clients = append(p.clients, pfx)
+	}
+
+	switch cfg.DefaultAction {
+	case "", ActionAllow:
+		p.defaultAllow = true
+	case ActionDeny:
+	default:
+		return nil, configErrorf("policy.default_action", cfg.DefaultAction, "want allow or deny")
+	}
+
+	ports := cfg.ConnectPorts
+	if ports == "" {
+		ports = DefaultConnectPorts
+	}
+	var reason string
+	if p.connectPorts, reason = parsePorts(ports); reason != "" {
+		return nil, configErrorf("policy.connect_ports", ports, "%s", reason)
+	}
+
+	if h := cfg.RewriteHeader; h != "" && !isToken(h) {
+		return nil, configErrorf("policy.rewrite_header", h, "not a header name")
+	}
+
+	if err := p.compileRules(cfg); err != nil {
+		return nil, err
+	}
+	if err := p.compileAddrGuard(cfg); err != nil {
+		return nil, err
+	}
+
+	if cfg.Auth != nil {
+		a, err := newAuthenticator(*cfg.Auth, time.Now)
+		if err != nil {
+			return nil, err
+		}
+		p.auth = a
+	}
+
+	if err := p.compileRateLimits(cfg.RateLimits); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Policy) compileRules(cfg Config) error {
+	names := make(map[string]int, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		field := fmt.Sprintf("policy.rules[%d]", i)
+		ru := rule{name: r.Name, rewrite: r.RewriteHeader}
+		if ru.name == "" {
+			ru.name = fmt.Sprintf("rules[%d]", i)
+		}
+		if j, dup := names[ru.name]; dup {
+			return configErrorf(field+".name", ru.name, "duplicate rule name (also rules[%d])", j)
+		}
+		names[ru.name] = i
+
+		switch r.Action {
+		case ActionAllow:
+			ru.allow = true
+		case ActionDeny:
+		case "":
+			return configErrorf(field+".action", "", "missing (want allow or deny)")
+		default:
+			return configErrorf(field+".action", r.Action, "want allow or deny")
+		}
+
+		if len(r.Hosts) == 0 {
+			p.rules.add(hostPattern{kind: patAny}, int32(i))
+		}
+		for j, h := range r.Hosts {
+			hp, reason := parseHostPattern(h)
+			if reason != "" {
+				return configErrorf(fmt.Sprintf("%s.hosts[%d]", field, j), h, "%s", reason)
+			}
+			p.rules.add(hp, int32(i))
+		}
+
+		ru.anyPort = r.Ports == ""
+		if !ru.anyPort {
+			var reason string
+			if ru.ports, reason = parsePorts(r.Ports); reason != "" {
+				return configErrorf(field+".ports", r.Ports, "%s", reason)
+			}
+			ru.anyPort = ru.ports.any
+		}
+
+		for j, m := range r.Methods {
+			f := fmt.Sprintf("%s.methods[%d]", field, j)
+			if !isToken(m) {
+				return configErrorf(f, m, "not a method name")
+			}
+			if strings.ToUpper(m) != m {
+				return configErrorf(f, m, "methods are case-sensitive (RFC 9110 §9.1): write %q", strings.ToUpper(m))
+			}
+			ru.methods = append(ru.methods, m)
+		}
+
+		for j, c := range r.Clients {
+			pfx, reason := parsePrefix(c)
+			if reason != "" {
+				return configErrorf(fmt.Sprintf("%s.clients[%d]", field, j), c, "%s", reason)
+			}
+			ru.clients = append(ru.clients, pfx)
+		}
+
+		for j, u := range r.Users {
+			f := fmt.Sprintf("%s.users[%d]", field, j)
+			if cfg.Auth == nil {
+				return configErrorf(f, u, "users need policy.auth")
+			}
+			switch {
+			case u == "*":
+				ru.anyUser = true
+			case u == "" || strings.ContainsAny(u, ":\r\n"):
+				return configErrorf(f, u, "not a user name")
+			default:
+				ru.users = append(ru.users, u)
+			}
+		}
+
+		if h := r.RewriteHeader; h != "" && !isToken(h) {
+			return configErrorf(field+".rewrite_header", h, "not a header name")
+		}
+		if ru.rewrite == "" {
+			ru.rewrite = cfg.RewriteHeader
+		}
+		p.ruleList = append(p.ruleList, ru)
+	}
+	return nil
+}
+
+func (p *Policy) compileAddrGuard(cfg Config) error {
+	add := func(r deniedRange) {
+		if r.prefix.Addr().Is4() {
+			p.denied4 = append(p.denied4, r)
+		} else {
+			p.denied6 = append(p.denied6, r)
+		}
+	}
+	for _, r := range builtinDenied {
+		add(r)
+	}
+	for i, name := range cfg.DenyPresets {
+		rs, ok := presets[name]
+		if !ok {
+			return configErrorf(fmt.Sprintf("policy.deny_presets[%d]", i), name,
+				"unknown preset (want %s, %s or %s)", PresetLoopback, PresetPrivate, PresetReserved)
+		}
+		for _, r := range rs {
+			add(r)
+		}
+	}
+	for i, s := range cfg.DenyCIDRs {
+		pfx, reason := parsePrefix(s)
+		if reason != "" {
+			return configErrorf(fmt.Sprintf("policy.deny_cidrs[%d]", i), s, "%s", reason)
+		}
+		add(deniedRange{pfx, "deny_cidrs " + pfx.String()})
+	}
+	if len(cfg.AllowAddrHosts) > 0 {
+		p.allowAddrHosts = newHostIndex()
+		for i, h := range cfg.AllowAddrHosts {
+			hp, reason := parseHostPattern(h)
+			if reason != "" {
+				return configErrorf(fmt.Sprintf("policy.allow_addr_hosts[%d]", i), h, "%s", reason)
+			}
+			p.allowAddrHosts.add(hp, 0)
+		}
+	}
+	return nil
+}
+
+func (p *Policy) compileRateLimits(rl RateLimits) error {
+	for _, l := range []struct {
+		name string
+		lim  RateLimit
+		set  func(rate.Limit, int)
+	}{
+		{"global", rl.Global, func(r rate.Limit, b int) { p.global = rate.NewLimiter(r, b) }},
+		{"per_client", rl.PerClient, func(r rate.Limit, b int) { p.perClient = newBuckets(r, b, DefaultMaxRateKeys) }},
+		{"per_host", rl.PerHost, func(r rate.Limit, b int) { p.perHost = newBuckets(r, b, DefaultMaxRateKeys) }},
+	} {
+		field := "policy.rate_limits." + l.name
+		rps, burst := l.lim.RPS, l.lim.Burst
+		if rps < 0 || math.IsNaN(rps) || math.IsInf(rps, 0) {
+			return configErrorf(field+".rps", fmt.Sprint(rps), "want a positive number (0: off)")
+		}
+		if burst < 0 {
+			return configErrorf(field+".burst", fmt.Sprint(burst), "must not be negative")
+		}
+		if rps == 0 {
+			if burst != 0 {
+				return configErrorf(field+".burst", fmt.Sprint(burst), "burst without rps")
+			}
+			continue
+		}
+		if burst == 0 {
+			burst = max(1, int(math.Ceil(rps)))
+		}
+		l.set(rate.Limit(rps), burst)
+	}
+	return nil
+}
+
+// AuthRequired reports whether requests must carry proxy credentials.
+func (p *Policy) AuthRequired() bool { return p.auth != nil }
+
+// Realm is the realm of the Proxy-Authenticate challenge ("" without auth).
+func (p *Policy) Realm() string {
+	if p.auth == nil {
+		return ""
+	}
+	return p.auth.realm
+}
+
+// tokenBytes marks the bytes of a token (RFC 9110 §5.6.2):
+//
+//	token = 1*tchar
+//	tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+//	        "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+var tokenBytes = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// isToken reports whether s is a token: a method or a header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenBytes[s[i]] {
+			return false
+		}
+	}
+	return true
+}

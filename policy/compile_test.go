@@ -1,0 +1,102 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestCompileErrors(t *testing.T) {
+	dir := t.TempDir()
+	htpasswd := writeHtpasswd(t, dir, map[string]string{"alice": "a"})
+	badHash := filepath.Join(dir, "bad")
+	if err := os.WriteFile(badHash, []byte("# users\nalice:$apr1$abc$def\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noColon := filepath.Join(dir, "nocolon")
+	if err := os.WriteFile(noColon, []byte("alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	allow := func(r Rule) Config {
+		if r.Action == "" {
+			r.Action = "allow"
+		}
+		return Config{Rules: []Rule{{Name: "a", Action: "allow"}, {Name: "b", Action: "deny"}, r}}
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"client cidr", Config{ClientCIDRs: []string{"10.0.0.0/8", "10.0.0.0/33"}},
+			`policy.client_cidrs[1]: "10.0.0.0/33": invalid CIDR (want e.g. 10.0.0.0/8, fd00::/8 or an address)`},
+		{"client zone", Config{ClientCIDRs: []string{"fe80::1%eth0"}}, `policy.client_cidrs[0]: "fe80::1%eth0": invalid CIDR: IPv6 zone not allowed`},
+		{"default action", Config{DefaultAction: "block"}, `policy.default_action: "block": want allow or deny`},
+		{"connect ports", Config{ConnectPorts: "443,70000"},
+			`policy.connect_ports: "443,70000": invalid port "70000" (want 1-65535 or a range like 1000-2000)`},
+		{"connect port range", Config{ConnectPorts: "2000-1000"}, `policy.connect_ports: "2000-1000": invalid port range "2000-1000": start after end`},
+		{"rewrite header", Config{RewriteHeader: "X Target"}, `policy.rewrite_header: "X Target": not a header name`},
+		{"host pattern", allow(Rule{Hosts: []string{"*."}}),
+			`policy.rules[2].hosts[0]: "*.": invalid host pattern (want name, *.name, .name or *)`},
+		{"host pattern 2", allow(Rule{Hosts: []string{"ok.test", "a b"}}), `policy.rules[2].hosts[1]: "a b": invalid host pattern`},
+		{"action missing", Config{Rules: []Rule{{Hosts: []string{"x.test"}}}}, `policy.rules[0].action: missing (want allow or deny)`},
+		{"action bad", Config{Rules: []Rule{{Action: "permit"}}}, `policy.rules[0].action: "permit": want allow or deny`},
+		{"rule ports", allow(Rule{Ports: "80,"}), `policy.rules[2].ports: "80,": empty item in port list`},
+		{"rule port range", allow(Rule{Ports: "10-5"}), `policy.rules[2].ports: "10-5": invalid port range "10-5": start after end`},
+		{"method", allow(Rule{Methods: []string{"GET", "post"}}), `policy.rules[2].methods[1]: "post": methods are case-sensitive (RFC 9110 §9.1): write "POST"`},
+		{"method token", allow(Rule{Methods: []string{"GE T"}}), `policy.rules[2].methods[0]: "GE T": not a method name`},
+		{"rule client", allow(Rule{Clients: []string{"nope"}}), `policy.rules[2].clients[0]: "nope": invalid CIDR`},
+		{"users without auth", allow(Rule{Users: []string{"alice"}}), `policy.rules[2].users[0]: "alice": users need policy.auth`},
+		{"user name", Config{Auth: &AuthConfig{Htpasswd: htpasswd}, Rules: []Rule{{Users: []string{"a:b"}, Action: "allow"}}},
+			`policy.rules[0].users[0]: "a:b": not a user name`},
+		{"duplicate name", Config{Rules: []Rule{{Name: "x", Action: "allow"}, {Name: "x", Action: "deny"}}},
+			`policy.rules[1].name: "x": duplicate rule name (also rules[0])`},
+		{"rule rewrite", allow(Rule{RewriteHeader: "X:Y"}), `policy.rules[2].rewrite_header: "X:Y": not a header name`},
+		{"deny cidr", Config{DenyCIDRs: []string{"1.2.3.4/40"}}, `policy.deny_cidrs[0]: "1.2.3.4/40": invalid CIDR`},
+		{"preset", Config{DenyPresets: []string{"loopback", "public"}}, `policy.deny_presets[1]: "public": unknown preset (want loopback, private or reserved)`},
+		{"allow addr host", Config{AllowAddrHosts: []string{"*.*.test"}}, `policy.allow_addr_hosts[0]: "*.*.test": invalid host pattern`},
+		{"htpasswd missing", Config{Auth: &AuthConfig{}}, `policy.auth.htpasswd: missing: the htpasswd file of users`},
+		{"htpasswd absent", Config{Auth: &AuthConfig{Htpasswd: filepath.Join(dir, "absent")}}, `policy.auth.htpasswd: "` + filepath.Join(dir, "absent") + `": open `},
+		{"htpasswd hash", Config{Auth: &AuthConfig{Htpasswd: badHash}},
+			`policy.auth.htpasswd: "` + badHash + `": line 2: user "alice": not a bcrypt hash (create it with htpasswd -B)`},
+		{"htpasswd line", Config{Auth: &AuthConfig{Htpasswd: noColon}}, `policy.auth.htpasswd: "` + noColon + `": line 1: want user:bcrypt-hash`},
+		{"realm", Config{Auth: &AuthConfig{Htpasswd: htpasswd, Realm: `a"b`}}, `policy.auth.realm: "a\"b": realm may not hold quotes`},
+		{"rps", Config{RateLimits: RateLimits{PerClient: RateLimit{RPS: -1}}}, `policy.rate_limits.per_client.rps: "-1": want a positive number (0: off)`},
+		{"burst", Config{RateLimits: RateLimits{Global: RateLimit{RPS: 1, Burst: -2}}}, `policy.rate_limits.global.burst: "-2": must not be negative`},
+		{"burst without rps", Config{RateLimits: RateLimits{PerHost: RateLimit{Burst: 5}}}, `policy.rate_limits.per_host.burst: "5": burst without rps`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(tc.cfg)
+			if err == nil {
+				t.Fatalf("Compile succeeded, want %q", tc.want)
+			}
+			if got := err.Error(); len(got) < len(tc.want) || got[:len(tc.want)] != tc.want {
+				t.Errorf("error\n got %s\nwant %s...", got, tc.want)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("error %T is not a *ConfigError matching ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+func TestCompileZeroConfig(t *testing.T) {
+	p := mustCompile(t, Config{})
+	r := &Request{Client: addr("127.0.0.1"), Method: []byte("GET"), Host: []byte("example.com"), Port: 80}
+	if d := p.Check(r); !d.Allow || d.Rule != "" || d.RewriteHeader != "" {
+		t.Errorf("zero Config: Check = %+v, want allow by default", d)
+	}
+	if !p.ConnectPortAllowed(443) || p.ConnectPortAllowed(22) {
+		t.Error("zero Config: CONNECT ports are not 443 only")
+	}
+	if !p.ClientAllowed(addr("127.0.0.1")) || p.ClientAllowed(addr("192.0.2.1")) {
+		t.Error("zero Config: clients are not loopback only")
+	}
+	if ok, _ := p.AllowRate(addr("127.0.0.1"), []byte("x"), time.Now()); !ok {
+		t.Error("zero Config: rate limited")
+	}
+}

@@ -1,0 +1,162 @@
+package policy
+
+import "time"
+
+// Defaults for Config. A zero field of Config means its default.
+const (
+	// DefaultConnectPorts are the ports CONNECT may reach (Squid's SSL_ports
+	// minus its legacy entries).
+	DefaultConnectPorts = "443"
+	// DefaultAction applies to a request no rule matches.
+	DefaultAction = ActionAllow
+	// DefaultRealm is the realm of Proxy-Authenticate.
+	DefaultRealm = "sluice"
+
+	// DefaultAuthCacheSize bounds the verified-credential cache.
+	DefaultAuthCacheSize = 1024
+	// DefaultAuthCacheTTL is how long a verified (or refused) credential is
+	// trusted without running bcrypt again. A change of the htpasswd file
+	// empties the cache sooner (it is looked at at most every
+	// authStatInterval).
+	DefaultAuthCacheTTL = 5 * time.Minute
+
+	// DefaultMaxRateKeys bounds each per-key bucket map (clients, hosts).
+	DefaultMaxRateKeys = 65536
+)
+
+// defaultClientCIDRs is the client ACL of a Config that sets none: loopback
+// only, so a default sluice is never an open proxy.
+var defaultClientCIDRs = []string{"127.0.0.0/8", "::1/128"}
+
+// Actions of a Rule and of Config.DefaultAction.
+const (
+	ActionAllow = "allow"
+	ActionDeny  = "deny"
+)
+
+// Names of Config.DenyPresets.
+const (
+	// PresetLoopback denies 127.0.0.0/8 and ::1/128: the proxy's own host.
+	PresetLoopback = "loopback"
+	// PresetPrivate denies RFC 1918 (10/8, 172.16/12, 192.168/16), shared
+	// address space 100.64/10 (RFC 6598) and unique local fc00::/7 (RFC 4193).
+	PresetPrivate = "private"
+	// PresetReserved denies the special-purpose ranges that are not reachable
+	// on the internet (RFC 6890): 192.0.0.0/24, the documentation networks
+	// 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32,
+	// benchmarking 198.18.0.0/15, 240.0.0.0/4 (reserved) and broadcast, the
+	// discard prefix 100::/64.
+	PresetReserved = "reserved"
+)
+
+// Config is the `policy:` section of the config file. The zero value is the
+// documented default of every field: loopback clients only, every destination
+// allowed, CONNECT to 443 only, the built-in address guard, no
+// authentication, no rate limits. Compile validates it.
+type Config struct {
+	// ClientCIDRs are the networks allowed to use the proxy ("10.0.0.0/8";
+	// a bare address is a single host). Empty means 127.0.0.0/8 and ::1/128.
+	// "0.0.0.0/0" and "::/0" together admit every client.
+	ClientCIDRs []string `yaml:"client_cidrs"`
+
+	// Rules decide on destinations; the first rule that matches wins.
+	Rules []Rule `yaml:"rules"`
+
+	// DefaultAction applies when no rule matches: "allow" (default) or "deny".
+	DefaultAction string `yaml:"default_action"`
+
+	// ConnectPorts are the ports a CONNECT tunnel may open: a comma-separated
+	// list of ports and ranges ("443,8443,1000-2000") or "*" for any.
+	// Default "443".
+	ConnectPorts string `yaml:"connect_ports"`
+
+	// DenyCIDRs are resolved-address ranges denied in addition to the
+	// built-in ones (see CheckAddr) and DenyPresets.
+	DenyCIDRs []string `yaml:"deny_cidrs"`
+
+	// DenyPresets name groups of ranges to deny: "loopback", "private",
+	// "reserved". Internet-only egress denies all three.
+	DenyPresets []string `yaml:"deny_presets"`
+
+	// AllowAddrHosts are host patterns (as in Rule.Hosts) whose resolved
+	// addresses are not checked at all: the exceptions to the address guard,
+	// such as an internal service that resolves to a private address.
+	AllowAddrHosts []string `yaml:"allow_addr_hosts"`
+
+	// Auth, if set, requires every request to carry valid proxy credentials.
+	Auth *AuthConfig `yaml:"auth"`
+
+	// RateLimits are token buckets; each one is off unless it has an rps.
+	RateLimits RateLimits `yaml:"rate_limits"`
+
+	// RewriteHeader names the request header whose first value becomes the
+	// destination and Host, for requests whose rule does not name one.
+	RewriteHeader string `yaml:"rewrite_header"`
+}
+
+// Rule is one destination rule. Every condition that is set must hold for
+// the rule to match; an empty condition matches everything.
+type Rule struct {
+	// Name identifies the rule in Decisions and the access log. Default
+	// "rules[i]". Names are unique.
+	Name string `yaml:"name"`
+
+	// Hosts are destination host patterns, compared case-insensitively:
+	//
+	//	"api.example.com"  the host itself
+	//	"*.example.com"    any subdomain of example.com, at any depth, not example.com
+	//	".example.com"     example.com and any subdomain
+	//	"*"                every host
+	//	"192.0.2.1", "::1" an IP literal destination (brackets optional)
+	//
+	// Empty means every host.
+	Hosts []string `yaml:"hosts"`
+
+	// Ports are destination ports, in the syntax of Config.ConnectPorts.
+	// Empty means every port.
+	Ports string `yaml:"ports"`
+
+	// Methods are request methods, compared case-sensitively (RFC 9110
+	// §9.1), so they are written in upper case: "GET", "CONNECT".
+	Methods []string `yaml:"methods"`
+
+	// Clients are client networks (CIDRs or addresses).
+	Clients []string `yaml:"clients"`
+
+	// Users are authenticated user names; "*" is any authenticated user.
+	// Only valid with Config.Auth. A request without a user never matches a
+	// rule that has Users.
+	Users []string `yaml:"users"`
+
+	// Action is "allow" or "deny"; required.
+	Action string `yaml:"action"`
+
+	// RewriteHeader overrides Config.RewriteHeader for requests this rule
+	// allows.
+	RewriteHeader string `yaml:"rewrite_header"`
+}
+
+// AuthConfig turns on proxy authentication (Proxy-Authorization: Basic).
+type AuthConfig struct {
+	// Htpasswd is a file of "user:bcrypt-hash" lines (htpasswd -B), '#'
+	// comments and blank lines. It is re-read when it changes.
+	Htpasswd string `yaml:"htpasswd"`
+	// Realm is sent in Proxy-Authenticate. Default "sluice".
+	Realm string `yaml:"realm"`
+}
+
+// RateLimits are the token buckets a request takes a token from: one per
+// client address, one per destination host, one for the whole proxy. A
+// request is refused if any of them is empty, and then takes from none.
+type RateLimits struct {
+	PerClient RateLimit `yaml:"per_client"`
+	PerHost   RateLimit `yaml:"per_host"`
+	Global    RateLimit `yaml:"global"`
+}
+
+// RateLimit is a token bucket: RPS tokens a second, up to Burst saved. RPS 0
+// turns it off; Burst 0 means RPS rounded up (at least 1).
+type RateLimit struct {
+	RPS   float64 `yaml:"rps"`
+	Burst int     `yaml:"burst"`
+}

@@ -1,0 +1,71 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is a request refused by the policy, with the HTTP status the client is
+// answered with and a short reason for the sluice-error detail and the access
+// log.
+type Error struct {
+	Status int
+	Reason string
+}
+
+// Error returns "policy: " followed by the reason.
+func (e *Error) Error() string { return "policy: " + e.Reason }
+
+// Refusals of a request, for the engine to answer with. CheckAddr returns a
+// new *Error with Status 403 whose Reason names the address and the range
+// ("destination address 169.254.169.254 denied (link-local)").
+var (
+	// ErrClientDenied: the client address is outside Config.ClientCIDRs.
+	ErrClientDenied = &Error{403, "client address not allowed"}
+	// ErrDestinationDenied: Check returned a Decision that does not allow.
+	ErrDestinationDenied = &Error{403, "destination denied by policy"}
+	// ErrConnectPort: a CONNECT to a port outside Config.ConnectPorts.
+	ErrConnectPort = &Error{403, "CONNECT port not allowed"}
+	// ErrAuthRequired: missing or wrong proxy credentials (answer with
+	// Proxy-Authenticate).
+	ErrAuthRequired = &Error{407, "proxy authentication required"}
+	// ErrRateLimited: AllowRate refused (answer with Retry-After).
+	ErrRateLimited = &Error{429, "rate limited"}
+)
+
+// ErrInvalidConfig is matched (errors.Is) by every error of Compile.
+var ErrInvalidConfig = errors.New("policy: invalid configuration")
+
+// ConfigError is an error of Compile: the field of the configuration file that
+// holds the bad value (its path from the top of the file, such as
+// "policy.rules[2].hosts[0]", so it starts with the package name), the value,
+// and what is wrong with it.
+type ConfigError struct {
+	Field  string // path in the config file, "policy.rules[2].hosts[0]"
+	Value  string // the bad value, "" when the field as a whole is wrong
+	Reason string
+}
+
+// Error returns `field: "value": reason`.
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return e.Field + ": " + e.Reason
+	}
+	return fmt.Sprintf("%s: %q: %s", e.Field, capValue(e.Value), e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+func configErrorf(field, value, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+}
+
+// capValue shortens a quoted bad value (STYLE.md: quote bad input, capped).
+func capValue(s string) string {
+	const max = 128
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
