@@ -15,6 +15,9 @@ import (
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
 
+// flagInt is flag.Int, for flags declared beside the benchmarks that use them.
+func flagInt(name string, v int, usage string) *int { return flag.Int(name, v, usage) }
+
 var (
 	conns    = flag.Int("conns", 50, "client connections in end-to-end benchmarks")
 	pipeline = flag.Int("pipeline", 1, "requests in flight per connection in end-to-end benchmarks")

@@ -68,7 +68,8 @@ type Config struct {
 	// dialed (the SSRF guard's hook); an error refuses the connection with 403.
 	DialAddrCheck func(netip.AddrPort) error
 
-	Logger *slog.Logger // nil means slog.Default()
+	Logger   *slog.Logger // nil means slog.Default()
+	Observer Observer     // receives a Record per request and tunnel; nil: none
 }
 
 // withDefaults returns cfg with every zero field set to its default.

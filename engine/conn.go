@@ -266,14 +266,17 @@ func (cc *clientConn) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool
 			up.owner = cc
 			up.gen = gen
 			cc.up = up
+			l.srv.ctr.poolHits.Add(1)
 			return true, nil
 		}
+		l.srv.ctr.poolMisses.Add(1)
 	}
 	srv := l.srv
 	if !srv.hostLimit.Acquire(addr) {
 		return false, ErrUpstreamCap
 	}
 	srv.upConns.Add(1)
+	srv.ctr.dials.Add(1)
 	up := &upConn{l: l, addr: addr, owner: cc, gen: gen}
 	cc.up = up
 	go srv.dial(up)
@@ -364,6 +367,7 @@ func (up *upConn) opened(c gnet.Conn) {
 // dialFailed reports a failed dial, on the loop.
 func (up *upConn) dialFailed(err error) {
 	srv := up.l.srv
+	srv.ctr.dialErrors.Add(1)
 	srv.hostLimit.Release(up.addr)
 	srv.upConns.Add(-1)
 	up.gone = true

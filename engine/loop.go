@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -63,7 +65,11 @@ func (l *loop) newClient(c gnet.Conn) *clientConn {
 	cc.timer.slot = -1
 	cc.timer.fire = cc.timeout
 	l.clients[cc] = struct{}{}
-	cc.s.Init(&l.srv.cfg, cc, l.srv.self)
+	var client netip.AddrPort
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		client = ta.AddrPort()
+	}
+	cc.s.Init(&l.srv.cfg, cc, l.srv.self, client)
 	if l.srv.draining.Load() {
 		cc.s.Drain()
 	}

@@ -84,7 +84,7 @@ func NewMemDriver(cfg Config, self ...netip.AddrPort) *MemDriver {
 		RefuseDial: make(map[netip.AddrPort]bool),
 		now:        time.Unix(1_700_000_000, 0),
 	}
-	m.Session.Init(&m.Config, m, self)
+	m.Session.Init(&m.Config, m, self, netip.AddrPort{})
 	return m
 }
 
@@ -358,7 +358,7 @@ func (m *MemDriver) StreamBody(spec *StreamSpec) { m.Streams = append(m.Streams,
 // FinishStream reports the last streamed body moved, as the gnet driver does
 // once both connections are back on the loop.
 func (m *MemDriver) FinishStream() {
-	m.Session.StreamDone(true)
+	m.Session.StreamDone(true, 0)
 	m.settle()
 }
 

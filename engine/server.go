@@ -36,6 +36,11 @@ type Server struct {
 
 	hostLimit pool.HostLimit
 
+	ctr struct { // engine counters, atomics (Counters)
+		poolHits, poolMisses, dials, dialErrors atomic.Int64
+		tunnels, tunnelsActive, streams         atomic.Int64
+	}
+
 	conns    atomic.Int64 // open client connections
 	upConns  atomic.Int64 // open upstream connections (dialing included)
 	draining atomic.Bool
@@ -122,6 +127,16 @@ func (s *Server) Err() error {
 		return s.runErr
 	default:
 		return nil
+	}
+}
+
+// Counters returns the engine's counters.
+func (s *Server) Counters() Counters {
+	return Counters{
+		PoolHits: s.ctr.poolHits.Load(), PoolMisses: s.ctr.poolMisses.Load(),
+		Dials: s.ctr.dials.Load(), DialErrors: s.ctr.dialErrors.Load(),
+		TunnelsStarted: s.ctr.tunnels.Load(), TunnelsActive: s.ctr.tunnelsActive.Load(),
+		StreamsStarted: s.ctr.streams.Load(),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/resolver"
@@ -85,11 +86,21 @@ type Session struct {
 	streamResp bool // with streaming: the response body; else the request body
 
 	out []byte // scratch for heads the session writes; reused
+
+	// Observation of the current request (Config.Observer).
+	client    netip.AddrPort
+	rec       Record
+	recOpen   bool      // a request is being recorded
+	dnsStart  time.Time // when the resolver was asked, zero on a hit
+	connStart time.Time // when a dial started, zero for a pooled connection
 }
 
 // Init prepares s to serve a new client connection through d.
 // self lists the addresses sluice listens on (requests to them are refused).
-func (s *Session) Init(cfg *Config, d Driver, self []netip.AddrPort) {
+//
+// client is the client's address, for the access log.
+func (s *Session) Init(cfg *Config, d Driver, self []netip.AddrPort, client netip.AddrPort) {
+	s.client = client
 	s.cfg = cfg
 	s.d = d
 	s.via = append(s.via[:0], cfg.Via...)
@@ -174,6 +185,10 @@ func (s *Session) readHead(b []byte) int {
 	n, err := s.rp.Parse(b)
 	if err != nil {
 		s.closeAfter = true
+		if s.cfg.Observer != nil {
+			s.rec = Record{Start: s.d.Now(), Client: s.client, BytesIn: int64(len(b))}
+			s.recOpen = true
+		}
 		s.fail(err)
 		return len(b)
 	}
@@ -187,6 +202,7 @@ func (s *Session) readHead(b []byte) int {
 	s.head = append(s.head[:0], b[:n]...)
 	s.rp.Req.Rebase(s.head)
 	s.haveHead = true
+	s.beginRecord(n)
 	s.startRequest()
 	return n
 }
@@ -209,10 +225,12 @@ func (s *Session) startRequest() {
 		s.fail(err)
 		return
 	}
+	s.rec.Host, s.rec.Port = s.hostLower, s.port
 	if ans := s.d.Lookup(s.hostLower); ans != nil {
 		s.resolved(ans, nil)
 		return
 	}
+	s.dnsStart = s.d.Now()
 	s.st = stResolving
 	s.d.SetTimer(0) // the resolver bounds the wait with its query timeout
 	s.d.Resolve(string(s.hostLower), s.gen)
@@ -301,6 +319,10 @@ func (s *Session) Resolved(gen uint32, ans *resolver.Answer, err error) {
 }
 
 func (s *Session) resolved(ans *resolver.Answer, err error) {
+	if !s.dnsStart.IsZero() {
+		s.rec.DNS = s.d.Now().Sub(s.dnsStart)
+		s.dnsStart = time.Time{}
+	}
 	if err == nil && ans != nil && ans.Err != nil {
 		err = ans.Err
 	}
@@ -330,9 +352,13 @@ func (s *Session) connect(fresh bool) {
 		s.fail(err)
 		return
 	}
+	s.rec.Upstream = ap
 	if ready {
 		s.connected(true)
 		return
+	}
+	if s.connStart.IsZero() {
+		s.connStart = s.d.Now()
 	}
 	s.upPending = true
 }
@@ -378,7 +404,15 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 // connected sends the request head on the newly attached upstream, or for a
 // CONNECT hands both connections to the driver as a tunnel.
 func (s *Session) connected(reused bool) {
+	s.rec.Reused = reused
+	if !s.connStart.IsZero() {
+		s.rec.Connect = s.d.Now().Sub(s.connStart)
+		s.connStart = time.Time{}
+	}
 	if s.tunnel {
+		s.rec.Status = 200
+		s.rec.Tunnel = true
+		s.rec.BytesOut += int64(len(connectEstablished))
 		s.st = stTunnel
 		s.d.SetTimer(0)
 		s.d.Tunnel(connectEstablished)
@@ -410,6 +444,7 @@ func (s *Session) sendBody(b []byte) int {
 		if k > 0 {
 			s.d.WriteUpstream(b[:k])
 			s.active = true
+			s.rec.BytesIn += int64(k)
 		}
 		s.reqRemain -= int64(k)
 		if s.reqRemain == 0 {
@@ -436,6 +471,7 @@ func (s *Session) sendBody(b []byte) int {
 		if used > 0 {
 			s.d.WriteUpstream(b[:used])
 			s.active = true
+			s.rec.BytesIn += int64(used)
 		}
 		if !s.reqDone {
 			s.maybeStream(false)
@@ -478,11 +514,18 @@ func (s *Session) maybeStream(resp bool) bool {
 // StreamDone reports that the body handed to stream mode was moved and both
 // connections are back. clean is false when the upstream sent bytes past the
 // response, which makes it unusable.
-func (s *Session) StreamDone(clean bool) {
+//
+// moved is how many body bytes the stream delivered.
+func (s *Session) StreamDone(clean bool, moved int64) {
 	if !s.streaming {
 		return
 	}
 	s.streaming = false
+	if s.streamResp {
+		s.rec.BytesOut += moved
+	} else {
+		s.rec.BytesIn += moved
+	}
 	if !s.streamResp {
 		s.reqDone = true
 		s.d.SetTimer(s.cfg.ResponseTimeout)
@@ -500,6 +543,9 @@ func (s *Session) UpstreamData(b []byte) int {
 	}
 	if s.st != stExchange || !s.upAttached {
 		return len(b)
+	}
+	if !s.upGotBytes && s.rec.TTFB == 0 {
+		s.rec.TTFB = s.d.Now().Sub(s.rec.Start)
 	}
 	s.upGotBytes = true
 	s.active = true
@@ -540,6 +586,9 @@ func (s *Session) readResponseHead(b []byte) int {
 			// The protocol switches: from here both connections carry the
 			// new protocol's bytes, relayed as a tunnel.
 			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via, Upgrade: true})
+			s.rec.Status = 101
+			s.rec.Tunnel = true
+			s.rec.BytesOut += int64(len(s.out))
 			s.upAttached = false
 			s.st = stTunnel
 			s.d.SetTimer(0)
@@ -549,7 +598,7 @@ func (s *Session) readResponseHead(b []byte) int {
 		// RFC 9110 §15.2: a 1xx is forwarded, except to an HTTP/1.0 client.
 		if req.ProtoMinor >= 1 {
 			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via})
-			s.d.WriteClient(s.out)
+			s.toClient(s.out)
 		}
 		s.respP.Reset()
 		return n
@@ -576,7 +625,8 @@ func (s *Session) readResponseHead(b []byte) int {
 		fr.KeepAlive = true
 	}
 	s.out = parser.AppendResponseHead(s.out[:0], resp, &fr)
-	s.d.WriteClient(s.out)
+	s.rec.Status = resp.StatusCode
+	s.toClient(s.out)
 	s.clientSent = true
 	s.phase = respBody
 	s.d.SetTimer(s.cfg.IdleTimeout)
@@ -594,7 +644,7 @@ func (s *Session) relayBody(b []byte) int {
 		if int64(k) > s.respRemain {
 			k = int(s.respRemain)
 		}
-		s.d.WriteClient(b[:k])
+		s.toClient(b[:k])
 		s.respRemain -= int64(k)
 		if s.respRemain == 0 {
 			s.responseDone(k == len(b))
@@ -615,10 +665,10 @@ func (s *Session) relayBody(b []byte) int {
 			}
 			if s.unframe {
 				if len(data) > 0 {
-					s.d.WriteClient(data)
+					s.toClient(data)
 				}
 			} else {
-				s.d.WriteClient(b[used : used+n])
+				s.toClient(b[used : used+n])
 			}
 			used += n
 			if done {
@@ -629,7 +679,7 @@ func (s *Session) relayBody(b []byte) int {
 		s.maybeStream(true)
 		return used
 	case parser.FramingClose:
-		s.d.WriteClient(b)
+		s.toClient(b)
 		s.maybeStream(true)
 		return len(b)
 	}
@@ -644,6 +694,7 @@ func (s *Session) responseDone(clean bool) {
 		(resp.ProtoMinor >= 1 || resp.ConnKeepAlive)
 	s.upAttached = false
 	s.d.ReleaseUpstream(reusable)
+	s.finishRecord("")
 	s.endExchange()
 }
 
@@ -668,7 +719,8 @@ func (s *Session) UpstreamClosed(err error) {
 	switch {
 	case s.st != stExchange:
 	case s.phase == respBody && s.respFrame == parser.FramingClose:
-		s.endExchange() // the close ends a close-delimited body
+		s.finishRecord("") // the close ends a close-delimited body
+		s.endExchange()
 	case s.phase == respHead && !s.upGotBytes && s.upReused && !s.retried &&
 		s.rp.Req.Method.Idempotent() && s.reqFrame == parser.FramingNone:
 		// A reused connection closed before any response byte: the upstream
@@ -700,6 +752,9 @@ func (s *Session) abortUpstream(err error) {
 
 // ClientClosed reports that the client connection closed.
 func (s *Session) ClientClosed() {
+	if s.st != stTunnel {
+		s.finishRecord("client closed the connection")
+	}
 	s.dropUpstream()
 	s.st = stClosed
 	s.gen++
@@ -753,11 +808,13 @@ func (s *Session) fail(err error) {
 		s.closeAfter = true
 	}
 	status, detail := errorResponse(err)
+	s.rec.Status = status
 	// RFC 9110 §9.3.2: a response to HEAD has no content.
 	head := s.haveHead && s.rp.Req.Method == parser.MethodHEAD
 	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head)
-	s.d.WriteClient(s.out)
+	s.toClient(s.out)
 	s.clientSent = true
+	s.finishRecord(detail)
 	s.endExchange()
 }
 
@@ -774,10 +831,75 @@ func (s *Session) closeClient() {
 	if s.st == stClosed {
 		return
 	}
+	s.finishRecord("connection closed before the response ended")
 	s.st = stClosed
 	s.gen++
 	s.d.SetTimer(0)
 	s.d.CloseClient()
+}
+
+// toClient writes b to the client, counting it.
+func (s *Session) toClient(b []byte) {
+	s.rec.BytesOut += int64(len(b))
+	s.d.WriteClient(b)
+}
+
+// beginRecord starts the record of a request whose head (n bytes) is complete.
+func (s *Session) beginRecord(n int) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	req := &s.rp.Req
+	s.rec = Record{
+		Start:   s.d.Now(),
+		Client:  s.client,
+		Method:  req.Bytes(req.MethodName),
+		BytesIn: int64(n),
+		Proto:   "HTTP/1.1",
+	}
+	if req.ProtoMinor == 0 {
+		s.rec.Proto = "HTTP/1.0"
+	}
+	if req.Form == parser.FormAbsolute {
+		s.rec.Scheme = "http"
+		if req.Scheme == parser.SchemeHTTPS {
+			s.rec.Scheme = "https"
+		}
+	}
+	if req.Form == parser.FormAbsolute || req.Form == parser.FormOrigin {
+		s.rec.Path = req.Bytes(req.Path)
+		if len(s.rec.Path) == 0 {
+			s.rec.Path = slash
+		}
+	}
+	s.recOpen = true
+}
+
+var slash = []byte("/")
+
+// finishRecord hands the current request's record to the observer, once.
+// A tunnel's record is finished by the driver when the tunnel ends.
+func (s *Session) finishRecord(errDetail string) {
+	if !s.recOpen {
+		return
+	}
+	s.recOpen = false
+	if s.rec.Error == "" {
+		s.rec.Error = errDetail
+	}
+	s.rec.Duration = s.d.Now().Sub(s.rec.Start)
+	s.cfg.Observer.Observe(&s.rec)
+}
+
+// TunnelRecord returns the record of the request that became a tunnel, for
+// the driver to complete (bytes, duration) and observe when the tunnel ends.
+// It reports false when nothing is being recorded.
+func (s *Session) TunnelRecord() (Record, bool) {
+	if !s.recOpen {
+		return Record{}, false
+	}
+	s.recOpen = false
+	return s.rec, true
 }
 
 // connectEstablished answers a CONNECT whose tunnel is open (RFC 9110 §9.3.6).

@@ -48,6 +48,7 @@ type streamJob struct {
 	idle     time.Duration
 	peek     []byte // framing bytes looked at with MSG_PEEK
 	leftover []byte // sender bytes beyond the body (a pipelined request)
+	moved    int64  // body bytes written to dst
 }
 
 // run moves the body, then gives both connections back to the loop.
@@ -100,6 +101,7 @@ func (j *streamJob) copyBody() error {
 		if _, err := j.dst.Write(j.srcCarry[:k]); err != nil {
 			return err
 		}
+		j.moved += k
 		j.leftover = j.srcCarry[k:]
 		j.spec.Remain -= k
 		return j.splice(j.spec.Remain)
@@ -109,6 +111,7 @@ func (j *streamJob) copyBody() error {
 		if _, err := j.dst.Write(j.srcCarry); err != nil {
 			return err
 		}
+		j.moved += int64(len(j.srcCarry))
 		for {
 			n, err := j.spliceSome(1 << 20)
 			if err != nil {
@@ -145,7 +148,9 @@ func (j *streamJob) splice(n int64) error {
 func (j *streamJob) spliceSome(n int64) (int64, error) {
 	_ = j.src.SetReadDeadline(time.Now().Add(j.idle))
 	_ = j.dst.SetWriteDeadline(time.Now().Add(j.idle))
-	return j.dst.ReadFrom(&io.LimitedReader{R: j.src, N: n})
+	got, err := j.dst.ReadFrom(&io.LimitedReader{R: j.src, N: n})
+	j.moved += got
+	return got, err
 }
 
 // copyChunked relays a chunked body: framing bytes are peeked, decoded, and
@@ -193,6 +198,7 @@ func (j *streamJob) copyChunked() error {
 			if _, err := j.dst.Write(out); err != nil {
 				return err
 			}
+			j.moved += int64(len(out))
 		}
 		if fromSocket {
 			in = nil // peeked bytes not consumed are still in the socket
@@ -429,7 +435,7 @@ func (cc *clientConn) streamDone(j *streamJob) {
 	}
 	clean := !j.spec.ToClient || len(j.leftover) == 0
 	cc.depth++
-	cc.s.StreamDone(clean)
+	cc.s.StreamDone(clean, j.moved)
 	cc.depth--
 	if up := cc.up; up != nil && len(up.carry) > 0 && cc.depth == 0 {
 		up.traffic()
@@ -493,6 +499,7 @@ func (s *Server) streamStarted(j *streamJob) {
 	}
 	s.tun.jobs[j] = struct{}{}
 	s.tun.mu.Unlock()
+	s.ctr.streams.Add(1)
 }
 
 func (s *Server) streamEnded(j *streamJob) {

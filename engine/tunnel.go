@@ -25,6 +25,10 @@ type tunnel struct {
 	toClient, toUp []byte        // bytes to deliver first: preface and carried input
 	idle           time.Duration // both directions silent this long: the tunnel ends
 	last           atomic.Int64  // unix nanoseconds of the last byte moved
+
+	rec          Record // the request that opened the tunnel, if observed
+	observed     bool
+	toCl, fromCl atomic.Int64 // bytes moved to and from the client
 }
 
 // detach takes c off gnet: it duplicates the descriptor and wraps the copy in
@@ -58,18 +62,26 @@ func (t *tunnel) run() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t.pipe(t.client, t.up, t.toClient)
+		t.pipe(t.client, t.up, t.toClient, &t.toCl)
 	}()
-	t.pipe(t.up, t.client, t.toUp)
+	t.pipe(t.up, t.client, t.toUp, &t.fromCl)
 	wg.Wait()
 	t.client.Close()
 	t.up.Close()
+	if t.observed {
+		// The preface and the bytes already counted by the session are in
+		// rec; add what the tunnel moved.
+		t.rec.BytesOut += t.toCl.Load()
+		t.rec.BytesIn += t.fromCl.Load()
+		t.rec.Duration = time.Since(t.rec.Start)
+		t.srv.cfg.Observer.Observe(&t.rec)
+	}
 }
 
 // pipe copies src to dst after writing first; at src's EOF it passes the
 // half-close on with CloseWrite (RFC 9110 §9.3.6: a tunnel closes each side as
 // the other does). On an error or idle timeout it ends both directions.
-func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte) {
+func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte, moved *atomic.Int64) {
 	if len(first) > 0 {
 		if _, err := dst.Write(first); err != nil {
 			t.abort()
@@ -85,6 +97,7 @@ func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte) {
 		n, err := dst.ReadFrom(lr) // splice(2) between the two sockets
 		if n > 0 {
 			t.last.Store(time.Now().UnixNano())
+			moved.Add(n)
 		}
 		switch {
 		case err == nil && n < chunk:
@@ -126,12 +139,15 @@ func (s *Server) tunnelStarted(t *tunnel) {
 	}
 	s.tun.set[t] = struct{}{}
 	s.tun.mu.Unlock()
+	s.ctr.tunnels.Add(1)
+	s.ctr.tunnelsActive.Add(1)
 }
 
 func (s *Server) tunnelEnded(t *tunnel) {
 	s.tun.mu.Lock()
 	delete(s.tun.set, t)
 	s.tun.mu.Unlock()
+	s.ctr.tunnelsActive.Add(-1)
 	s.conns.Add(-1)
 	s.upConns.Add(-1)
 	s.hostLimit.Release(t.upAddr)
@@ -165,10 +181,15 @@ func (cc *clientConn) startTunnel() {
 	}
 	cc.tunnelWant = false
 	t := &tunnel{srv: cc.l.srv, upAddr: up.addr, idle: cc.l.srv.cfg.IdleTimeout}
+	if cc.l.srv.cfg.Observer != nil {
+		t.rec, t.observed = cc.s.TunnelRecord()
+	}
+	// The preface is in the record already; the carried client bytes are not.
 	if b, _ := cc.c.Peek(-1); len(b) > 0 {
 		t.toUp = append([]byte(nil), b...)
 	}
 	t.toClient = cc.tunnelPreface
+	prefaceLen := len(t.toClient)
 	cc.tunnelPreface = nil
 	if b, _ := up.c.Peek(-1); len(b) > 0 {
 		t.toClient = append(t.toClient, b...)
@@ -195,6 +216,8 @@ func (cc *clientConn) startTunnel() {
 	cc.l.closeNow(up.c)
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
+	t.fromCl.Add(int64(len(t.toUp)))
+	t.toCl.Add(int64(len(t.toClient) - prefaceLen))
 	cc.l.srv.tunnelStarted(t)
 	go t.run()
 }

@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Record describes one finished request or tunnel, for access logs and
+// metrics. Byte slices point into the session's buffers: valid only during
+// the Observer call.
+type Record struct {
+	Start    time.Time      // the request head was complete
+	Client   netip.AddrPort // the client's address
+	User     string         // the authenticated proxy user, if any
+	Method   []byte
+	Scheme   string // "http", or "" for CONNECT and origin-form requests
+	Host     []byte // destination host (lower-case)
+	Port     uint16
+	Path     []byte // origin-form target forwarded; empty for CONNECT
+	Proto    string // "HTTP/1.1" or "HTTP/1.0"
+	Status   int    // status sent to the client; 0 if none was sent
+	BytesIn  int64  // bytes received from the client (head and body; tunnel bytes)
+	BytesOut int64  // bytes sent to the client (head and body; tunnel bytes)
+
+	Duration time.Duration // start to the end of the response (or tunnel)
+	DNS      time.Duration // waiting for the resolver (0 on a cache hit)
+	Connect  time.Duration // waiting for an upstream connection (0 if pooled)
+	TTFB     time.Duration // start to the first upstream response byte
+
+	Upstream netip.AddrPort // the upstream address used, if any
+	Reused   bool           // the upstream connection came from the pool
+	Tunnel   bool           // a CONNECT or Upgrade tunnel
+	Error    string         // sluice-error detail, empty on success
+	Rule     string         // the policy rule that matched, if any
+}
+
+// Observer receives a Record for every request and tunnel. It may be called
+// from any goroutine, concurrently, and must not block: an event loop calls it.
+type Observer interface {
+	Observe(r *Record)
+}
+
+// Counters are the engine's own counters (atomics), for metrics.
+type Counters struct {
+	PoolHits, PoolMisses, Dials, DialErrors int64
+	TunnelsStarted, TunnelsActive           int64
+	StreamsStarted                          int64
+}
