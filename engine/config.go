@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/policy"
 )
 
 // Defaults for Config (DESIGN.md, Timeouts).
@@ -60,8 +61,12 @@ type Config struct {
 	StreamThreshold int // a body with more than this left (or unknown length) may stream
 	StreamHighWater int // ... when its receiver has more than this queued
 
-	// ConnectPortAllowed decides which ports CONNECT may reach; nil means
-	// 443 only (Squid's SSL_ports). A denied port gets 403.
+	// Policy is the egress policy (client ACL, rules, resolved-address
+	// guard, proxy auth, rate limits); nil applies none of it.
+	Policy *policy.Policy
+
+	// ConnectPortAllowed decides which ports CONNECT may reach when there is
+	// no Policy; nil means 443 only (Squid's SSL_ports). A denied port gets 403.
 	ConnectPortAllowed func(port uint16) bool
 
 	// DialAddrCheck, if set, is called with every address just before it is

@@ -250,7 +250,7 @@ func (cc *clientConn) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (cc *clientConn) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool, error) {
+func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
 	if cc.up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
@@ -277,7 +277,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool
 	}
 	srv.upConns.Add(1)
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, owner: cc, gen: gen}
+	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host)}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -317,6 +317,27 @@ func (cc *clientConn) Tunnel(preface []byte) {
 	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
 }
 
+// Authenticate implements Driver: bcrypt runs on its own goroutine and the
+// answer comes back on this loop.
+func (cc *clientConn) Authenticate(cred []byte, gen uint32) {
+	p := cc.l.srv.cfg.Policy
+	cred = append([]byte(nil), cred...)
+	el := cc.l.el
+	go func() {
+		user, ok := p.Authenticate(cred)
+		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			if cc.gone {
+				return nil
+			}
+			cc.depth++
+			cc.s.Authenticated(gen, user, ok)
+			cc.depth--
+			cc.settleIfIdle()
+			return nil
+		}))
+	}()
+}
+
 // SetTimer implements Driver.
 func (cc *clientConn) SetTimer(d time.Duration) {
 	if d <= 0 {
@@ -343,6 +364,7 @@ type upConn struct {
 	carry     []byte       // bytes taken off gnet in stream mode, fed before its new input
 	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
 	abandoned bool         // released while dialing
+	host      string       // the destination name it was dialed for (dial-time address check)
 }
 
 // opened is OnOpen of the enrolled connection.
@@ -485,15 +507,24 @@ func (up *upConn) close() {
 // loop (OnOpen hands it to the session) or reports the failure there.
 func (s *Server) dial(up *upConn) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
-	if check := s.cfg.DialAddrCheck; check != nil {
+	if check, pol := s.cfg.DialAddrCheck, s.cfg.Policy; check != nil || pol != nil {
 		// Checked at dial time on the address actually dialed (DESIGN.md:
 		// check what you dial), so a rebinding name cannot slip past.
+		host := []byte(up.host)
 		d.Control = func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil {
 				return err
 			}
-			return check(ap)
+			if pol != nil {
+				if err := pol.CheckAddr(host, ap.Addr()); err != nil {
+					return err
+				}
+			}
+			if check != nil {
+				return check(ap)
+			}
+			return nil
 		}
 	}
 	conn, err := d.Dial("tcp", up.addr.String())

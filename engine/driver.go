@@ -29,12 +29,18 @@ type Driver interface {
 	// attached before Connect returns. Otherwise a dial starts and the driver
 	// later calls Connected or ConnectFailed with gen. A non-nil err (such as
 	// the per-host cap) means nothing was started.
-	Connect(addr netip.AddrPort, fresh bool, gen uint32) (ready bool, err error)
+	// host is the destination name, for the dial-time address check.
+	Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (ready bool, err error)
 	// WriteUpstream queues b for the attached upstream. b is valid only during the call.
 	WriteUpstream(b []byte)
 	// ReleaseUpstream detaches the upstream connection: into the idle pool when
 	// reusable, else closed. It is not called after UpstreamClosed.
 	ReleaseUpstream(reusable bool)
+
+	// Authenticate verifies a Proxy-Authorization credential off the loop
+	// (Policy.Authenticate); the driver later calls Authenticated with gen.
+	// cred is valid only during the call.
+	Authenticate(cred []byte, gen uint32)
 
 	// Tunnel hands the client connection and the attached upstream to the
 	// driver as a byte tunnel: first preface then the upstream's unconsumed

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -44,6 +45,7 @@ var (
 	ErrConnectTimeout   = &Error{504, "upstream connect timeout"}
 	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
 	ErrShuttingDown     = &Error{503, "proxy shutting down"}
+	ErrAuthTimeout      = &Error{503, "proxy authentication timeout"}
 )
 
 // errorResponse maps any failure to the status and detail the client gets.
@@ -51,9 +53,12 @@ var (
 func errorResponse(err error) (status int, detail string) {
 	var e *Error
 	var pe *parser.Error
+	var pol *policy.Error
 	switch {
 	case errors.As(err, &e):
 		return e.Status, e.Detail
+	case errors.As(err, &pol):
+		return pol.Status, pol.Reason
 	case errors.As(err, &pe):
 		return pe.Status, pe.Reason
 	case errors.Is(err, resolver.ErrNotFound):
@@ -88,6 +93,8 @@ func statusText(code int) string {
 		return "Bad Request"
 	case 403:
 		return "Forbidden"
+	case 405:
+		return "Method Not Allowed"
 	case 407:
 		return "Proxy Authentication Required"
 	case 408:

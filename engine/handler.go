@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"net"
 	"net/netip"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/sluiceproxy/sluice/policy"
 )
 
 // handler is the gnet event handler. gnet calls it on the event loop that owns
@@ -54,7 +57,16 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if n > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
 		status, detail := errorResponse(ErrTooManyConns)
-		return appendErrorResponse(nil, status, detail, true, false), gnet.Close
+		return appendErrorResponse(nil, status, detail, true, false, nil), gnet.Close
+	}
+	if p := s.cfg.Policy; p != nil {
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok && !p.ClientAllowed(ta.AddrPort().Addr()) {
+			// Not an open proxy: a client outside the ACL gets 403, then
+			// the connection closes.
+			s.conns.Add(-1)
+			status, detail := errorResponse(policy.ErrClientDenied)
+			return appendErrorResponse(nil, status, detail, true, false, nil), gnet.Close
+		}
 	}
 	l := s.loopFor(c.EventLoop())
 	cc := l.newClient(c)

@@ -44,6 +44,8 @@ type MemDriver struct {
 	Upstreams []*MemUpstream // every upstream ever dialed, in order
 
 	Lookups, Resolves int
+	// Auths holds credentials waiting for AuthenticateAll.
+	Auths []PendingAuth
 
 	answers      map[string]*resolver.Answer // Lookup's answers, made once per name
 	now          time.Time
@@ -68,6 +70,12 @@ type MemTunnel struct {
 	Up         *MemUpstream
 	ToClient   []byte // preface, then the upstream's unconsumed bytes
 	ToUpstream []byte // the client's unconsumed bytes
+}
+
+// PendingAuth is a credential the session asked the driver to verify.
+type PendingAuth struct {
+	Cred string
+	Gen  uint32
 }
 
 type pendingName struct {
@@ -293,7 +301,7 @@ func (m *MemDriver) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (m *MemDriver) Connect(addr netip.AddrPort, fresh bool, gen uint32) (bool, error) {
+func (m *MemDriver) Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
 	if m.Up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
@@ -359,6 +367,22 @@ func (m *MemDriver) StreamBody(spec *StreamSpec) { m.Streams = append(m.Streams,
 // once both connections are back on the loop.
 func (m *MemDriver) FinishStream() {
 	m.Session.StreamDone(true, 0)
+	m.settle()
+}
+
+// Authenticate implements Driver.
+func (m *MemDriver) Authenticate(cred []byte, gen uint32) {
+	m.Auths = append(m.Auths, PendingAuth{string(cred), gen})
+}
+
+// AuthenticateAll verifies every pending credential with the Config's Policy.
+func (m *MemDriver) AuthenticateAll() {
+	p := m.Auths
+	m.Auths = nil
+	for _, a := range p {
+		user, ok := m.Config.Policy.Authenticate([]byte(a.Cred))
+		m.Session.Authenticated(a.Gen, user, ok)
+	}
 	m.settle()
 }
 

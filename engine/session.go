@@ -17,6 +17,7 @@ type state uint8
 const (
 	stIdle       state = iota // between requests, nothing of the next head received
 	stHead                    // part of a request head received
+	stAuth                    // waiting for a proxy credential to be verified (bcrypt, off the loop)
 	stResolving               // waiting for the resolver
 	stConnecting              // waiting for an upstream connection
 	stExchange                // request head sent: request body and/or response in progress
@@ -67,6 +68,10 @@ type Session struct {
 	reqDone   bool // request body entirely forwarded
 	retried   bool // the request was already retried once on a fresh connection
 	tunnel    bool // the request is a CONNECT: a tunnel once connected
+	rewritten bool // a per-rule rewrite header already retargeted the request
+	user      []byte
+	addrBuf   []netip.Addr // resolved addresses the policy allows; reused
+	extraHdr  []byte       // extra header lines for sluice's own error response
 
 	// The upstream side of the current exchange.
 	upAttached bool // an upstream connection is attached (Driver.Connect completed)
@@ -129,7 +134,7 @@ func (s *Session) Idle() bool { return s.st == stIdle }
 // or a stream): the driver may then hold the client back (park it).
 func (s *Session) WaitingForBody() bool {
 	switch s.st {
-	case stResolving, stConnecting, stExchange:
+	case stAuth, stResolving, stConnecting, stExchange:
 		return !s.reqDone && !s.tunnel
 	}
 	return false
@@ -152,6 +157,9 @@ func (s *Session) resetRequest() {
 	s.addrIdx = 0
 	s.haveHead = false
 	s.tunnel = false
+	s.rewritten = false
+	s.user = s.user[:0]
+	s.extraHdr = s.extraHdr[:0]
 	s.reqDone = false
 	s.retried = false
 	s.upGotBytes = false
@@ -226,6 +234,15 @@ func (s *Session) startRequest() {
 		return
 	}
 	s.rec.Host, s.rec.Port = s.hostLower, s.port
+	if s.cfg.Policy != nil && !s.policyBeforeDNS() {
+		return
+	}
+	s.lookup()
+}
+
+// lookup resolves the destination: from the cache at once, or parked until
+// the resolver answers.
+func (s *Session) lookup() {
 	if ans := s.d.Lookup(s.hostLower); ans != nil {
 		s.resolved(ans, nil)
 		return
@@ -279,9 +296,12 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	return nil
 }
 
-// connectPortAllowed applies the CONNECT port policy: Config.ConnectPortAllowed,
-// or 443 only (Squid's SSL_ports).
+// connectPortAllowed applies the CONNECT port policy: the Policy's, else
+// Config.ConnectPortAllowed, else 443 only (Squid's SSL_ports).
 func (s *Session) connectPortAllowed(port uint16) bool {
+	if p := s.cfg.Policy; p != nil {
+		return p.ConnectPortAllowed(port)
+	}
 	if f := s.cfg.ConnectPortAllowed; f != nil {
 		return f(port)
 	}
@@ -297,14 +317,7 @@ func (s *Session) rewriteValue(req *parser.Request) []byte {
 	if !ok {
 		return nil
 	}
-	for i, c := range v {
-		if c == ',' {
-			v = v[:i]
-			break
-		}
-	}
-	v = trimOWS(v)
-	if len(v) == 0 {
+	if v = firstValue(v); len(v) == 0 {
 		return nil
 	}
 	return v
@@ -334,6 +347,24 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		return
 	}
 	s.addrs = ans.Addrs
+	if p := s.cfg.Policy; p != nil {
+		// The resolved-address guard (SSRF, DNS rebinding): only allowed
+		// addresses are tried; none allowed is a 403 and no connection.
+		s.addrBuf = s.addrBuf[:0]
+		var denied error
+		for _, a := range ans.Addrs {
+			if err := p.CheckAddr(s.hostLower, a); err != nil {
+				denied = err
+				continue
+			}
+			s.addrBuf = append(s.addrBuf, a)
+		}
+		if len(s.addrBuf) == 0 {
+			s.fail(denied)
+			return
+		}
+		s.addrs = s.addrBuf
+	}
 	s.addrIdx = 0
 	s.connect(false)
 }
@@ -347,7 +378,7 @@ func (s *Session) connect(fresh bool) {
 	}
 	s.st = stConnecting
 	s.d.SetTimer(0) // the dialer bounds the wait with the connect timeout
-	ready, err := s.d.Connect(ap, fresh, s.gen)
+	ready, err := s.d.Connect(ap, s.hostLower, fresh, s.gen)
 	if err != nil {
 		s.fail(err)
 		return
@@ -769,6 +800,8 @@ func (s *Session) Timeout() {
 	case stHead:
 		s.closeAfter = true
 		s.fail(ErrHeadTimeout)
+	case stAuth:
+		s.fail(ErrAuthTimeout)
 	case stResolving:
 		s.fail(ErrDNSTimeout)
 	case stConnecting:
@@ -809,9 +842,14 @@ func (s *Session) fail(err error) {
 	}
 	status, detail := errorResponse(err)
 	s.rec.Status = status
+	if status == 407 && s.cfg.Policy != nil {
+		s.extraHdr = append(s.extraHdr, "Proxy-Authenticate: Basic realm=\""...)
+		s.extraHdr = append(s.extraHdr, s.cfg.Policy.Realm()...)
+		s.extraHdr = append(s.extraHdr, "\"\r\n"...)
+	}
 	// RFC 9110 §9.3.2: a response to HEAD has no content.
 	head := s.haveHead && s.rp.Req.Method == parser.MethodHEAD
-	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head)
+	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head, s.extraHdr)
 	s.toClient(s.out)
 	s.clientSent = true
 	s.finishRecord(detail)
@@ -908,7 +946,8 @@ var connectEstablished = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
 // appendErrorResponse writes sluice's own response for a failure: a short text
 // body and the detail in a sluice-error field.
 // With headOnly (a HEAD request) the body is left out.
-func appendErrorResponse(dst []byte, status int, detail string, close, headOnly bool) []byte {
+// extra holds whole header lines to add ("Name: value\r\n").
+func appendErrorResponse(dst []byte, status int, detail string, close, headOnly bool, extra []byte) []byte {
 	text := statusText(status)
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
@@ -921,7 +960,9 @@ func appendErrorResponse(dst []byte, status int, detail string, close, headOnly 
 	if close {
 		dst = append(dst, "\r\nConnection: close"...)
 	}
-	dst = append(dst, "\r\n\r\n"...)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, extra...)
+	dst = append(dst, "\r\n"...)
 	if headOnly {
 		return dst
 	}

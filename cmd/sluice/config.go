@@ -103,6 +103,9 @@ type configError struct {
 // Error returns `file:line: field: "value": reason`.
 func (e *configError) Error() string {
 	var b strings.Builder
+	if e.file == "" {
+		b.WriteString("flags") // no config file: the values came from flags
+	}
 	b.WriteString(e.file)
 	if e.line > 0 {
 		b.WriteString(":" + strconv.Itoa(e.line))
@@ -370,6 +373,9 @@ func (c *fileConfig) errAtPath(path string, err error) error {
 // or of its deepest ancestor present in the file: the line of a list
 // element, or of the key of a mapping entry.
 func (c *fileConfig) lineOf(path string) int {
+	if c.root == nil {
+		return 0 // no file
+	}
 	n, line := c.root, c.root.Line
 	for part := range strings.SplitSeq(path, ".") {
 		name, rest, _ := strings.Cut(part, "[")
@@ -674,6 +680,9 @@ func (c *fileConfig) applyFlags(o *options, set map[string]bool) {
 	}
 	if set["drain-timeout"] {
 		c.Timeouts.Drain = o.drainTimeout
+	}
+	if set["connect-ports"] {
+		c.Policy.ConnectPorts = o.connectPorts
 	}
 }
 

@@ -19,11 +19,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -34,12 +34,15 @@ func main() {
 // options are the command's flags.
 type options struct {
 	listen, admin, dns, logLevel, rewriteHeader string
+	config, checkConfig, connectPorts           string
 	loops                                       int
 	connectTimeout, idleTimeout, drainTimeout   time.Duration
+
+	set map[string]bool // the flags given on the command line
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
+	o := &options{set: make(map[string]bool)}
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -55,9 +58,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "upstream connect `timeout`")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "client keep-alive idle `timeout`")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", engine.DefaultDrainTimeout, "time given to requests in flight on SIGTERM (`duration`)")
+	fs.StringVar(&o.connectPorts, "connect-ports", "443", "ports CONNECT may reach: `list` of ports and ranges (\"443,8443,9000-9100\") or \"*\"")
+	fs.StringVar(&o.config, "config", "", "YAML config `file` (examples/sluice.yaml documents it); flags given override it")
+	fs.StringVar(&o.checkConfig, "check-config", "", "validate the config `file`, print the verdict, exit 0 (valid) or 1")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
@@ -83,22 +90,31 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
-	level, err := parseLevel(o.logLevel)
+	if o.checkConfig != "" {
+		return checkConfigFile(o.checkConfig, stderr)
+	}
+	c := &fileConfig{}
+	if o.config != "" {
+		if c, err = loadConfigFile(o.config); err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			return 2
+		}
+	}
+	c.applyFlags(o, o.set)
+	if err := c.validate(); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel()}))
+
+	pol, err := policy.Compile(c.policyConfig())
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	rcfg := resolver.Config{}
-	if o.dns != "" {
-		for _, ns := range strings.Split(o.dns, ",") {
-			rcfg.Nameservers = append(rcfg.Nameservers, strings.TrimSpace(ns))
-		}
-	}
-	res, err := resolver.New(rcfg)
+	res, err := resolver.New(c.resolverConfig())
 	if err != nil {
-		fmt.Fprintln(stderr, "sluice: -dns:", err)
+		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
 	if err := res.Start(); err != nil {
@@ -107,15 +123,14 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 	}
 	defer res.Stop()
 
-	srv, err := engine.NewServer(engine.Config{
-		Listen:         o.listen,
-		Loops:          o.loops,
-		RewriteHeader:  o.rewriteHeader,
-		ConnectTimeout: o.connectTimeout,
-		IdleTimeout:    o.idleTimeout,
-		DrainTimeout:   o.drainTimeout,
-		Logger:         log,
-	}, res)
+	ecfg := c.engineConfig()
+	ecfg.Logger = log
+	ecfg.Policy = pol
+	drainTimeout := ecfg.DrainTimeout
+	if drainTimeout == 0 {
+		drainTimeout = engine.DefaultDrainTimeout
+	}
+	srv, err := engine.NewServer(ecfg, res)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
@@ -127,8 +142,8 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 
 	adminAddr := ""
 	var admin *http.Server
-	if o.admin != "" {
-		ln, err := net.Listen("tcp", o.admin)
+	if a := c.adminAddr(); a != "" {
+		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: -admin: %v\n", err)
 			_ = srv.Stop()
@@ -148,8 +163,8 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 	defer signal.Stop(sigs)
 	select {
 	case sig := <-sigs:
-		log.Info("draining", "signal", sig.String(), "timeout", o.drainTimeout.String())
-		ctx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+		log.Info("draining", "signal", sig.String(), "timeout", drainTimeout.String())
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 		err := srv.Shutdown(ctx)
 		cancel()
 		if admin != nil {

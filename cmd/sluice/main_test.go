@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,10 +57,7 @@ func TestBinarySIGTERMDrains(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	slow := make(chan struct{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,5 +153,124 @@ func TestBinarySIGTERMDrains(t *testing.T) {
 	if !strings.Contains(stderr.String(), "draining") {
 		t.Errorf("no drain log line:\n%s", stderr.String())
 	}
-	_ = os.Remove(bin)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildBinary builds the sluice command once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sluice")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// startBinary runs the binary with args plus a kernel-chosen listen address
+// and returns that address; the process is killed at the end of the test.
+func startBinary(t *testing.T, args ...string) (addr string, stderr *bytes.Buffer) {
+	t.Helper()
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr = pl.Addr().String()
+	pl.Close()
+	cmd := exec.Command(buildBinary(t), append(args, "-listen", addr, "-admin", "")...)
+	stderr = &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy never listened: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestExampleConfigApplies runs the binary with examples/sluice.yaml: its
+// policy (proxy auth, default deny) is in force.
+func TestExampleConfigApplies(t *testing.T) {
+	dns := dnstest.New(t)
+	dns.Set("docs.partner.example", 60, "127.0.0.1")
+	addr, stderr := startBinary(t, "-config", "../../examples/sluice.yaml", "-dns", dns.Addr())
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET http://docs.partner.example/ HTTP/1.1\r\nHost: docs.partner.example\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if resp.StatusCode != 407 || resp.Header.Get("Proxy-Authenticate") != `Basic realm="sluice"` {
+		t.Fatalf("example config: %d %q", resp.StatusCode, resp.Header.Get("Proxy-Authenticate"))
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"-check-config", "../../examples/sluice.yaml"}, &out, nil); code != 0 {
+		t.Fatalf("example config: exit %d: %s", code, out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:3128\ntimeouts:\n  connect: soon\n"), 0o644)
+	out.Reset()
+	if code := run([]string{"-check-config", bad}, &out, nil); code != 1 || !strings.Contains(out.String(), ":3:") || !strings.Contains(out.String(), "timeouts.connect") {
+		t.Fatalf("bad config: exit %d: %s", code, out.String())
+	}
+}
+
+// TestConnectPortsFlag: -connect-ports replaces the default (443 only).
+func TestConnectPortsFlag(t *testing.T) {
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	addr, _ := startBinary(t, "-connect-ports", fmt.Sprint(port), "-dns", "127.0.0.1:1")
+	for _, tc := range []struct {
+		target string
+		status int
+	}{{"127.0.0.1:443", 403}, {"127.0.0.1:22", 403}, {fmt.Sprintf("127.0.0.1:%d", port), 502}} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", tc.target, tc.target)
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "CONNECT"})
+		c.Close()
+		if err != nil || resp.StatusCode != tc.status {
+			t.Fatalf("CONNECT %s: %v %v", tc.target, err, resp)
+		}
+	}
 }
