@@ -144,5 +144,3 @@ func appendInt(dst []byte, n int64) []byte {
 	}
 	return append(dst, b[i:]...)
 }
-
-
