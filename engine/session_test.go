@@ -2,9 +2,12 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/sluiceproxy/sluice/policy"
 )
 
 var originAddr = netip.MustParseAddr("192.0.2.10")
@@ -368,5 +371,41 @@ func TestSessionUpgrade(t *testing.T) {
 	upSend(m2, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
 	if out := takeOut(m2); !hasStatus(out, "502") || m2.Tunneled != nil {
 		t.Fatalf("unsolicited 101: %q", out)
+	}
+}
+
+// TestSessionSteadyStateAllocsWithPolicy: the policy checks of an allowed
+// request (100 rules, rate limits) add no allocation to a proxied request.
+func TestSessionSteadyStateAllocsWithPolicy(t *testing.T) {
+	var rules []policy.Rule
+	for i := 0; i < 99; i++ {
+		rules = append(rules, policy.Rule{Hosts: []string{fmt.Sprintf("h%d.example", i)}, Action: "deny"})
+	}
+	rules = append(rules, policy.Rule{Name: "origin", Hosts: []string{".test"}, Ports: "80", Action: "allow"})
+	p, err := policy.Compile(policy.Config{
+		Rules: rules, DefaultAction: "deny",
+		RateLimits: policy.RateLimits{PerClient: policy.RateLimit{RPS: 1e9, Burst: 1e6}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMemDriver(Config{Policy: p})
+	m.Names["origin.test"] = []netip.Addr{originAddr}
+	req := []byte("GET /x HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	round := func() {
+		m.ClientSend(req)
+		m.UpstreamSend(resp)
+		if !bytes.HasSuffix(m.ClientOut, []byte("ok")) {
+			t.Fatalf("bad response %q", m.ClientOut)
+		}
+		m.ClientOut = m.ClientOut[:0]
+		m.Idle[0].Out = m.Idle[0].Out[:0]
+	}
+	for i := 0; i < 10; i++ {
+		round()
+	}
+	if allocs := testing.AllocsPerRun(200, round); allocs != 0 {
+		t.Fatalf("a proxied request with the policy allocates %v times", allocs)
 	}
 }
