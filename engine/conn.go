@@ -44,6 +44,25 @@ type clientConn struct {
 	streamSpec StreamSpec   // with streamWant
 	streaming  bool         // a stream job owns both connections
 	retrying   bool         // a retryLater is pending
+
+	// wbuf gathers what the session writes to the client during one event,
+	// so a response head and its body leave in one write(2): flushClient
+	// runs before control returns to gnet.
+	wbuf []byte
+}
+
+// maxGather is the most wbuf holds; a larger write goes out directly.
+const maxGather = 16 << 10
+
+// flushClient writes what wbuf gathered.
+func (cc *clientConn) flushClient() {
+	if len(cc.wbuf) == 0 {
+		return
+	}
+	if !cc.gone && cc.parked == nil {
+		_, _ = cc.c.Write(cc.wbuf)
+	}
+	cc.wbuf = cc.wbuf[:0]
 }
 
 // pump is OnTraffic for the client: feed its bytes to the session.
@@ -75,16 +94,19 @@ func (cc *clientConn) settle() {
 			return
 		}
 		if cc.s.Closed() {
+			cc.flushClient()
 			if cc.tunnelWant && !cc.detached {
 				cc.startTunnel()
 			}
 			return
 		}
 		if cc.streamWant {
+			cc.flushClient()
 			cc.startStream()
 			return
 		}
 		if cc.streaming || cc.unparking {
+			cc.flushClient()
 			return
 		}
 		buf := cc.input()
@@ -108,6 +130,7 @@ func (cc *clientConn) settle() {
 		}
 		cc.consume(n)
 	}
+	cc.flushClient()
 	if !cc.gone && !cc.s.Closed() && !cc.streaming && cc.parked == nil && cc.overBudget() {
 		if cc.s.WaitingForBody() {
 			cc.park() // the kernel holds the rest of the body back
@@ -203,7 +226,14 @@ func (cc *clientConn) WriteClient(b []byte) {
 		_, _ = cc.parked.Write(b)
 		return
 	}
-	_, _ = cc.c.Write(b)
+	if len(cc.wbuf)+len(b) > maxGather {
+		cc.flushClient()
+		if len(b) > maxGather/2 {
+			_, _ = cc.c.Write(b)
+			return
+		}
+	}
+	cc.wbuf = append(cc.wbuf, b...)
 }
 
 // CloseClient implements Driver. gnet's Close drops unsent output, so a client
@@ -213,6 +243,7 @@ func (cc *clientConn) CloseClient() {
 		return
 	}
 	cc.closeAsked = true
+	cc.flushClient()
 	if cc.parked != nil {
 		cc.parked.Close()
 		cc.parked = nil

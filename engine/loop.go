@@ -111,7 +111,10 @@ func (l *loop) closeDrained() {
 // drain starts a graceful shutdown of this loop's clients and idle pool.
 func (l *loop) drain() {
 	for cc := range l.clients {
+		cc.depth++
 		cc.s.Drain()
+		cc.depth--
+		cc.settleIfIdle()
 	}
 	l.expired = l.idle.Drain(l.expired[:0])
 	for i, up := range l.expired {

@@ -256,6 +256,9 @@ func (cc *clientConn) StreamBody(spec *StreamSpec) {
 func (cc *clientConn) Behind(toClient bool) bool {
 	hw := cc.l.srv.cfg.StreamHighWater
 	if toClient {
+		if len(cc.wbuf) > 0 {
+			cc.flushClient() // what was gathered is part of the queue
+		}
 		return !cc.gone && cc.parked == nil && cc.c.OutboundBuffered() > hw
 	}
 	if !toClient && cc.parked != nil {
