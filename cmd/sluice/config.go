@@ -65,6 +65,8 @@ type limitsConfig struct {
 	MaxConnsPerHost int `yaml:"max_conns_per_host"`
 	MaxIdlePerHost  int `yaml:"max_idle_per_host"`
 	MaxBuffered     int `yaml:"max_buffered"`
+	StreamThreshold int `yaml:"stream_threshold"`
+	StreamHighWater int `yaml:"stream_high_water"`
 	MaxRequestLine  int `yaml:"max_request_line"`
 	MaxHeadBytes    int `yaml:"max_head_bytes"`
 	MaxHeaders      int `yaml:"max_headers"`
@@ -517,6 +519,8 @@ func (c *fileConfig) engineFields() []fieldSetter[engine.Config] {
 		{"limits.max_conns_per_host", func(e *engine.Config) { e.MaxConnsPerHost = full.MaxConnsPerHost }},
 		{"limits.max_idle_per_host", func(e *engine.Config) { e.MaxIdlePerHost = full.MaxIdlePerHost }},
 		{"limits.max_buffered", func(e *engine.Config) { e.MaxBuffered = full.MaxBuffered }},
+		{"limits.stream_threshold", func(e *engine.Config) { e.StreamThreshold = full.StreamThreshold }},
+		{"limits.stream_high_water", func(e *engine.Config) { e.StreamHighWater = full.StreamHighWater }},
 	}
 }
 
@@ -586,6 +590,8 @@ func (c *fileConfig) engineConfig() engine.Config {
 		MaxConnsPerHost: l.MaxConnsPerHost,
 		MaxConns:        l.MaxConns,
 		MaxBuffered:     l.MaxBuffered,
+		StreamThreshold: l.StreamThreshold,
+		StreamHighWater: l.StreamHighWater,
 	}
 }
 
