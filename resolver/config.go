@@ -1,0 +1,214 @@
+package resolver
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults of Config; a zero field means its default.
+const (
+	DefaultResolvConf         = "/etc/resolv.conf"
+	DefaultHostsFile          = "/etc/hosts"
+	DefaultMinTTL             = 5 * time.Second // Envoy dns_min_refresh_rate
+	DefaultMaxTTL             = time.Hour
+	DefaultHostTTL            = 5 * time.Minute // Envoy host_ttl
+	DefaultMaxHosts           = 1024            // Envoy max_hosts
+	DefaultMaxPending         = 1024            // Envoy max_pending_requests
+	DefaultQueryTimeout       = 5 * time.Second // Envoy dns_query_timeout
+	DefaultWorkers            = 32
+	DefaultFailureBackoffBase = time.Second // Envoy dns_failure_refresh_rate
+	DefaultFailureBackoffMax  = time.Minute
+	DefaultMaxStale           = 24 * time.Hour // RFC 8767 §5 suggests 1 to 3 days
+)
+
+// Disabled, given as Config.ResolvConf or Config.HostsFile, means "read no file".
+const Disabled = "-"
+
+// minMinTTL is the smallest MinTTL accepted: below it the janitor tick
+// (tickInterval) could not refresh a host before it expires.
+const minMinTTL = time.Second
+
+// Config configures a Resolver. The zero value of every field means its
+// documented default (the Default* constants), so Config{} is a working
+// configuration. The package documentation lists every setting.
+type Config struct {
+	// Nameservers are the servers to query, as "ip", "ip:port" or
+	// "[ipv6]:port" (port 53 if absent). Empty means the nameservers of
+	// ResolvConf. Given explicitly, they replace resolv.conf's nameservers
+	// but its search list and options still apply (unless ResolvConf is "-").
+	Nameservers []string
+
+	// ResolvConf is the resolv.conf(5) file giving nameservers, search list
+	// ("search", "domain") and options ndots, timeout, attempts and rotate.
+	// It is read once, by New. Default "/etc/resolv.conf" (a missing default
+	// file means glibc's defaults: nameserver 127.0.0.1 and ::1, no search
+	// list, ndots 1, timeout 5 s, attempts 2); "-" reads no file and uses those
+	// defaults.
+	ResolvConf string
+
+	// HostsFile is the hosts(5) file consulted before DNS; it is re-read
+	// when it changes. Default "/etc/hosts" (missing is fine); "-" disables it.
+	HostsFile string
+
+	// Family selects the record types queried and the address order.
+	// Default FamilyAuto.
+	Family Family
+
+	// MinTTL and MaxTTL clamp the TTL of every answer: the TTL is the
+	// smallest TTL of the records used (CNAMEs included). Defaults 5 s and
+	// 1 h; MinTTL must be at least 1 s. Hosts-file answers get MinTTL.
+	MinTTL, MaxTTL time.Duration
+
+	// HostTTL evicts a host that no Lookup or Resolve has asked for in this
+	// long (Envoy host_ttl). Default 5 min.
+	HostTTL time.Duration
+
+	// MaxHosts caps the number of cached hosts, negative entries and
+	// pending ones included (Envoy max_hosts). Resolve of a new host beyond
+	// it fails at once with ErrCacheOverflow. Default 1024.
+	MaxHosts int
+
+	// MaxPending caps the number of Resolve callbacks waiting for an answer
+	// (Envoy max_pending_requests); beyond it Resolve fails at once with
+	// ErrPendingOverflow. Default 1024.
+	MaxPending int
+
+	// QueryTimeout bounds one resolution of one host, from the moment it is
+	// queued until its answer: queue wait, every search-list name, every
+	// attempt, both record types. Default 5 s. It uses real time.
+	QueryTimeout time.Duration
+
+	// Workers is the number of resolver goroutines serving the queue.
+	// Default 32.
+	Workers int
+
+	// FailureBackoffBase and FailureBackoffMax set the negative-caching time
+	// of a failed resolution: after the n-th consecutive failure the
+	// failure is cached (or, for a refresh, the last good answer kept) for a
+	// random time in [d/2, d] where d = min(Base * 2^(n-1), Max) (Envoy
+	// dns_failure_refresh_rate). Defaults 1 s and 60 s.
+	FailureBackoffBase, FailureBackoffMax time.Duration
+
+	// MaxStale bounds how long after its expiry the last good answer is kept
+	// while refreshes keep failing (RFC 8767 serve-stale); past it a failed
+	// refresh publishes the error. Default 24 h; negative disables
+	// serve-stale.
+	MaxStale time.Duration
+
+	// Preresolve lists hosts resolved by Start. They are pinned: never
+	// evicted, and refreshed before expiry even when unused. They count
+	// towards MaxHosts.
+	Preresolve []string
+
+	// Clock is the time source for TTLs, backoff and eviction. Default
+	// SystemClock().
+	Clock Clock
+}
+
+// withDefaults returns a copy of c with defaults filled in and checks every
+// field, naming the bad one.
+func (c Config) withDefaults() (Config, error) {
+	if c.ResolvConf == "" {
+		c.ResolvConf = DefaultResolvConf
+	}
+	if c.HostsFile == "" {
+		c.HostsFile = DefaultHostsFile
+	}
+	if c.Family > FamilyAll {
+		return c, fmt.Errorf("resolver: Family %d: unknown address family", uint8(c.Family))
+	}
+	durations := []struct {
+		name string
+		p    *time.Duration
+		def  time.Duration
+	}{
+		{"MinTTL", &c.MinTTL, DefaultMinTTL},
+		{"MaxTTL", &c.MaxTTL, DefaultMaxTTL},
+		{"HostTTL", &c.HostTTL, DefaultHostTTL},
+		{"QueryTimeout", &c.QueryTimeout, DefaultQueryTimeout},
+		{"FailureBackoffBase", &c.FailureBackoffBase, DefaultFailureBackoffBase},
+		{"FailureBackoffMax", &c.FailureBackoffMax, DefaultFailureBackoffMax},
+	}
+	for _, d := range durations {
+		if *d.p < 0 {
+			return c, fmt.Errorf("resolver: %s %v: must not be negative", d.name, *d.p)
+		}
+		if *d.p == 0 {
+			*d.p = d.def
+		}
+	}
+	if c.MaxStale == 0 {
+		c.MaxStale = DefaultMaxStale
+	}
+	if c.MinTTL < minMinTTL {
+		return c, fmt.Errorf("resolver: MinTTL %v: must be at least %v", c.MinTTL, minMinTTL)
+	}
+	if c.MaxTTL < c.MinTTL {
+		return c, fmt.Errorf("resolver: MaxTTL %v: must be at least MinTTL (%v)", c.MaxTTL, c.MinTTL)
+	}
+	if c.FailureBackoffMax < c.FailureBackoffBase {
+		return c, fmt.Errorf("resolver: FailureBackoffMax %v: must be at least FailureBackoffBase (%v)",
+			c.FailureBackoffMax, c.FailureBackoffBase)
+	}
+	ints := []struct {
+		name string
+		p    *int
+		def  int
+	}{
+		{"MaxHosts", &c.MaxHosts, DefaultMaxHosts},
+		{"MaxPending", &c.MaxPending, DefaultMaxPending},
+		{"Workers", &c.Workers, DefaultWorkers},
+	}
+	for _, n := range ints {
+		if *n.p < 0 {
+			return c, fmt.Errorf("resolver: %s %d: must not be negative", n.name, *n.p)
+		}
+		if *n.p == 0 {
+			*n.p = n.def
+		}
+	}
+	servers := make([]string, 0, len(c.Nameservers))
+	for i, s := range c.Nameservers {
+		hp, err := parseNameserver(s)
+		if err != nil {
+			return c, fmt.Errorf("resolver: Nameservers[%d] %q: %v", i, s, err)
+		}
+		servers = append(servers, hp)
+	}
+	c.Nameservers = servers
+	hosts := make([]string, 0, len(c.Preresolve))
+	for i, h := range c.Preresolve {
+		h = strings.ToLower(h)
+		if _, ok := parseLiteral(h); !ok && !validHostName(h) {
+			return c, fmt.Errorf("resolver: Preresolve[%d] %q: not a host name", i, h)
+		}
+		hosts = append(hosts, h)
+	}
+	if len(hosts) > c.MaxHosts {
+		return c, fmt.Errorf("resolver: Preresolve: %d hosts, more than MaxHosts (%d)", len(hosts), c.MaxHosts)
+	}
+	c.Preresolve = hosts
+	if c.Clock == nil {
+		c.Clock = SystemClock()
+	}
+	return c, nil
+}
+
+// parseNameserver turns "ip", "ip:port" or "[ip6]:port" into "ip:port" form
+// for net.Dial. Names are refused: resolving the nameserver would need DNS.
+func parseNameserver(s string) (string, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return "", fmt.Errorf("port 0")
+		}
+		return ap.String(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	if err != nil {
+		return "", fmt.Errorf("not an IP address or IP:port")
+	}
+	return net.JoinHostPort(a.String(), "53"), nil
+}

@@ -1,0 +1,101 @@
+package resolver
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ResolvConf != DefaultResolvConf || c.HostsFile != DefaultHostsFile || c.MinTTL != DefaultMinTTL ||
+		c.MaxTTL != DefaultMaxTTL || c.HostTTL != DefaultHostTTL || c.MaxHosts != DefaultMaxHosts ||
+		c.MaxPending != DefaultMaxPending || c.QueryTimeout != DefaultQueryTimeout || c.Workers != DefaultWorkers ||
+		c.FailureBackoffBase != DefaultFailureBackoffBase || c.FailureBackoffMax != DefaultFailureBackoffMax ||
+		c.MaxStale != DefaultMaxStale || c.Family != FamilyAuto || c.Clock == nil {
+		t.Errorf("defaults %+v", c)
+	}
+}
+
+// TestConfigInvalid: every bad value is refused by New, naming the field.
+func TestConfigInvalid(t *testing.T) {
+	for _, tt := range []struct {
+		field string
+		cfg   Config
+	}{
+		{"MinTTL", Config{MinTTL: 500 * time.Millisecond}},
+		{"MinTTL", Config{MinTTL: -time.Second}},
+		{"MaxTTL", Config{MinTTL: time.Minute, MaxTTL: time.Second}},
+		{"HostTTL", Config{HostTTL: -1}},
+		{"QueryTimeout", Config{QueryTimeout: -1}},
+		{"FailureBackoffMax", Config{FailureBackoffBase: time.Minute, FailureBackoffMax: time.Second}},
+		{"MaxHosts", Config{MaxHosts: -1}},
+		{"MaxPending", Config{MaxPending: -5}},
+		{"Workers", Config{Workers: -1}},
+		{"Family", Config{Family: 9}},
+		{"Nameservers[1]", Config{Nameservers: []string{"127.0.0.1", "dns.example"}}},
+		{"Nameservers[0]", Config{Nameservers: []string{"127.0.0.1:0"}}},
+		{"Preresolve[0]", Config{Preresolve: []string{"bad host"}}},
+		{"Preresolve", Config{MaxHosts: 1, Preresolve: []string{"a.test", "b.test"}}},
+		{"ResolvConf", Config{ResolvConf: "/nonexistent/resolv.conf"}},
+	} {
+		tt.cfg.HostsFile = Disabled
+		_, err := New(tt.cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.field) || !strings.HasPrefix(err.Error(), "resolver: ") {
+			t.Errorf("%s: error %v", tt.field, err)
+		}
+	}
+}
+
+func TestParseNameserver(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":         "192.0.2.1:53",
+		"192.0.2.1:5353":    "192.0.2.1:5353",
+		"2001:db8::1":       "[2001:db8::1]:53",
+		"[2001:db8::1]":     "[2001:db8::1]:53",
+		"[2001:db8::1]:853": "[2001:db8::1]:853",
+		"fe80::1%eth0":      "[fe80::1%eth0]:53",
+	} {
+		got, err := parseNameserver(in)
+		if err != nil || got != want {
+			t.Errorf("parseNameserver(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestParseFamily(t *testing.T) {
+	for _, f := range []Family{FamilyAuto, FamilyV4Only, FamilyV6Only, FamilyV4Preferred, FamilyAll} {
+		got, err := ParseFamily(strings.ToUpper(f.String()))
+		if err != nil || got != f {
+			t.Errorf("ParseFamily(%q) = %v, %v", f.String(), got, err)
+		}
+		var u Family
+		b, _ := f.MarshalText()
+		if err := u.UnmarshalText(b); err != nil || u != f {
+			t.Errorf("text round trip of %v: %v, %v", f, u, err)
+		}
+	}
+	if _, err := ParseFamily("v4"); err == nil {
+		t.Error(`ParseFamily("v4") succeeded`)
+	}
+}
+
+func TestValidHostName(t *testing.T) {
+	good := []string{"a", "example.com", "example.com.", "a-b.c_d.e", "1password.com", "xn--bcher-kva.example",
+		strings.Repeat("a", 63) + ".com"}
+	bad := []string{"", ".", "a..b", ".a", "-a.com", "a-.com", "a.-b", "A.com", "a b", "a/b", "a:b",
+		strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 127) + "ab"}
+	for _, h := range good {
+		if !validHostName(h) {
+			t.Errorf("validHostName(%q) = false", h)
+		}
+	}
+	for _, h := range bad {
+		if validHostName(h) {
+			t.Errorf("validHostName(%q) = true", h)
+		}
+	}
+}
