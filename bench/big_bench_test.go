@@ -69,6 +69,8 @@ func bigFixture(b *testing.B, withProxy bool) (*origin.Server, string) {
 	return o, startProxy(b)
 }
 
+// The proxy of every end-to-end benchmark: startProxy below.
+
 // startProxy starts sluice with a DNS server naming origin.test 127.0.0.1.
 func startProxy(b *testing.B, opts ...func(*engine.Config)) string {
 	b.Helper()

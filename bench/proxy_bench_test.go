@@ -10,9 +10,6 @@ import (
 
 	"github.com/sluiceproxy/sluice/bench/internal/origin"
 	"github.com/sluiceproxy/sluice/bench/loadgen"
-	"github.com/sluiceproxy/sluice/engine"
-	"github.com/sluiceproxy/sluice/resolver"
-	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
 
 // flagInt is flag.Int, for flags declared beside the benchmarks that use them.
@@ -27,11 +24,10 @@ var (
 // smallBody is the 100-byte body of /small (issue: 100-byte responses).
 var smallBody = []byte(strings.Repeat("x", 99) + "\n")
 
-// fixture is an origin, a DNS server naming it origin.test, and a proxy.
+// fixture is an origin and, optionally, a proxy in front of it.
 type fixture struct {
 	origin *origin.Server
-	proxy  *engine.Server
-	res    *resolver.Resolver
+	proxy  string // the proxy's address, "" without one
 }
 
 func newFixture(b *testing.B, withProxy bool) *fixture {
@@ -40,34 +36,11 @@ func newFixture(b *testing.B, withProxy bool) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &fixture{origin: o}
 	b.Cleanup(o.Close)
-	if !withProxy {
-		return f
+	f := &fixture{origin: o}
+	if withProxy {
+		f.proxy = startProxy(b)
 	}
-	dns := dnstest.New(b)
-	dns.Set("origin.test", 300, "127.0.0.1")
-	res, err := resolver.New(resolver.Config{
-		Nameservers: []string{dns.Addr()}, ResolvConf: resolver.Disabled, HostsFile: resolver.Disabled,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := res.Start(); err != nil {
-		b.Fatal(err)
-	}
-	srv, err := engine.NewServer(engine.Config{Listen: "127.0.0.1:0", Loops: *loops}, res)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	f.proxy, f.res = srv, res
-	b.Cleanup(func() {
-		_ = srv.Stop()
-		res.Stop()
-	})
 	return f
 }
 
@@ -107,7 +80,7 @@ func runLoad(b *testing.B, cfg loadgen.Config) {
 func BenchmarkProxySmall(b *testing.B) {
 	f := newFixture(b, true)
 	runLoad(b, loadgen.Config{
-		Target: f.proxy.Addr().String(),
+		Target: f.proxy,
 		URL:    fmt.Sprintf("http://origin.test:%d/small", f.origin.Port()),
 		Proxy:  true,
 	})

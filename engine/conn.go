@@ -149,35 +149,55 @@ func (cc *clientConn) settleIfIdle() {
 	}
 }
 
-// input returns the client's unconsumed bytes: carried ones first, then what
-// gnet buffered (copied behind the carried ones, so the session sees them
-// contiguously), or gnet's buffer itself when nothing is carried.
+// input returns the client's unconsumed bytes (see inputOf); a parked
+// client's are only the carried ones.
 func (cc *clientConn) input() []byte {
 	if cc.parked != nil {
 		return cc.carry
 	}
-	b, _ := cc.c.Peek(-1)
-	if len(cc.carry) == 0 {
+	return inputOf(cc.c, &cc.carry)
+}
+
+// consume drops n bytes of the client's input.
+func (cc *clientConn) consume(n int) {
+	if cc.parked != nil {
+		consumeCarry(&cc.carry, n)
+		return
+	}
+	consumeOf(cc.c, &cc.carry, n)
+}
+
+// inputOf returns a connection's unconsumed bytes: the carried ones (taken
+// off gnet in stream mode) first, then what gnet buffered, copied behind them
+// so that the session sees one contiguous slice; or gnet's buffer itself when
+// nothing is carried, the common case.
+func inputOf(c gnet.Conn, carry *[]byte) []byte {
+	b, _ := c.Peek(-1)
+	if len(*carry) == 0 {
 		return b
 	}
 	if len(b) > 0 {
-		cc.carry = append(cc.carry, b...)
-		_, _ = cc.c.Discard(len(b))
+		*carry = append(*carry, b...)
+		_, _ = c.Discard(len(b))
 	}
-	return cc.carry
+	return *carry
 }
 
-// consume drops n bytes of input. Never Discard(0): gnet discards everything
-// for n <= 0.
-func (cc *clientConn) consume(n int) {
-	if len(cc.carry) > 0 || cc.parked != nil {
-		cc.carry = cc.carry[:copy(cc.carry, cc.carry[n:])]
-		if len(cc.carry) == 0 && cap(cc.carry) > 64<<10 {
-			cc.carry = nil
-		}
+// consumeOf drops n bytes of what inputOf returned. Never Discard(0): gnet
+// discards everything for n <= 0.
+func consumeOf(c gnet.Conn, carry *[]byte, n int) {
+	if len(*carry) > 0 {
+		consumeCarry(carry, n)
 		return
 	}
-	_, _ = cc.c.Discard(n)
+	_, _ = c.Discard(n)
+}
+
+func consumeCarry(carry *[]byte, n int) {
+	*carry = (*carry)[:copy(*carry, (*carry)[n:])]
+	if len(*carry) == 0 && cap(*carry) > 64<<10 {
+		*carry = nil // do not keep a large buffer for an idle connection
+	}
 }
 
 // overBudget reports whether the connection pair buffers more than
@@ -450,7 +470,7 @@ func (up *upConn) traffic() {
 		return
 	}
 	for owner.up == up && !owner.gone && !up.gone && !owner.tunnelWant && !owner.streaming && !owner.streamWant {
-		buf := up.input()
+		buf := inputOf(up.c, &up.carry)
 		if len(buf) == 0 {
 			break
 		}
@@ -460,7 +480,7 @@ func (up *upConn) traffic() {
 		if up.gone || n == 0 {
 			break
 		}
-		up.consume(n)
+		consumeOf(up.c, &up.carry, n)
 	}
 	if owner.up != up && !up.gone {
 		up.carry = nil
@@ -469,27 +489,6 @@ func (up *upConn) traffic() {
 	if owner.depth == 0 {
 		owner.settle()
 	}
-}
-
-// input and consume are clientConn's, for the upstream.
-func (up *upConn) input() []byte {
-	b, _ := up.c.Peek(-1)
-	if len(up.carry) == 0 {
-		return b
-	}
-	if len(b) > 0 {
-		up.carry = append(up.carry, b...)
-		_, _ = up.c.Discard(len(b))
-	}
-	return up.carry
-}
-
-func (up *upConn) consume(n int) {
-	if len(up.carry) > 0 {
-		up.carry = up.carry[:copy(up.carry, up.carry[n:])]
-		return
-	}
-	_, _ = up.c.Discard(n)
 }
 
 // closed is OnClose for the upstream.

@@ -440,11 +440,17 @@ func (cc *clientConn) streamDone(j *streamJob) {
 	cc.depth++
 	cc.s.StreamDone(clean, j.moved)
 	cc.depth--
-	if up := cc.up; up != nil && len(up.carry) > 0 && cc.depth == 0 {
+	if cc.depth != 0 {
+		return
+	}
+	// Bytes may have arrived on the re-attached connections before this
+	// ran (gnet read them into its buffers then, and will not signal them
+	// again): feed the upstream's now, and settle feeds the client's.
+	if up := cc.up; up != nil && up.c != nil && !up.gone {
 		up.traffic()
 		return
 	}
-	cc.settleIfIdle()
+	cc.settle()
 }
 
 // streamFailed ends a client whose streamed body failed: both sockets are
