@@ -54,3 +54,27 @@ bench:
 
 clean:
 	rm -rf bin
+
+# Peer comparison (bench/peers/README.md). Install the peers once with
+#   sudo bench/peers/install.sh
+# then `make peers` (as root: squid, ATS and tinyproxy need it) runs sluice,
+# nginx, HAProxy, Squid, tinyproxy, ATS, a net/http baseline and direct on
+# loopback (~4 min) into bench/peers/results/. PEERSFLAGS go to run-peers.sh
+# (e.g. PEERSFLAGS='-d 5 -P "direct sluice haproxy"').
+# `make chart` draws the newest bench/peers/results/scaling-*.tsv (from
+# bench/peers/run-scaling.sh) as bench/peers/results/scaling.svg (+ .png when
+# rsvg-convert is installed).
+PEERSFLAGS ?=
+CHARTFLAGS ?=
+CHARTOUT   ?= bench/peers/results/scaling.svg
+
+.PHONY: peers chart
+
+peers: build
+	bench/peers/run-peers.sh $(PEERSFLAGS)
+
+chart:
+	$(GO) run ./bench/chart -out $(CHARTOUT) $(CHARTFLAGS)
+	@if command -v rsvg-convert >/dev/null; then \
+		rsvg-convert -o $(CHARTOUT:.svg=.png) $(CHARTOUT) && echo "chart: $(CHARTOUT:.svg=.png)"; \
+	else echo "chart: rsvg-convert not installed (apt-get install librsvg2-bin) - SVG only"; fi

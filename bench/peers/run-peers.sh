@@ -1,0 +1,768 @@
+#!/usr/bin/env bash
+# run-peers.sh - measure sluice and existing forward proxies ("peers") side by side.
+#
+# Adapted from ../shared/peers (the peers harness) into the sluice repo:
+# sluice is a built-in peer here (bin/sluice, built by `make peers`), results
+# go to bench/peers/results/, and -C runs several wrk connection counts (the
+# scaling run, see run-scaling.sh).
+#
+# For each peer in turn (and a "direct" run with no proxy) it starts the peer
+# with its own config in a temp dir, checks with curl -x that it proxies
+# correctly, runs wrk through it for a bounded time, records requests/s,
+# latency percentiles and the CPU time the peer's processes consumed, then
+# stops it by PID. Everything listens on 127.0.0.1, ports 18000-18999.
+#
+# See README.md in this directory. Run ./install.sh once first (root).
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CONF=$HERE/conf
+REPO=$(cd "$HERE/../.." && pwd)
+
+DURATION=10        # seconds per measured wrk run
+WARMUP=2           # seconds of unrecorded wrk load before each measured run
+THREADS=1
+CONNS_LIST=50     # wrk connections; several ("1 10 100 1000") = one run per count
+WRK_TIMEOUT=5s     # wrk --timeout (a response slower than this is an error)
+PATHS="small big"
+ALL_PEERS="direct sluice nginx squid tinyproxy haproxy ats go-baseline"
+KNOWN_PEERS="$ALL_PEERS sluice-1loop"
+PEERS=$ALL_PEERS
+EXTRAS=()          # NAME:PORT:COMMAND
+KEEP=0
+OUT_DIR=$HERE/results
+NAME=results       # output files: $OUT_DIR/$NAME-<timestamp>.md/.tsv
+# sluice: the binary (make peers builds bin/sluice; if it is missing the
+# driver builds it into the temp dir), its event loops (0 = GOMAXPROCS) and
+# any extra flags.
+SLUICE_BIN=${SLUICE_BIN:-$REPO/bin/sluice}
+SLUICE_LOOPS=${SLUICE_LOOPS:-0}
+SLUICE_FLAGS=${SLUICE_FLAGS:-}
+
+DNS_PORT=18053
+ORIGIN_PORT=18080
+declare -A PORT=(
+  [nginx]=18101 [squid]=18102 [tinyproxy]=18103 [haproxy]=18104
+  [ats]=18105 [go-baseline]=18106 [sluice]=18110 [sluice-1loop]=18111
+)
+
+usage() {
+  cat <<EOF
+Usage: $0 [options]
+Environment: SLUICE_BIN (default $REPO/bin/sluice), SLUICE_LOOPS (0),
+SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
+  -d SECONDS        measured wrk duration per peer and path (default $DURATION)
+  -w SECONDS        warm-up wrk duration before each measured run, 0 = none (default $WARMUP)
+  -c CONNS          wrk connections (default $CONNS_LIST)
+  -C "CONNS..."     several connection counts, one measured run each, e.g.
+                    "1 10 100 1000" (the scaling run; overrides -c)
+  -t THREADS        wrk threads (default $THREADS)
+  -p "PATHS"        origin paths to load, from: small big (default "$PATHS")
+  -P "PEERS"        peers to run, from: $KNOWN_PEERS
+                    (default: $ALL_PEERS)
+                    sluice = \$SLUICE_BIN -loops \$SLUICE_LOOPS (0 = GOMAXPROCS),
+                    sluice-1loop = the same with -loops 1
+  -x NAME:PORT:CMD  also run an extra peer: CMD is run with bash -c "exec CMD"
+                    and must serve a forward proxy on 127.0.0.1:PORT (PORT in
+                    18000-18999). CMD may use \$DNS_ADDR (127.0.0.1:$DNS_PORT),
+                    \$PORT and \$RUN (temp dir). Repeatable.
+  -o DIR            where results-<timestamp>.md/.tsv go (default $OUT_DIR)
+  -n NAME           output file prefix instead of "results" (NAME-<timestamp>.md/.tsv)
+  -k                keep the temp dir (configs, logs) after the run
+  -h                this help
+EOF
+}
+
+while getopts "d:w:c:C:t:p:P:x:o:n:kh" opt; do
+  case $opt in
+    d) DURATION=$OPTARG ;;
+    w) WARMUP=$OPTARG ;;
+    c) CONNS_LIST=$OPTARG ;;
+    C) CONNS_LIST=$OPTARG ;;
+    t) THREADS=$OPTARG ;;
+    p) PATHS=$OPTARG ;;
+    P) PEERS=$OPTARG ;;
+    x) EXTRAS+=("$OPTARG") ;;
+    o) OUT_DIR=$OPTARG ;;
+    n) NAME=$OPTARG ;;
+    k) KEEP=1 ;;
+    h) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+for v in DURATION WARMUP THREADS SLUICE_LOOPS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be an integer" >&2; exit 2; }
+done
+[[ -n $CONNS_LIST ]] || { echo "no connection count" >&2; exit 2; }
+MAX_CONNS=0
+for c in $CONNS_LIST; do
+  [[ $c =~ ^[0-9]+$ ]] && (( c >= 1 && c <= 20000 )) || { echo "connections must be 1..20000, got '$c'" >&2; exit 2; }
+  (( c > MAX_CONNS )) && MAX_CONNS=$c
+done
+(( THREADS >= 1 )) || { echo "threads must be >= 1" >&2; exit 2; }
+[[ $NAME =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad -n name '$NAME'" >&2; exit 2; }
+for p in $PEERS; do
+  [[ " $KNOWN_PEERS " == *" $p "* ]] || (( ${#EXTRAS[@]} )) || { echo "unknown peer '$p' (known: $KNOWN_PEERS)" >&2; exit 2; }
+done
+(( DURATION >= 1 && DURATION <= 300 )) || { echo "duration must be 1..300 s" >&2; exit 2; }
+(( WARMUP <= 60 )) || { echo "warm-up must be <= 60 s" >&2; exit 2; }
+for p in $PATHS; do
+  [[ $p == small || $p == big ]] || { echo "unknown path '$p'" >&2; exit 2; }
+done
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for b in nginx dnsmasq wrk curl ss awk sed sha256sum timeout; do
+  command -v "$b" >/dev/null || die "missing '$b' (run ./install.sh as root)"
+done
+[[ $(id -u) == 0 ]] || log "WARNING: not root; squid/ats (chown to their users) and tinyproxy (unshare + bind mounts) need root"
+
+TS=$(date +%Y%m%d-%H%M%S)
+RUN=$(mktemp -d /tmp/peers-bench.XXXXXX)
+chmod 755 "$RUN"
+mkdir -p "$OUT_DIR"
+OUT_DIR=$(cd "$OUT_DIR" && pwd)
+RESULTS_MD=$OUT_DIR/$NAME-$TS.md
+RESULTS_TSV=$OUT_DIR/$NAME-$TS.tsv
+
+# wrk, the peers and the origin each hold one descriptor per connection (a
+# proxy two): raise the soft limit for everything started from here.
+if (( MAX_CONNS > 200 )); then
+  want=$(( MAX_CONNS * 4 + 4096 ))
+  if (( $(ulimit -n) < want )); then
+    ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  fi
+  (( $(ulimit -n) >= MAX_CONNS * 2 + 64 )) || log "WARNING: open-files limit $(ulimit -n) is low for $MAX_CONNS connections"
+fi
+CLK_TCK=$(getconf CLK_TCK)
+NCPU=$(nproc)
+
+# --------------------------------------------------------------------------
+# Process bookkeeping: every process we start is recorded as "pid:starttime";
+# it and its descendants are stopped by PID only (never by name).
+
+OWNED=()   # pid:starttime of every root process we started (LIFO stop order)
+
+proc_starttime() {  # PID -> starttime (field 22 of /proc/PID/stat), empty if gone
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  s=${s##*) }
+  set -- $s
+  echo "${20}"
+}
+
+proc_alive() {  # PID -> 0 if the process exists and is not a zombie
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  [[ ${s:0:1} != Z && ${s:0:1} != X ]]
+}
+
+# All processes: "pid ppid starttime ticks" (ticks = utime+stime+cutime+cstime).
+proc_table() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+    line = $0; p = 0
+    while ((k = index(substr(line, p + 1), ")")) > 0) p += k
+    n = split(substr(line, p + 2), f, " ")
+    print $1, f[2], f[20], f[12] + f[13] + f[14] + f[15]
+  }'
+}
+
+# ROOT_PID... -> "pid:starttime" for the roots and all their descendants.
+tree_members() {
+  proc_table | awk -v roots="$*" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) in_tree[r[i]] = 1 }
+    { pp[$1] = $2; st[$1] = $3 }
+    END {
+      changed = 1
+      while (changed) {
+        changed = 0
+        for (p in pp) if (!(p in in_tree) && (pp[p] in in_tree)) { in_tree[p] = 1; changed = 1 }
+      }
+      for (p in in_tree) if (p in st) print p ":" st[p]
+    }'
+}
+
+# ROOT_PID... -> total CPU ticks of the roots and all their descendants.
+tree_ticks() {
+  proc_table | awk -v roots="$*" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) in_tree[r[i]] = 1 }
+    { pp[$1] = $2; t[$1] = $4 }
+    END {
+      changed = 1
+      while (changed) {
+        changed = 0
+        for (p in pp) if (!(p in in_tree) && (pp[p] in in_tree)) { in_tree[p] = 1; changed = 1 }
+      }
+      s = 0; for (p in in_tree) if (p in t) s += t[p]
+      print s
+    }'
+}
+
+listener_pids() {  # PORT -> PIDs of processes with a TCP listener on 127.0.0.1:PORT
+  ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+port_in_use() {  # PORT -> 0 if anything listens on it (TCP or UDP)
+  [[ -n $(ss -ltnH "sport = :$1" 2>/dev/null) || -n $(ss -lunH "sport = :$1" 2>/dev/null) ]]
+}
+
+# Stop a set of processes we own ("pid:starttime" words): TERM, wait up to
+# 10 s, then KILL whatever is left. Only PIDs whose start time still matches.
+stop_members() {
+  local m pid st i left
+  for m in "$@"; do
+    pid=${m%%:*}; st=${m##*:}
+    [[ $(proc_starttime "$pid") == "$st" ]] && kill -TERM "$pid" 2>/dev/null
+  done
+  for ((i = 0; i < 100; i++)); do
+    left=0
+    for m in "$@"; do
+      pid=${m%%:*}; st=${m##*:}
+      if [[ $(proc_starttime "$pid") == "$st" ]] && proc_alive "$pid"; then left=1; fi
+    done
+    (( left )) || break
+    sleep 0.1
+  done
+  for m in "$@"; do
+    pid=${m%%:*}; st=${m##*:}
+    if [[ $(proc_starttime "$pid") == "$st" ]] && proc_alive "$pid"; then
+      log "  pid $pid did not exit on TERM; sending KILL"
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
+  # Reap our direct children.
+  for m in "$@"; do wait "${m%%:*}" 2>/dev/null; done
+  return 0
+}
+
+# Stop one started root (given as pid:starttime) and everything under it
+# (plus PIDs recorded in MEMBERS_<pid> at start-up, e.g. a daemonized child).
+stop_root() {
+  local root=$1 pid=${1%%:*} extra
+  local members
+  members=$(tree_members "$pid")
+  extra=$(cat "$RUN/members.$pid" 2>/dev/null)
+  # shellcheck disable=SC2086
+  stop_members $(printf '%s\n' "$root" $members $extra | sort -u)
+}
+
+stop_all() {
+  local i
+  for ((i = ${#OWNED[@]} - 1; i >= 0; i--)); do
+    stop_root "${OWNED[$i]}"
+  done
+  OWNED=()
+}
+
+cleanup() {
+  stop_all
+  if (( KEEP )); then log "temp dir kept: $RUN"; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+# Start a command in the background as a process we own. Sets STARTED_PID.
+start_bg() {  # LOGFILE CMD...
+  local logf=$1; shift
+  "$@" >"$logf" 2>&1 </dev/null &
+  STARTED_PID=$!
+  sleep 0.05
+  OWNED+=("$STARTED_PID:$(proc_starttime "$STARTED_PID")")
+}
+
+wait_tcp_port() {  # PORT PID SECONDS -> 0 once something listens on 127.0.0.1:PORT
+  local port=$1 pid=$2 secs=$3 i
+  for ((i = 0; i < secs * 10; i++)); do
+    [[ -n $(ss -ltnH "src 127.0.0.1 and sport = :$port" 2>/dev/null) ]] && return 0
+    if ! proc_alive "$pid"; then
+      # The root exited: fine only if it left a (daemonized) listener behind.
+      sleep 0.5
+      [[ -n $(ss -ltnH "src 127.0.0.1 and sport = :$port" 2>/dev/null) ]]
+      return
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+render() {  # TEMPLATE OUT [PORT]
+  sed -e "s#@RUN@#$RUN#g" -e "s#@PORT@#${3:-}#g" -e "s#@DNS_PORT@#$DNS_PORT#g" \
+      -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" "$1" > "$2"
+}
+
+# --------------------------------------------------------------------------
+# Origin (nginx) and resolver (dnsmasq).
+
+ORIGIN_HOST=origin.test:$ORIGIN_PORT
+SMALL_BODY='origin small response: 0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWX'
+
+start_origin() {
+  mkdir -p "$RUN/origin/tmp"
+  head -c 1048576 /dev/urandom > "$RUN/origin/big.bin"
+  BIG_SHA=$(sha256sum "$RUN/origin/big.bin" | cut -d' ' -f1)
+  render "$CONF/origin-nginx.conf" "$RUN/origin/nginx.conf"
+  nginx -t -q -c "$RUN/origin/nginx.conf" -p "$RUN/origin/" || die "origin nginx config invalid"
+  start_bg "$RUN/origin/stdout.log" nginx -c "$RUN/origin/nginx.conf" -p "$RUN/origin/"
+  ORIGIN_PID=$STARTED_PID
+  wait_tcp_port "$ORIGIN_PORT" "$ORIGIN_PID" 10 || die "origin did not start (see $RUN/origin)"
+  [[ $(curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/small") == "$SMALL_BODY" ]] || die "origin /small wrong"
+}
+
+start_dns() {
+  mkdir -p "$RUN/dnsmasq"
+  render "$CONF/dnsmasq.conf" "$RUN/dnsmasq/dnsmasq.conf"
+  : > "$RUN/dnsmasq/queries.log"
+  start_bg "$RUN/dnsmasq/stdout.log" dnsmasq --keep-in-foreground -C "$RUN/dnsmasq/dnsmasq.conf"
+  DNS_PID=$STARTED_PID
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ -n $(ss -lunH "src 127.0.0.1 and sport = :$DNS_PORT" 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+  [[ -n $(ss -lunH "src 127.0.0.1 and sport = :$DNS_PORT" 2>/dev/null) ]] || die "dnsmasq did not start"
+  if command -v dig >/dev/null; then
+    [[ $(dig +short +time=2 +tries=1 @127.0.0.1 -p "$DNS_PORT" origin.test A) == 127.0.0.1 ]] \
+      || die "dnsmasq does not resolve origin.test"
+  fi
+}
+
+origin_accepts() {
+  curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/__status" | awk 'NR == 3 { print $1 }'
+}
+
+dns_queries() { grep -c 'query\[' "$RUN/dnsmasq/queries.log" 2>/dev/null || echo 0; }
+
+# Private hosts/resolv.conf for the peers that cannot use dnsmasq on :18053.
+cp "$CONF/hosts.bench" "$RUN/hosts"
+echo "nameserver 127.0.0.1" > "$RUN/resolv.conf"
+chmod 644 "$RUN/hosts" "$RUN/resolv.conf"
+
+# --------------------------------------------------------------------------
+# Peers. Each start_<peer> PORT starts it in the background and sets
+# PEER_PID (the root process) or returns non-zero with PEER_NOTE set.
+
+start_nginx() {
+  local d=$RUN/nginx
+  mkdir -p "$d/tmp"
+  render "$CONF/nginx-fwd.conf" "$d/nginx.conf" "$1"
+  nginx -t -q -c "$d/nginx.conf" -p "$d/" 2>"$d/configtest.log" || { PEER_NOTE="config test failed"; return 1; }
+  start_bg "$d/stdout.log" nginx -c "$d/nginx.conf" -p "$d/"
+  PEER_PID=$STARTED_PID
+}
+
+start_squid() {
+  local d=$RUN/squid
+  mkdir -p "$d"
+  render "$CONF/squid.conf" "$d/squid.conf" "$1"
+  chown -R proxy:proxy "$d" 2>/dev/null || chmod 777 "$d"
+  squid -k parse -f "$d/squid.conf" >"$d/parse.log" 2>&1 || { PEER_NOTE="squid -k parse failed"; return 1; }
+  (cd "$d" && exec squid --foreground -f "$d/squid.conf") >"$d/stdout.log" 2>&1 </dev/null &
+  STARTED_PID=$!
+  sleep 0.05
+  OWNED+=("$STARTED_PID:$(proc_starttime "$STARTED_PID")")
+  PEER_PID=$STARTED_PID
+}
+
+start_tinyproxy() {
+  local d=$RUN/tinyproxy
+  mkdir -p "$d"
+  chmod 777 "$d"
+  render "$CONF/tinyproxy.conf" "$d/tinyproxy.conf" "$1"
+  command -v unshare >/dev/null || { PEER_NOTE="needs unshare (util-linux) for a private /etc/hosts"; return 1; }
+  # Private mount namespace: /etc/hosts and /etc/resolv.conf are replaced for
+  # tinyproxy only (bind mounts vanish with the namespace).
+  start_bg "$d/stdout.log" unshare --mount --propagation private sh -c \
+    'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && exec tinyproxy -d -c "$3"' \
+    sh "$RUN/hosts" "$RUN/resolv.conf" "$d/tinyproxy.conf"
+  PEER_PID=$STARTED_PID
+}
+
+start_haproxy() {
+  local d=$RUN/haproxy
+  mkdir -p "$d"
+  render "$CONF/haproxy.cfg" "$d/haproxy.cfg" "$1"
+  haproxy -c -q -f "$d/haproxy.cfg" >"$d/check.log" 2>&1 || { PEER_NOTE="haproxy -c failed"; return 1; }
+  start_bg "$d/stdout.log" haproxy -db -f "$d/haproxy.cfg"
+  PEER_PID=$STARTED_PID
+}
+
+start_ats() {
+  local a=$RUN/ats f
+  mkdir -p "$a/etc" "$a/share" "$a/var" "$a/run" "$a/log" "$a/cache"
+  # Package defaults for the files we do not override (body_factory, sni.yaml,
+  # logging.yaml, ...), then our own files on top.
+  cp -a /etc/trafficserver/. "$a/etc/" 2>/dev/null || { PEER_NOTE="/etc/trafficserver missing"; return 1; }
+  for f in records.config storage.config remap.config plugin.config ip_allow.yaml; do
+    render "$CONF/ats/$f" "$a/etc/$f" "$1"
+  done
+  render "$CONF/ats/runroot.yaml" "$a/runroot.yaml" "$1"
+  truncate -s 64M "$a/cache/span"
+  chown -R trafficserver:trafficserver "$a"
+  (cd "$a" && exec traffic_server --run-root="$a/runroot.yaml") >"$a/stdout.log" 2>&1 </dev/null &
+  STARTED_PID=$!
+  sleep 0.05
+  OWNED+=("$STARTED_PID:$(proc_starttime "$STARTED_PID")")
+  PEER_PID=$STARTED_PID
+}
+
+start_go-baseline() {
+  local d=$RUN/go-baseline
+  mkdir -p "$d"
+  command -v go >/dev/null || { PEER_NOTE="go toolchain not found"; return 1; }
+  (cd "$HERE/goproxy-baseline" && go build -o "$d/goproxy-baseline" .) >"$d/build.log" 2>&1 \
+    || { PEER_NOTE="go build failed (see build.log)"; return 1; }
+  start_bg "$d/stdout.log" "$d/goproxy-baseline" -listen "127.0.0.1:$1" -dns "127.0.0.1:$DNS_PORT"
+  PEER_PID=$STARTED_PID
+}
+
+# sluice, built-in: the binary from `make peers` (bin/sluice), or one built
+# here from the repo if there is none. Its stderr (slog) is kept as
+# $NAME-<ts>.<peer>.log beside the results.
+SLUICE_BUILT=
+sluice_binary() {  # -> path of the sluice binary, building it if needed
+  if [[ -x $SLUICE_BIN ]]; then echo "$SLUICE_BIN"; return 0; fi
+  if [[ -z $SLUICE_BUILT ]]; then
+    command -v go >/dev/null || return 1
+    mkdir -p "$RUN/sluice-build"
+    (cd "$REPO" && go build -o "$RUN/sluice-build/sluice" ./cmd/sluice) >"$RUN/sluice-build/build.log" 2>&1 || return 1
+    SLUICE_BUILT=$RUN/sluice-build/sluice
+  fi
+  echo "$SLUICE_BUILT"
+}
+
+start_sluice_loops() {  # PEER PORT LOOPS
+  local d=$RUN/$1 bin newer
+  mkdir -p "$d"
+  bin=$(sluice_binary) || { PEER_NOTE="no sluice binary and go build failed (make build)"; return 1; }
+  newer=$(find "$REPO" -name '*.go' -newer "$bin" -not -path '*/bench/*' -not -path '*/fuzz/*' -not -name '*_test.go' 2>/dev/null | head -3 | tr '\n' ' ')
+  [[ -n $newer ]] && log "  WARNING: $bin is older than $newer(make build)"
+  # shellcheck disable=SC2086
+  start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' \
+    -loops "$3" $SLUICE_FLAGS
+  PEER_PID=$STARTED_PID
+  SLUICE_LOGS+=("$1")
+}
+
+start_sluice() { start_sluice_loops sluice "$1" "$SLUICE_LOOPS"; }
+start_sluice-1loop() { start_sluice_loops sluice-1loop "$1" 1; }
+
+SLUICE_LOGS=()
+
+# Extra peers given with -x NAME:PORT:CMD.
+declare -A EXTRA_CMD=()
+for e in "${EXTRAS[@]}"; do
+  name=${e%%:*}; rest=${e#*:}; port=${rest%%:*}; cmd=${rest#*:}
+  [[ $name =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "extra peer name '$name': use [a-z0-9-]"
+  [[ $port =~ ^18[0-9]{3}$ ]] || die "extra peer port '$port' must be in 18000-18999"
+  [[ -n ${PORT[$name]:-} || $name == direct ]] && die "extra peer name '$name' clashes with a built-in peer"
+  PORT[$name]=$port
+  EXTRA_CMD[$name]=$cmd
+  PEERS="$PEERS $name"
+done
+
+start_extra() {  # NAME PORT
+  local d=$RUN/extra-$1
+  mkdir -p "$d"
+  start_bg "$d/stdout.log" env DNS_ADDR="127.0.0.1:$DNS_PORT" PORT="$2" RUN="$RUN" \
+    ORIGIN="$ORIGIN_HOST" bash -c "exec ${EXTRA_CMD[$1]}"
+  PEER_PID=$STARTED_PID
+}
+
+peer_version() {
+  case $1 in
+    direct) echo "-" ;;
+    nginx) nginx -v 2>&1 | sed 's#.*nginx/#nginx #' ;;
+    squid) squid -v | head -1 | sed 's/Squid Cache: Version /squid /' ;;
+    tinyproxy) tinyproxy -v 2>&1 | head -1 ;;
+    haproxy) haproxy -v | head -1 | awk '{print "haproxy", $3}' ;;
+    ats) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' | awk '{print "ATS", $NF}' | head -1 ;;
+    go-baseline) go version 2>/dev/null | awk '{print $3}' | sed 's/^/net\/http /' ;;
+    sluice|sluice-1loop)
+      # The binary's own identity (GOFLAGS may carry -buildvcs=false, so no
+      # VCS stamp): its Go version, mtime and hash, beside the repo's HEAD now.
+      local rev dirty bin loops=$SLUICE_LOOPS gov
+      [[ $1 == sluice-1loop ]] && loops=1
+      (( loops == 0 )) && loops="GOMAXPROCS=$NCPU"
+      rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+      dirty=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo +dirty)
+      bin=$(sluice_binary) || { echo "sluice (no binary)"; return 0; }
+      gov=$(go version "$bin" 2>/dev/null | awk '{print $2}')
+      echo "sluice ${gov:-go?} built $(date -u -r "$bin" '+%Y-%m-%dT%H:%MZ') sha256:$(sha256sum "$bin" | cut -c1-10), repo HEAD $rev$dirty, loops $loops" ;;
+    *) echo "extra" ;;
+  esac
+}
+
+# --------------------------------------------------------------------------
+# Load + measurement.
+
+proc_stat_cpu() {  # -> "busy total" jiffies over all CPUs
+  awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+WRK_LUA=$HERE/wrk-proxy.lua
+
+# wrk_cmd NAME PATH -> prints the command line (for the report) and sets
+# WRK_ENV_PATH, WRK_URL.
+wrk_target() {  # PEER PATH
+  if [[ $1 == direct ]]; then
+    WRK_ENV_PATH=/$2
+    WRK_URL=http://127.0.0.1:$ORIGIN_PORT/
+  else
+    WRK_ENV_PATH=http://$ORIGIN_HOST/$2
+    WRK_URL=http://127.0.0.1:${PORT[$1]}/
+  fi
+}
+
+wrk_threads() { echo $(( $1 < THREADS ? $1 : THREADS )); }  # CONNS -> wrk -t (wrk needs t <= c)
+
+wrk_cmdline() {  # PEER PATH DURATION CONNS
+  wrk_target "$1" "$2"
+  echo "WRK_PATH=$WRK_ENV_PATH WRK_HOST=$ORIGIN_HOST wrk -t$(wrk_threads "$4") -c$4 -d${3}s --timeout $WRK_TIMEOUT --latency -s wrk-proxy.lua $WRK_URL"
+}
+
+run_wrk() {  # PEER PATH DURATION OUTFILE CONNS -> wrk results line in OUTFILE, wrk CPU ticks in OUTFILE.cpu
+  local peer=$1 path=$2 dur=$3 out=$4 conns=$5
+  wrk_target "$peer" "$path"
+  # The wrapper bash reaps wrk and then reads its own cutime+cstime (= wrk's
+  # CPU time). timeout bounds the whole thing even if wrk misbehaves.
+  WRK_PATH=$WRK_ENV_PATH WRK_HOST=$ORIGIN_HOST WRK_OUT=$out timeout $((dur + 30)) \
+    bash -c 'wrk "$@" >"$WRK_OUT.stdout" 2>&1; rc=$?
+             s=$(cat /proc/$$/stat); s=${s##*) }; set -- $s
+             echo "$(( ${14} + ${15} ))" >"$WRK_OUT.cpu"; exit $rc' \
+    wrk -t"$(wrk_threads "$conns")" -c"$conns" -d"${dur}s" --timeout "$WRK_TIMEOUT" --latency -s "$WRK_LUA" "$WRK_URL"
+}
+
+kv() {  # FILE KEY -> value from a "k=v k=v" line
+  tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\n' > "$RESULTS_TSV"
+
+ROWS=()       # markdown rows of the main table
+SETUP_ROWS=() # markdown rows of the per-peer check table
+FAILED=()     # "peer: reason"
+WRK_CMDS=()
+LOG_NOTES=()  # per sluice peer: its stderr log summary
+
+# ROOT_PID... -> resident set of the roots and their descendants, MiB (VmRSS
+# summed: pages shared between processes, e.g. nginx workers, count twice).
+tree_rss_mib() {
+  local m kb=0 v
+  for m in $(tree_members "$@"); do
+    v=$(awk '/^VmRSS:/ { print $2 }' "/proc/${m%%:*}/status" 2>/dev/null)
+    kb=$(( kb + ${v:-0} ))
+  done
+  awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
+
+measure() {  # PEER PATH CONNS ROOTPIDS...
+  local peer=$1 path=$2 conns=$3; shift 3
+  local roots="$*" o=$RUN/wrk-$peer-$path-c$conns
+  if (( WARMUP > 0 )); then
+    run_wrk "$peer" "$path" "$WARMUP" "$o.warmup" "$conns" || true
+  fi
+  local acc0 dns0 p0 or0 dc0 cpu0 acc1 dns1 p1 or1 dc1 cpu1
+  acc0=$(origin_accepts); dns0=$(dns_queries)
+  p0=0; [[ -n $roots ]] && p0=$(tree_ticks $roots)
+  or0=$(tree_ticks "$ORIGIN_PID"); dc0=$(tree_ticks "$DNS_PID"); cpu0=$(proc_stat_cpu)
+  WRK_CMDS+=("$(wrk_cmdline "$peer" "$path" "$DURATION" "$conns")")
+  run_wrk "$peer" "$path" "$DURATION" "$o" "$conns"
+  local rc=$?
+  local rss=-
+  [[ -n $roots ]] && rss=$(tree_rss_mib $roots)
+  cpu1=$(proc_stat_cpu); or1=$(tree_ticks "$ORIGIN_PID"); dc1=$(tree_ticks "$DNS_PID")
+  p1=0; [[ -n $roots ]] && p1=$(tree_ticks $roots)
+  dns1=$(dns_queries); acc1=$(origin_accepts)
+  if [[ ! -s $o ]]; then
+    log "  wrk produced no result (rc=$rc); output: $(tail -3 "$o.stdout" 2>/dev/null | tr '\n' ' ')"
+    FAILED+=("$peer/$path/c$conns: wrk produced no result (rc=$rc)")
+    return 1
+  fi
+  local req dur rps bytes p50 p90 p99 max mean ec er ew es et wrkt
+  req=$(kv "$o" requests); dur=$(kv "$o" duration_s); rps=$(kv "$o" rps); bytes=$(kv "$o" bytes)
+  p50=$(kv "$o" lat_p50_us); p90=$(kv "$o" lat_p90_us); p99=$(kv "$o" lat_p99_us)
+  max=$(kv "$o" lat_max_us); mean=$(kv "$o" lat_mean_us)
+  ec=$(kv "$o" err_connect); er=$(kv "$o" err_read); ew=$(kv "$o" err_write)
+  es=$(kv "$o" err_status); et=$(kv "$o" err_timeout)
+  wrkt=$(cat "$o.cpu" 2>/dev/null || echo 0)
+  # The status fetch after the run opens one connection of its own.
+  local upconns=$(( acc1 - acc0 - 1 )) dnsq=$(( dns1 - dns0 ))
+  local line
+  line=$(awk -v peer="$peer" -v path="$path" -v req="$req" -v dur="$dur" -v rps="$rps" -v bytes="$bytes" \
+      -v p50="$p50" -v p90="$p90" -v p99="$p99" -v max="$max" -v mean="$mean" \
+      -v ec="$ec" -v er="$er" -v ew="$ew" -v es="$es" -v et="$et" \
+      -v pt=$(( p1 - p0 )) -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
+      -v cb0="${cpu0% *}" -v ct0="${cpu0#* }" -v cb1="${cpu1% *}" -v ct1="${cpu1#* }" \
+      -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" 'BEGIN {
+        mib = bytes / dur / 1048576
+        pcpu = pt / hz; ocpu = ot / hz; wcpu = wt / hz; dcpu = dt / hz
+        pus = (req > 0 && hasproxy) ? sprintf("%.1f", pcpu * 1e6 / req) : "-"
+        pcs = hasproxy ? sprintf("%.2f", pcpu) : "-"
+        ous = req > 0 ? sprintf("%.1f", ocpu * 1e6 / req) : "-"
+        busy = (ct1 - ct0) > 0 ? 100 * (cb1 - cb0) / (ct1 - ct0) : 0
+        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\n",
+          peer, path, req, dur, rps, mib, p50/1000, p90/1000, p99/1000, max/1000, mean/1000,
+          ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss
+      }')
+  printf '%s\n' "$line" >> "$RESULTS_TSV"
+  ROWS+=("$(awk -F'\t' '{
+      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
+        $1, $2, $25, $5, $6, $7, $8, $9, $10, $17, $18, $19, $26, $24, $20, $21, $22, $23, $12, $13, $14, $15, $16
+    }' <<<"$line")")
+  log "  $peer /$path c=$conns: $(awk -F'\t' '{ printf "%s req/s, p50 %s ms, p99 %s ms, proxy CPU %s us/req, errors c/r/w/s/t %s/%s/%s/%s/%s", $5, $7, $9, $18, $12, $13, $14, $15, $16 }' <<<"$line")"
+}
+
+# Correctness checks through a proxy on PORT; fills CHECK_* variables.
+check_peer() {  # PEER PORT
+  local peer=$1 port=$2 name body sha
+  CHECK_ABS=no; CHECK_BIG=no; CHECK_ORIGINFORM=no; CHECK_DNS=no; CHECK_CONFLICT=-
+  body=$(curl -sS -m 10 -x "http://127.0.0.1:$port" "http://$ORIGIN_HOST/small" 2>"$RUN/check-$peer.err")
+  [[ $body == "$SMALL_BODY" ]] && CHECK_ABS=yes
+  name=$peer.bench.test
+  local q0; q0=$(grep -c " $name " "$RUN/dnsmasq/queries.log" 2>/dev/null)
+  sha=$(curl -sS -m 20 -x "http://127.0.0.1:$port" "http://$name:$ORIGIN_PORT/big" 2>>"$RUN/check-$peer.err" | sha256sum | cut -d' ' -f1)
+  [[ $sha == "$BIG_SHA" ]] && CHECK_BIG=yes
+  local q1; q1=$(grep -c " $name " "$RUN/dnsmasq/queries.log" 2>/dev/null)
+  (( q1 > q0 )) && CHECK_DNS=yes
+  body=$(curl -sS -m 10 -H "Host: $ORIGIN_HOST" "http://127.0.0.1:$port/small" 2>>"$RUN/check-$peer.err")
+  [[ $body == "$SMALL_BODY" ]] && CHECK_ORIGINFORM=yes
+  # Absolute-form target with a conflicting Host header (port 1 on loopback:
+  # nothing listens there). "URI" = the proxy went to the URI's authority.
+  local code
+  code=$(curl -sS -m 10 -o "$RUN/check-$peer.conflict" -w '%{http_code}' -H 'Host: conflict.bench.test:1' \
+    -x "http://127.0.0.1:$port" "http://$ORIGIN_HOST/small" 2>>"$RUN/check-$peer.err")
+  if [[ $(cat "$RUN/check-$peer.conflict" 2>/dev/null) == "$SMALL_BODY" ]]; then
+    CHECK_CONFLICT="URI"
+  else
+    CHECK_CONFLICT="HTTP ${code:-000}"
+  fi
+  return 0
+}
+
+# --------------------------------------------------------------------------
+# Main.
+
+for p in $DNS_PORT $ORIGIN_PORT; do
+  port_in_use "$p" && die "port $p is already in use; not touching whatever holds it"
+done
+
+log "run dir: $RUN"
+start_dns
+start_origin
+log "origin nginx pid $ORIGIN_PID on 127.0.0.1:$ORIGIN_PORT, dnsmasq pid $DNS_PID on 127.0.0.1:$DNS_PORT"
+
+for peer in $PEERS; do
+  if [[ $peer == direct ]]; then
+    log "== direct (no proxy): wrk -> origin 127.0.0.1:$ORIGIN_PORT"
+    SETUP_ROWS+=("| direct | 127.0.0.1:$ORIGIN_PORT | - | - | - | - | - | - | - |")
+    for path in $PATHS; do for c in $CONNS_LIST; do measure direct "$path" "$c"; done; done
+    continue
+  fi
+  port=${PORT[$peer]:-}
+  [[ -n $port ]] || { FAILED+=("$peer: unknown peer"); log "unknown peer $peer"; continue; }
+  ver=$(peer_version "$peer")
+  log "== $peer ($ver) on 127.0.0.1:$port"
+  if port_in_use "$port"; then
+    FAILED+=("$peer: port $port already in use")
+    SETUP_ROWS+=("| $peer | 127.0.0.1:$port | $ver | not started: port in use | | | | | |")
+    continue
+  fi
+  PEER_PID=; PEER_NOTE=
+  n_owned=${#OWNED[@]}
+  if [[ -n ${EXTRA_CMD[$peer]:-} ]]; then start_extra "$peer" "$port"; else "start_$peer" "$port"; fi
+  if [[ -z $PEER_PID ]]; then
+    FAILED+=("$peer: ${PEER_NOTE:-did not start}")
+    SETUP_ROWS+=("| $peer | 127.0.0.1:$port | $ver | not started: ${PEER_NOTE:-} | | | | | |")
+    continue
+  fi
+  if ! wait_tcp_port "$port" "$PEER_PID" 30; then
+    FAILED+=("$peer: nothing listened on $port within 30 s (logs in run dir)")
+    SETUP_ROWS+=("| $peer | 127.0.0.1:$port | $ver | no listener after 30 s | | | | | |")
+    while (( ${#OWNED[@]} > n_owned )); do stop_root "${OWNED[-1]}"; unset 'OWNED[-1]'; done
+    continue
+  fi
+  sleep 1  # let multi-process peers (squid kids, ATS) finish starting
+  # Listener PIDs that are not under PEER_PID (a peer that forked away) are
+  # ours too: record them for accounting and for stopping.
+  roots=$PEER_PID
+  for lp in $(listener_pids "$port"); do
+    if ! tree_members "$PEER_PID" | grep -q "^$lp:"; then
+      roots="$roots $lp"
+      echo "$lp:$(proc_starttime "$lp")" >> "$RUN/members.$PEER_PID"
+    fi
+  done
+  log "  pids: $(tree_members $roots | cut -d: -f1 | sort -n | tr '\n' ' ')"
+  check_peer "$peer" "$port"
+  SETUP_ROWS+=("| $peer | 127.0.0.1:$port | $ver | $CHECK_ABS | $CHECK_BIG | $CHECK_ORIGINFORM | $CHECK_CONFLICT | $CHECK_DNS | $(tree_members $roots | wc -l) |")
+  log "  check: absolute-form /small=$CHECK_ABS, /big via $peer.bench.test=$CHECK_BIG, origin-form=$CHECK_ORIGINFORM, URI vs conflicting Host=$CHECK_CONFLICT, dnsmasq queried=$CHECK_DNS"
+  if [[ $CHECK_ABS != yes ]]; then
+    FAILED+=("$peer: curl -x check failed: $(head -c 300 "$RUN/check-$peer.err" | tr '\n' ' ')")
+  else
+    for path in $PATHS; do for c in $CONNS_LIST; do measure "$peer" "$path" "$c" $roots; done; done
+  fi
+  log "  stopping $peer"
+  while (( ${#OWNED[@]} > n_owned )); do stop_root "${OWNED[-1]}"; unset 'OWNED[-1]'; done
+  if [[ " ${SLUICE_LOGS[*]} " == *" $peer "* && -f $RUN/$peer/stderr.log ]]; then
+    cp "$RUN/$peer/stderr.log" "$OUT_DIR/$NAME-$TS.$peer.log"
+    # gnet's "received event ... of a stale connection" (an epoll event for a
+    # connection it has just closed, typically when wrk closes its
+    # connections at the end of a run) is counted apart from the rest.
+    slog_re='^time=[^ ]+ level=(DEBUG|INFO|WARN|ERROR) '
+    n_stale=$(grep -c -E 'level=WARN msg="received event\[.*of a stale connection' "$RUN/$peer/stderr.log")
+    n_warn=$(grep -E 'level=(WARN|ERROR)' "$RUN/$peer/stderr.log" | grep -c -v 'of a stale connection')
+    n_other=$(grep -c -v -E "$slog_re" "$RUN/$peer/stderr.log")
+    LOG_NOTES+=("$peer: stderr $(wc -l < "$RUN/$peer/stderr.log") lines: $n_warn WARN/ERROR, $n_stale gnet 'event of a stale connection' warnings, $n_other lines not from slog (panic?) -> $NAME-$TS.$peer.log")
+    log "  $peer log: ${LOG_NOTES[-1]}"
+    (( n_warn + n_other > 0 )) && FAILED+=("$peer: its log has $n_warn WARN/ERROR and $n_other non-slog lines, see $NAME-$TS.$peer.log")
+  fi
+  sleep 1
+done
+
+# --------------------------------------------------------------------------
+# Report.
+
+{
+  echo "# Forward-proxy peers benchmark, $TS"
+  echo
+  echo "Host: $(. /etc/os-release; echo "$PRETTY_NAME"), $NCPU CPUs ($(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')), kernel $(uname -r)."
+  echo "Load generator (wrk), proxy, origin (nginx, 1 worker) and dnsmasq all share these $NCPU CPUs; nothing is pinned."
+  echo "Run: $(date -d "${TS:0:8} ${TS:9:2}:${TS:11:2}:${TS:13:2}" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null || echo "$TS"); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
+  echo "Proxied requests are absolute-form (\`GET http://$ORIGIN_HOST/PATH HTTP/1.1\`, Host: $ORIGIN_HOST); direct requests are origin-form to 127.0.0.1:$ORIGIN_PORT."
+  echo
+  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | DNS queries | errors c/r/w/s/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed. origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
+  echo
+  echo "## Checks"
+  echo
+  echo "| peer | listen | version | curl -x /small | /big via <peer>.bench.test (sha256) | origin-form + Host | absolute-form + conflicting Host | dnsmasq queried | processes |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${SETUP_ROWS[@]}"
+  echo
+  echo "absolute-form + conflicting Host: \`curl -x ... -H 'Host: conflict.bench.test:1' http://$ORIGIN_HOST/small\`; URI = the peer went to the URI's authority, otherwise the HTTP status it answered. dnsmasq queried = dnsmasq logged a query for <peer>.bench.test during the checks (no: the peer resolved from a private hosts file, see README)."
+  echo
+  if (( ${#LOG_NOTES[@]} )); then
+    echo "## sluice logs"
+    echo
+    printf -- '- %s\n' "${LOG_NOTES[@]}"
+    echo
+  fi
+  echo "## wrk commands (run from $HERE)"
+  echo
+  echo '```'
+  printf '%s\n' "${WRK_CMDS[@]}"
+  echo '```'
+  echo
+  echo "## Failures"
+  echo
+  if (( ${#FAILED[@]} )); then printf -- '- %s\n' "${FAILED[@]}"; else echo "none"; fi
+} > "$RESULTS_MD"
+
+cat "$RESULTS_MD"
+log "results: $RESULTS_MD and $RESULTS_TSV"
