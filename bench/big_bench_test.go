@@ -55,6 +55,7 @@ var (
 	bigConns   = flagInt("big-conns", 8, "client connections in the 1 MiB benchmarks")
 	highWater  = flagInt("stream-high-water", 0, "engine StreamHighWater for the benchmarks (0: default)")
 	streamThre = flagInt("stream-threshold", 0, "engine StreamThreshold for the benchmarks (0: default)")
+	readBuf    = flagInt("read-buffer", 0, "engine ReadBuffer for the benchmarks (0: default)")
 )
 
 func bigFixture(b *testing.B, withProxy bool) (*origin.Server, string) {
@@ -86,7 +87,7 @@ func startProxy(b *testing.B, opts ...func(*engine.Config)) string {
 		b.Fatal(err)
 	}
 	cfg := engine.Config{Listen: "127.0.0.1:0", Loops: *loops,
-		StreamHighWater: *highWater, StreamThreshold: *streamThre}
+		StreamHighWater: *highWater, StreamThreshold: *streamThre, ReadBuffer: *readBuf}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -20,7 +20,7 @@ const (
 	DefaultResponseTimeout = 30 * time.Second
 	DefaultUpstreamIdle    = 30 * time.Second
 	DefaultDrainTimeout    = 30 * time.Second
-	DefaultMaxIdlePerHost  = 64
+	DefaultMaxIdlePerHost  = 1024 // as many as the per-host cap: a busy origin keeps its connections
 	DefaultMaxConnsPerHost = 1024
 	// DefaultMaxBuffered caps the bytes buffered for a client and its
 	// upstream in loop mode (inbound not yet consumed plus outbound not yet
@@ -28,6 +28,9 @@ const (
 	// that sends past it while its request waits is parked, and anything
 	// else past it aborts the pair.
 	DefaultMaxBuffered = 256 << 10
+	// DefaultReadBuffer is what an event loop reads at once (gnet's read
+	// buffer, one per loop).
+	DefaultReadBuffer = 256 << 10
 	// DefaultTick is the resolution of the per-loop timing wheel.
 	DefaultTick = 100 * time.Millisecond
 )
@@ -58,6 +61,7 @@ type Config struct {
 	MaxConns        int // client connections; 0 means derived from RLIMIT_NOFILE
 	MaxBuffered     int // bytes buffered per connection pair in loop mode; beyond: stream mode or abort
 
+	ReadBuffer      int // bytes an event loop reads per read(2); DefaultReadBuffer
 	StreamThreshold int // a body with more than this left (or unknown length) may stream
 	StreamHighWater int // ... when its receiver has more than this queued
 
@@ -105,6 +109,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxBuffered == 0 {
 		cfg.MaxBuffered = DefaultMaxBuffered
 	}
+	if cfg.ReadBuffer == 0 {
+		cfg.ReadBuffer = DefaultReadBuffer
+	}
 	if cfg.StreamThreshold == 0 {
 		cfg.StreamThreshold = DefaultStreamThreshold
 	}
@@ -143,7 +150,7 @@ func (cfg Config) Check() error {
 		{"loops", cfg.Loops}, {"max_idle_per_host", cfg.MaxIdlePerHost},
 		{"max_conns_per_host", cfg.MaxConnsPerHost}, {"max_conns", cfg.MaxConns},
 		{"max_buffered", cfg.MaxBuffered}, {"stream_threshold", cfg.StreamThreshold},
-		{"stream_high_water", cfg.StreamHighWater},
+		{"stream_high_water", cfg.StreamHighWater}, {"read_buffer", cfg.ReadBuffer},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("engine: %s: %d is negative", n.name, n.v)

@@ -91,6 +91,7 @@ func (s *Server) Start() error {
 			gnet.WithReusePort(false),
 			gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 			gnet.WithLockOSThread(false),
+			gnet.WithReadBufferCap(s.cfg.ReadBuffer),
 		)
 		if err == nil && !s.draining.Load() {
 			// gnet returns nil when accept fails with EMFILE: an engine that

@@ -8,7 +8,7 @@ import (
 // Defaults for Idle.
 const (
 	// DefaultMaxIdlePerHost is how many idle connections one address keeps.
-	DefaultMaxIdlePerHost = 64
+	DefaultMaxIdlePerHost = 1024
 	// DefaultIdleTimeout is how long an idle connection is kept (DESIGN.md:
 	// upstream idle in pool 30 s).
 	DefaultIdleTimeout = 30 * time.Second
