@@ -1,0 +1,8 @@
+// Package fuzz holds sluice's fuzz targets and their corpora (testdata/fuzz).
+// The package has no code of its own: every target is in a _test.go file and
+// runs with `go test -fuzz=^FuzzName$ ./fuzz/`; `make fuzz` runs them all.
+//
+// parser_fuzz_test.go fuzzes package parser on its own and against
+// net/http.ReadRequest; README.md lists the intended differences between the
+// two.
+package fuzz

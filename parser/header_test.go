@@ -1,0 +1,63 @@
+package parser
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestScanFieldLineAgrees checks the one-pass fast path against the
+// line-based parser on random lines: the fast path may decline a line, but
+// what it accepts the line parser accepts the same way, and it accepts every
+// valid complete line.
+func TestScanFieldLineAgrees(t *testing.T) {
+	alphabet := []byte("aZ09-_:: \t\t\r\n\x00\x01\x1f\x7f\x80\xff\"(,;=")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := 0; iter < 200000; iter++ {
+		n := rng.IntN(40)
+		line := make([]byte, 0, n+2)
+		for i := 0; i < n; i++ {
+			line = append(line, alphabet[rng.IntN(len(alphabet))])
+		}
+		if rng.IntN(2) == 0 {
+			line = append(line, '\r', '\n')
+		}
+		lf := bytes.IndexByte(line, '\n')
+		h, next, ok := scanFieldLine(line, 0, len(line))
+		if lf < 0 {
+			if ok {
+				t.Fatalf("%q: fast path accepted a line without LF", line)
+			}
+			continue
+		}
+		var ph Header
+		var perr *Error = ErrBareLF
+		if lf > 0 {
+			ph, perr = parseFieldLine(line, 0, lf)
+		}
+		if ok && (perr != nil || ph != h || next != lf+1) {
+			t.Fatalf("%q: fast path %+v next %d, line parser %+v %v", line, h, next, ph, perr)
+		}
+		if !ok && perr == nil {
+			t.Fatalf("%q: fast path declined a valid line", line)
+		}
+	}
+}
+
+func TestCtlOrDelMask(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			w := bytes.Repeat([]byte("a"), 8)
+			w[pos] = byte(c)
+			var x uint64
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			m := ctlOrDelMask(x)
+			bad := c < 0x20 || c == 0x7f
+			if bad != (m != 0) || bad && m != 0x80<<(8*pos) {
+				t.Fatalf("byte %#x at %d: mask %#x", c, pos, m)
+			}
+		}
+	}
+}

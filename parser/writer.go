@@ -1,0 +1,212 @@
+package parser
+
+import "strconv"
+
+// Head writers: the request head sluice sends upstream and the response head it
+// sends back, append-style so that a reused buffer makes them allocation-free.
+// Field lines are written as "Name: value" with the value as parsed (OWS
+// trimmed), in their original order.
+
+// ForwardRequest says how to rewrite a request head for the upstream.
+type ForwardRequest struct {
+	// Authority is the value of the Host field to send, the target
+	// authority (RFC 9112 §3.2.2: it replaces the client's Host). Required.
+	Authority []byte
+	// Via is this proxy's Via entry, for instance "1.1 sluice" (RFC 9110
+	// §7.6.3): appended to the last Via field as ", 1.1 sluice", or sent as a
+	// new field. Empty: no Via.
+	Via []byte
+	// Upgrade keeps the Upgrade field and sends "Connection: upgrade".
+	Upgrade bool
+}
+
+// AppendRequestHead appends to dst the head of r as sluice forwards it:
+// "METHOD target HTTP/1.1", where an absolute-form target becomes its
+// origin-form (the path and query, "/" when empty) and other forms are kept;
+// "Host: " f.Authority; every field of r except the hop-by-hop ones
+// (Connection, Keep-Alive, Proxy-Connection, Proxy-Authorization, TE, Trailer,
+// Upgrade unless f.Upgrade, the client's Host, and every field named in
+// Connection); the Via entry; "Connection: upgrade" if f.Upgrade; and the empty
+// line. Content-Length and Transfer-Encoding are kept even when Connection
+// names them, so that Connection cannot change the framing the upstream sees;
+// Content-Length is sent once, as the parsed value.
+func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
+	raw := r.Raw
+	dst = append(dst, raw[r.MethodName.Start:r.MethodName.End]...)
+	dst = append(dst, ' ')
+	if r.Form == FormAbsolute {
+		p := raw[r.Path.Start:r.Path.End]
+		if len(p) == 0 || p[0] != '/' {
+			dst = append(dst, '/')
+		}
+		dst = append(dst, p...)
+	} else {
+		dst = append(dst, raw[r.Target.Start:r.Target.End]...)
+	}
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, f.Authority...)
+	dst = append(dst, "\r\n"...)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength)
+	if f.Upgrade {
+		dst = append(dst, "Connection: upgrade\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// ForwardResponse says how to rewrite a response head for the client.
+type ForwardResponse struct {
+	// Via is this proxy's Via entry, as in ForwardRequest.
+	Via []byte
+	// Close sends "Connection: close": the client connection ends after this
+	// response.
+	Close bool
+	// KeepAlive sends "Connection: keep-alive", for an HTTP/1.0 client that
+	// asked to keep the connection.
+	KeepAlive bool
+	// Unframe drops Transfer-Encoding and Content-Length, for a body the
+	// proxy re-frames (chunked to an HTTP/1.0 client, delimited by close).
+	Unframe bool
+	// Upgrade keeps the Upgrade field and sends "Connection: upgrade".
+	Upgrade bool
+}
+
+// AppendResponseHead appends to dst the head of r as sluice returns it to the
+// client: "HTTP/1.1 code reason", the fields of r minus the hop-by-hop ones (as
+// in AppendRequestHead; Transfer-Encoding and Content-Length too if
+// f.Unframe), the Via entry, a Connection field with the options f asks for
+// (upgrade, close, keep-alive), and the empty line.
+func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
+	raw := r.Raw
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(r.StatusCode), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, raw[r.Reason.Start:r.Reason.End]...)
+	dst = append(dst, "\r\n"...)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength)
+	if f.Upgrade || f.Close || f.KeepAlive {
+		dst = append(dst, "Connection: "...)
+		sep := false
+		for _, o := range [...]struct {
+			on   bool
+			name string
+		}{{f.Upgrade, "upgrade"}, {f.Close, "close"}, {f.KeepAlive, "keep-alive"}} {
+			if !o.on {
+				continue
+			}
+			if sep {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, o.name...)
+			sep = true
+		}
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendFields appends the end-to-end fields of hs and the Via entry via.
+// Content-Length is written once, as the decimal cl, where the first
+// Content-Length field was (RFC 9110 §8.6: a list of identical values or
+// repeated fields become one value).
+func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64) []byte {
+	// listed: Connection names a field other than the ones dropped anyway,
+	// so each field must be looked up in it.
+	listed := false
+	clWritten := false
+	lastVia := -1
+	for i := range hs {
+		switch name := raw[hs[i].Name.Start:hs[i].Name.End]; {
+		case classifyField(name) == fieldConnection:
+			listed = listed || namesOtherFields(raw[hs[i].Value.Start:hs[i].Value.End])
+		case len(name) == 3 && equalFold(name, "via"):
+			lastVia = i
+		}
+	}
+	for i := range hs {
+		h := &hs[i]
+		name := raw[h.Name.Start:h.Name.End]
+		if dropField(raw, hs, name, listed, upgrade, unframe) {
+			continue
+		}
+		if len(name) == 14 && cl >= 0 && classifyField(name) == fieldContentLength {
+			if !clWritten {
+				dst = append(dst, name...)
+				dst = append(dst, ": "...)
+				dst = strconv.AppendInt(dst, cl, 10)
+				dst = append(dst, "\r\n"...)
+				clWritten = true
+			}
+			continue
+		}
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, raw[h.Value.Start:h.Value.End]...)
+		if i == lastVia && len(via) > 0 {
+			if h.Value.Len() > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, via...)
+		}
+		dst = append(dst, "\r\n"...)
+	}
+	if lastVia < 0 && len(via) > 0 {
+		dst = append(dst, "Via: "...)
+		dst = append(dst, via...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+// dropField reports whether the field named name is not forwarded: a
+// hop-by-hop field (RFC 9110 §7.6.1), Host (replaced), or a framing field the
+// proxy re-frames.
+func dropField(raw []byte, hs []Header, name []byte, listed, upgrade, unframe bool) bool {
+	switch classifyField(name) {
+	case fieldHost, fieldConnection:
+		return true
+	case fieldUpgrade:
+		return !upgrade
+	case fieldContentLength, fieldTransferEncoding:
+		return unframe
+	}
+	switch len(name) {
+	case 3:
+		if equalFold(name, "via") {
+			return false // kept even when Connection names it: it carries our entry
+		}
+	case 2:
+		if equalFold(name, "te") {
+			return true
+		}
+	case 7:
+		if equalFold(name, "trailer") {
+			return true
+		}
+	case 10:
+		if equalFold(name, "keep-alive") {
+			return true
+		}
+	case 16:
+		if equalFold(name, "proxy-connection") {
+			return true
+		}
+	case 19:
+		if equalFold(name, "proxy-authorization") {
+			return true
+		}
+	}
+	return listed && connectionListed(raw, hs, name)
+}
+
+// namesOtherFields reports whether the Connection value v has an option other
+// than close, keep-alive and upgrade, whose fields are dealt with by name.
+func namesOtherFields(v []byte) bool {
+	for len(v) > 0 {
+		var e []byte
+		e, v = nextElement(v)
+		if len(e) > 0 && !equalFold(e, "close") && !equalFold(e, "keep-alive") && !equalFold(e, "upgrade") {
+			return true
+		}
+	}
+	return false
+}
