@@ -4,12 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluiceproxy/sluice/bench/internal/origin"
+	"github.com/sluiceproxy/sluice/accesslog"
 	"github.com/sluiceproxy/sluice/bench/loadgen"
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/metrics"
 )
 
 // flagInt is flag.Int, for flags declared beside the benchmarks that use them.
@@ -92,5 +96,33 @@ func BenchmarkDirectSmall(b *testing.B) {
 	runLoad(b, loadgen.Config{
 		Target: f.origin.Addr(),
 		URL:    fmt.Sprintf("http://origin.test:%d/small", f.origin.Port()),
+	})
+}
+
+// BenchmarkProxySmallObserved is BenchmarkProxySmall with the access log (to
+// a file) and the metrics on, to put beside it: the cost of observability
+// per request.
+func BenchmarkProxySmallObserved(b *testing.B) {
+	o, err := origin.Start(map[string][]byte{"/small": smallBody})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(o.Close)
+	alog, err := accesslog.Open(filepath.Join(b.TempDir(), "access.log"), accesslog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		alog.Close()
+		if d := alog.Drops(); d > 0 {
+			b.Logf("access log dropped %d lines", d)
+		}
+	})
+	met := metrics.New(metrics.Sources{AccessLogDrops: alog.Drops})
+	proxy := startProxy(b, func(c *engine.Config) { c.Observer = metrics.NewMulti(alog, met) })
+	runLoad(b, loadgen.Config{
+		Target: proxy,
+		URL:    fmt.Sprintf("http://origin.test:%d/small", o.Port()),
+		Proxy:  true,
 	})
 }

@@ -34,6 +34,13 @@ type Record struct {
 	Rule     string         // the policy rule that matched, if any
 }
 
+// Record.Error details of requests that end without a response of sluice's
+// own (the other details are those of the errors errorResponse maps).
+const (
+	DetailClientClosed = "client closed the connection"
+	DetailCutResponse  = "connection closed before the response ended"
+)
+
 // Observer receives a Record for every request and tunnel. It may be called
 // from any goroutine, concurrently, and must not block: an event loop calls it.
 type Observer interface {

@@ -784,7 +784,7 @@ func (s *Session) abortUpstream(err error) {
 // ClientClosed reports that the client connection closed.
 func (s *Session) ClientClosed() {
 	if s.st != stTunnel {
-		s.finishRecord("client closed the connection")
+		s.finishRecord(DetailClientClosed)
 	}
 	s.dropUpstream()
 	s.st = stClosed
@@ -869,7 +869,7 @@ func (s *Session) closeClient() {
 	if s.st == stClosed {
 		return
 	}
-	s.finishRecord("connection closed before the response ended")
+	s.finishRecord(DetailCutResponse)
 	s.st = stClosed
 	s.gen++
 	s.d.SetTimer(0)

@@ -37,7 +37,7 @@ type fileConfig struct {
 	Admin         *string        `yaml:"admin"`          // admin address; "" disables; absent: defaultAdmin
 	Loops         int            `yaml:"loops"`          // event loops; 0: GOMAXPROCS
 	LogLevel      string         `yaml:"log_level"`      // debug, info (default), warn, error
-	AccessLog     string         `yaml:"access_log"`     // reserved for the access log; stored, unused
+	AccessLog     *string        `yaml:"access_log"`     // access log path: "-" stdout, "" off; absent: "-"
 	RewriteHeader string         `yaml:"rewrite_header"` // the global host-rewrite header
 	Timeouts      timeoutsConfig `yaml:"timeouts"`
 	Limits        limitsConfig   `yaml:"limits"`
@@ -635,6 +635,14 @@ func (c *fileConfig) rewriteHeader() string {
 	return c.Policy.RewriteHeader
 }
 
+// accessLogPath is the access log's destination: "-" (stdout) unless set.
+func (c *fileConfig) accessLogPath() string {
+	if c.AccessLog == nil {
+		return "-"
+	}
+	return *c.AccessLog
+}
+
 // adminAddr is the admin listener's address, "" if disabled.
 func (c *fileConfig) adminAddr() string {
 	if c.Admin == nil {
@@ -686,6 +694,9 @@ func (c *fileConfig) applyFlags(o *options, set map[string]bool) {
 	}
 	if set["drain-timeout"] {
 		c.Timeouts.Drain = o.drainTimeout
+	}
+	if set["access-log"] {
+		c.AccessLog = &o.accessLog
 	}
 	if set["connect-ports"] {
 		c.Policy.ConnectPorts = o.connectPorts

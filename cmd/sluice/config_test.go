@@ -44,8 +44,8 @@ func TestExampleConfig(t *testing.T) {
 		len(rc.Nameservers) != 2 || len(rc.Preresolve) != 2 {
 		t.Errorf("resolverConfig = %+v", rc)
 	}
-	if c.adminAddr() != "127.0.0.1:9901" || c.AccessLog == "" {
-		t.Errorf("admin %q access_log %q", c.adminAddr(), c.AccessLog)
+	if c.adminAddr() != "127.0.0.1:9901" || c.accessLogPath() != "/var/log/sluice/access.log" {
+		t.Errorf("admin %q access_log %q", c.adminAddr(), c.accessLogPath())
 	}
 	pc := c.policyConfig()
 	if pc.RewriteHeader != "X-Sluice-Host" || len(pc.Rules) != 5 || pc.DefaultAction != "deny" ||

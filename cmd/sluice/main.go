@@ -22,7 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluiceproxy/sluice/accesslog"
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/metrics"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -33,10 +35,10 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	listen, admin, dns, logLevel, rewriteHeader string
-	config, checkConfig, connectPorts           string
-	loops                                       int
-	connectTimeout, idleTimeout, drainTimeout   time.Duration
+	listen, admin, dns, logLevel, rewriteHeader  string
+	config, checkConfig, connectPorts, accessLog string
+	loops                                        int
+	connectTimeout, idleTimeout, drainTimeout    time.Duration
 
 	set map[string]bool // the flags given on the command line
 }
@@ -50,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.listen, "listen", engine.DefaultListen, "`address` (IP:port) the proxy listens on")
-	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/healthz, /readyz); empty disables it")
+	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/metrics, /healthz, /readyz, /debug/dns, /debug/pprof/, /config); empty disables it")
 	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
@@ -59,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "client keep-alive idle `timeout`")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", engine.DefaultDrainTimeout, "time given to requests in flight on SIGTERM (`duration`)")
 	fs.StringVar(&o.connectPorts, "connect-ports", "443", "ports CONNECT may reach: `list` of ports and ranges (\"443,8443,9000-9100\") or \"*\"")
+	fs.StringVar(&o.accessLog, "access-log", "-", "access log `path`: - for stdout, empty for off; reopened on SIGHUP (logrotate)")
 	fs.StringVar(&o.config, "config", "", "YAML config `file` (examples/sluice.yaml documents it); flags given override it")
 	fs.StringVar(&o.checkConfig, "check-config", "", "validate the config `file`, print the verdict, exit 0 (valid) or 1")
 	if err := fs.Parse(args); err != nil {
@@ -130,7 +133,21 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 	if drainTimeout == 0 {
 		drainTimeout = engine.DefaultDrainTimeout
 	}
-	srv, err := engine.NewServer(ecfg, res)
+	alog, err := accesslog.Open(c.accessLogPath(), accesslog.Options{ErrorLog: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice: -access-log:", err)
+		return 1
+	}
+	defer alog.Close() // after the drain: tunnels report when they end
+	var srv *engine.Server
+	met := metrics.New(metrics.Sources{
+		Conns:          func() (int64, int64) { return srv.Conns() },
+		Counters:       func() engine.Counters { return srv.Counters() },
+		DNS:            res.Stats,
+		AccessLogDrops: alog.Drops,
+	})
+	ecfg.Observer = metrics.NewMulti(alog, met)
+	srv, err = engine.NewServer(ecfg, res)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
@@ -150,7 +167,7 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 			return 1
 		}
 		adminAddr = ln.Addr().String()
-		admin = &http.Server{Handler: adminHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+		admin = &http.Server{Handler: adminMux(newAdminDeps(srv, res, met, func() any { return c })), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = admin.Serve(ln) }()
 	}
 	log.Info("sluice listening", "proxy", srv.Addr().String(), "admin", adminAddr)
@@ -159,12 +176,31 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 	}
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	select {
-	case sig := <-sigs:
-		log.Info("draining", "signal", sig.String(), "timeout", drainTimeout.String())
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				// logrotate moved the file: write to a new one.
+				if err := alog.Reopen(); err != nil {
+					log.Error("access log reopen", "err", err)
+				}
+				continue
+			}
+			return drain(srv, admin, log, sig, drainTimeout)
+		case <-srv.Done():
+			log.Error("engine stopped", "err", srv.Err())
+			return 1
+		}
+	}
+}
+
+// drain shuts the proxy down gracefully on sig and returns the exit code.
+func drain(srv *engine.Server, admin *http.Server, log *slog.Logger, sig os.Signal, timeout time.Duration) int {
+	{
+		log.Info("draining", "signal", sig.String(), "timeout", timeout.String())
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := srv.Shutdown(ctx)
 		cancel()
 		if admin != nil {
@@ -175,25 +211,5 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 		}
 		log.Info("stopped")
 		return 0
-	case <-srv.Done():
-		log.Error("engine stopped", "err", srv.Err())
-		return 1
 	}
-}
-
-// adminHandler serves the admin endpoints: /healthz is the process being up,
-// /readyz is the proxy listening and not draining.
-func adminHandler(srv *engine.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if srv.Draining() || srv.Err() != nil {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	return mux
 }

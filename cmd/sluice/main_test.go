@@ -25,7 +25,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if code := run([]string{"-h"}, &out, nil); code != 0 {
 		t.Fatalf("-h exit %d", code)
 	}
-	for _, f := range []string{"-listen", "-admin", "-dns", "-loops", "-log-level", "-rewrite-header", "-connect-timeout", "-idle-timeout", "-drain-timeout"} {
+	for _, f := range []string{"-listen", "-admin", "-dns", "-loops", "-log-level", "-rewrite-header", "-connect-timeout", "-idle-timeout", "-drain-timeout", "-connect-ports", "-config", "-check-config", "-access-log"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("-h does not document %s:\n%s", f, out.String())
 		}
@@ -192,22 +192,39 @@ func TestMain(m *testing.M) {
 // startBinary runs the binary with args plus a kernel-chosen listen address
 // and returns that address; the process is killed at the end of the test.
 func startBinary(t *testing.T, args ...string) (addr string, stderr *bytes.Buffer) {
+	addr, stderr, _ = startBinaryCmd(t, args...)
+	return addr, stderr
+}
+
+// pids maps the address of each binary started to its process id.
+var pids sync.Map
+
+func pidListening(t *testing.T, addr string) int {
+	v, ok := pids.Load(addr)
+	if !ok {
+		t.Fatalf("no process for %s", addr)
+	}
+	return v.(int)
+}
+
+func startBinaryCmd(t *testing.T, args ...string) (addr string, stderr *bytes.Buffer, cmd *exec.Cmd) {
 	t.Helper()
 	pl, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr = pl.Addr().String()
 	pl.Close()
-	cmd := exec.Command(buildBinary(t), append(args, "-listen", addr, "-admin", "")...)
+	cmd = exec.Command(buildBinary(t), append(args, "-listen", addr, "-admin", "")...)
 	stderr = &bytes.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	pids.Store(addr, cmd.Process.Pid)
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, stderr
+			return addr, stderr, cmd
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("proxy never listened: %s", stderr.String())
@@ -221,7 +238,8 @@ func startBinary(t *testing.T, args ...string) (addr string, stderr *bytes.Buffe
 func TestExampleConfigApplies(t *testing.T) {
 	dns := dnstest.New(t)
 	dns.Set("docs.partner.example", 60, "127.0.0.1")
-	addr, stderr := startBinary(t, "-config", "../../examples/sluice.yaml", "-dns", dns.Addr())
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	addr, stderr := startBinary(t, "-config", "../../examples/sluice.yaml", "-dns", dns.Addr(), "-access-log", logPath)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +254,58 @@ func TestExampleConfigApplies(t *testing.T) {
 	if resp.StatusCode != 407 || resp.Header.Get("Proxy-Authenticate") != `Basic realm="sluice"` {
 		t.Fatalf("example config: %d %q", resp.StatusCode, resp.Header.Get("Proxy-Authenticate"))
 	}
+	// The access log gets the line (it flushes within 100 ms).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), `"status":407`) && strings.Contains(string(b), `"host":"docs.partner.example"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access log: %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSIGHUPReopensAccessLog: after logrotate renames the file, SIGHUP makes
+// sluice write to a new one.
+func TestSIGHUPReopensAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	addr, stderr := startBinary(t, "-access-log", logPath, "-dns", "127.0.0.1:1")
+	get := func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n")
+		http.ReadResponse(bufio.NewReader(c), nil)
+	}
+	waitLines := func(path string, n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(path)
+			if strings.Count(string(b), "\n") >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %q\n%s", path, b, stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	get()
+	waitLines(logPath, 1)
+	os.Rename(logPath, logPath+".1")
+	pid := pidListening(t, addr)
+	syscall.Kill(pid, syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	get()
+	waitLines(logPath, 1)
+	waitLines(logPath+".1", 1)
 }
 
 func TestCheckConfig(t *testing.T) {

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/metrics"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// adminDeps is what the admin server shows, as functions, so that tests can
+// build it without a running proxy. A nil field turns its endpoint off (404),
+// except Ready: nil means always ready.
+type adminDeps struct {
+	// Metrics writes every metric in Prometheus text format
+	// (metrics.Metrics.WritePrometheus).
+	Metrics func(w io.Writer)
+	// Ready returns nil when the proxy is ready for traffic, else why not
+	// (see readiness).
+	Ready func() error
+	// DNS returns the resolver's cache (resolver.Resolver.Dump).
+	DNS func() []resolver.HostInfo
+	// Config returns the effective configuration; /config marshals it with
+	// its yaml tags and redacts secrets (redactSecrets).
+	Config func() any
+}
+
+// newAdminDeps is adminDeps for a running proxy.
+func newAdminDeps(srv *engine.Server, res *resolver.Resolver, m *metrics.Metrics, config func() any) adminDeps {
+	d := adminDeps{
+		Ready:  readiness(srv, res.Ready()),
+		DNS:    res.Dump,
+		Config: config,
+	}
+	if m != nil {
+		d.Metrics = m.WritePrometheus
+	}
+	return d
+}
+
+// proxyState is the part of *engine.Server that readiness looks at.
+type proxyState interface {
+	Draining() bool
+	Done() <-chan struct{}
+	Err() error
+}
+
+// readiness returns adminDeps.Ready for a started proxy: ready once the
+// resolver has answered for its preresolve hosts (resolverReady closed) and
+// until the proxy drains or stops.
+func readiness(srv proxyState, resolverReady <-chan struct{}) func() error {
+	return func() error {
+		select {
+		case <-srv.Done():
+			if err := srv.Err(); err != nil {
+				return fmt.Errorf("proxy stopped: %w", err)
+			}
+			return errors.New("proxy stopped")
+		default:
+		}
+		if srv.Draining() {
+			return errors.New("draining")
+		}
+		select {
+		case <-resolverReady:
+		default:
+			return errors.New("resolver: preresolve hosts not resolved yet")
+		}
+		return nil
+	}
+}
+
+// adminMux serves the admin endpoints:
+//
+//	/metrics       Prometheus text format
+//	/healthz       200 "ok": the process is up
+//	/readyz        200 "ready", or 503 with the reason (draining, ...)
+//	/debug/dns     the DNS cache as JSON: {"count": n, "hosts": [resolver.HostInfo...]};
+//	               ?host=NAME shows one host
+//	/debug/pprof/  net/http/pprof, on this mux (not http.DefaultServeMux)
+//	/config        the effective configuration as YAML (?format=json for JSON), secrets redacted
+//
+// It is plain net/http, off the proxy's data path.
+func adminMux(d adminDeps) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if d.Ready != nil {
+			if err := d.Ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	if d.Metrics != nil {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			d.Metrics(w)
+		})
+	}
+	if d.DNS != nil {
+		mux.HandleFunc("GET /debug/dns", func(w http.ResponseWriter, r *http.Request) {
+			hosts := d.DNS()
+			if h := r.URL.Query().Get("host"); h != "" {
+				h = strings.ToLower(strings.TrimSuffix(h, "."))
+				var one []resolver.HostInfo
+				for _, hi := range hosts {
+					if hi.Host == h {
+						one = append(one, hi)
+					}
+				}
+				hosts = one
+			}
+			if hosts == nil {
+				hosts = []resolver.HostInfo{}
+			}
+			writeJSON(w, struct {
+				Count int                 `json:"count"`
+				Hosts []resolver.HostInfo `json:"hosts"`
+			}{len(hosts), hosts})
+		})
+	}
+	if d.Config != nil {
+		mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+			serveConfig(w, r, d.Config())
+		})
+	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // for people and jq, not for HTML pages
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b.Bytes())
+}
+
+// serveConfig writes cfg as YAML, or JSON for ?format=json, with its secrets
+// redacted.
+func serveConfig(w http.ResponseWriter, r *http.Request, cfg any) {
+	var n yaml.Node
+	if err := n.Encode(cfg); err != nil {
+		http.Error(w, "config: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	redactSecrets(&n)
+	switch r.URL.Query().Get("format") {
+	case "json":
+		var v any
+		if err := n.Decode(&v); err != nil {
+			http.Error(w, "config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, v)
+	case "", "yaml":
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(&n); err != nil {
+			http.Error(w, "config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		_, _ = w.Write(b.Bytes())
+	default:
+		http.Error(w, "format: want yaml or json", http.StatusBadRequest)
+	}
+}
+
+// redacted replaces a secret in /config.
+const redacted = "<redacted>"
+
+// secretKeySuffixes are the ends of field names (lower case, without '_'
+// and '-') whose values are secrets. "htpasswd" is not one: it is the path
+// of the password file, which may show; the file's hashes never reach the
+// configuration.
+var secretKeySuffixes = []string{"password", "passphrase", "secret", "token", "apikey",
+	"privatekey", "credential", "credentials", "authorization", "hash", "hashes"}
+
+// hashMarkers start password hashes (bcrypt, Apache MD5, SHA-1, crypt(3)
+// SHA-256/512, Argon2): a scalar that contains one (an htpasswd line
+// "user:$2y$...") is redacted whole.
+var hashMarkers = []string{"$2a$", "$2b$", "$2x$", "$2y$", "$apr1$", "{SHA}", "$5$", "$6$", "$argon2"}
+
+// redactSecrets replaces, in the tree at n, the value of every mapping key
+// that names a secret, every scalar that looks like a password hash, and
+// the password of any URL with userinfo.
+func redactSecrets(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			redactSecrets(c)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if isSecretKey(k.Value) && !(v.Kind == yaml.ScalarNode && (v.Value == "" || v.Tag == "!!null")) {
+				*v = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: redacted}
+				continue
+			}
+			redactSecrets(v)
+		}
+	case yaml.ScalarNode:
+		for _, p := range hashMarkers {
+			if strings.Contains(n.Value, p) {
+				n.Value, n.Tag, n.Style = redacted, "!!str", 0
+				return
+			}
+		}
+		n.Value = redactURLPassword(n.Value)
+	}
+}
+
+func isSecretKey(k string) bool {
+	k = strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(k))
+	for _, s := range secretKeySuffixes {
+		if strings.HasSuffix(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURLPassword replaces the password in "scheme://user:password@host..."
+func redactURLPassword(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return s
+	}
+	colon := strings.IndexByte(rest[:at], ':')
+	if colon < 0 {
+		return s
+	}
+	return s[:i+3] + rest[:colon+1] + redacted + rest[at:]
+}

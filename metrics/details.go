@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/policy"
+)
+
+// knownErrorDetails are the sluice-error details that get a series of
+// sluice_errors_total of their own; any other detail (a new one, or one
+// with a variable part such as policy.CheckAddr's "destination address
+// 169.254.169.254 denied (link-local)") counts as "other". They are taken
+// from the packages' sentinel errors, so that a reworded detail keeps its
+// series. A detail added to engine, parser or policy should be added here.
+var knownErrorDetails = []string{
+	// engine (errors.go), and its mapping of resolver errors.
+	engine.ErrNoDestination.Detail,
+	engine.ErrBadDestination.Detail,
+	engine.ErrBodyFraming.Detail,
+	engine.ErrHeadTimeout.Detail,
+	engine.ErrLoop.Detail,
+	engine.ErrTLSOrigination.Detail,
+	engine.ErrConnectPort.Detail,
+	engine.ErrUpstreamReset.Detail,
+	engine.ErrUpstreamClosed.Detail,
+	engine.ErrUpstreamRefused.Detail,
+	engine.ErrUpstreamConnect.Detail,
+	engine.ErrUpstreamProtocol.Detail,
+	engine.ErrUpstreamCap.Detail,
+	engine.ErrTooManyConns.Detail,
+	engine.ErrDNSFailure.Detail,
+	engine.ErrDNSNotFound.Detail,
+	engine.ErrDNSOverflow.Detail,
+	engine.ErrDNSPending.Detail,
+	engine.ErrDNSTimeout.Detail,
+	engine.ErrConnectTimeout.Detail,
+	engine.ErrResponseTimeout.Detail,
+	engine.ErrShuttingDown.Detail,
+	// engine (session.go): exchanges that end without an error response.
+	// These have no sentinel to refer to.
+	engine.DetailClientClosed,
+	engine.DetailCutResponse,
+
+	// policy (errors.go).
+	policy.ErrClientDenied.Reason,
+	policy.ErrDestinationDenied.Reason,
+	policy.ErrConnectPort.Reason,
+	policy.ErrAuthRequired.Reason,
+	policy.ErrRateLimited.Reason,
+
+	// parser (errors.go): rejected requests and upstream responses.
+	parser.ErrBadRequestLine.Reason,
+	parser.ErrBadMethod.Reason,
+	parser.ErrRequestLineTooLong.Reason,
+	parser.ErrVersion.Reason,
+	parser.ErrBadTarget.Reason,
+	parser.ErrTargetForm.Reason,
+	parser.ErrFragment.Reason,
+	parser.ErrBadScheme.Reason,
+	parser.ErrUserinfo.Reason,
+	parser.ErrBadPort.Reason,
+	parser.ErrHeadTooLarge.Reason,
+	parser.ErrTooManyHeaders.Reason,
+	parser.ErrBareLF.Reason,
+	parser.ErrSpaceBeforeColon.Reason,
+	parser.ErrObsFold.Reason,
+	parser.ErrBadHeaderName.Reason,
+	parser.ErrEmptyHeaderName.Reason,
+	parser.ErrMissingColon.Reason,
+	parser.ErrBadHeaderValue.Reason,
+	parser.ErrTEAndCL.Reason,
+	parser.ErrTENotChunked.Reason,
+	parser.ErrTEInHTTP10.Reason,
+	parser.ErrUnknownCoding.Reason,
+	parser.ErrBadTransferEncoding.Reason,
+	parser.ErrChunkedTwice.Reason,
+	parser.ErrBadContentLength.Reason,
+	parser.ErrConflictingContentLength.Reason,
+	parser.ErrMultipleHost.Reason,
+	parser.ErrBadHost.Reason,
+	parser.ErrMissingHost.Reason,
+	parser.ErrBadStatusLine.Reason,
+	parser.ErrBadStatusCode.Reason,
+	parser.ErrResponseVersion.Reason,
+	parser.ErrBadChunkSize.Reason,
+	parser.ErrChunkSizeOverflow.Reason,
+	parser.ErrBadChunkExt.Reason,
+	parser.ErrChunkExtTooLong.Reason,
+	parser.ErrBadChunkTerminator.Reason,
+	parser.ErrTrailerTooLarge.Reason,
+}

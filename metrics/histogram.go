@@ -1,0 +1,71 @@
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+)
+
+// Bucket upper bounds, in seconds, of the duration histograms (the +Inf
+// bucket is implied).
+var (
+	// requestBuckets run from half a millisecond (a pooled request to a
+	// near origin) to a minute.
+	requestBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	// tunnelBuckets run from 10ms (a refused or immediately closed tunnel)
+	// to six hours.
+	tunnelBuckets = []float64{0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 21600}
+)
+
+// histogram is a Prometheus histogram of durations with fixed buckets,
+// written with cumulative `le` buckets as Prometheus' histogram_quantile
+// expects. (VictoriaMetrics' own Histogram writes `vmrange` buckets, which
+// plain Prometheus cannot aggregate.) observe is a few atomic adds: safe for
+// concurrent use, no lock, no allocation.
+type histogram struct {
+	// Set once by newHistogram.
+	name    string  // the metric family, "sluice_request_duration_seconds"
+	bounds  []int64 // upper bounds in nanoseconds, ascending
+	labels  []string
+	buckets []atomic.Uint64 // atomic; not cumulative; the last one is +Inf
+	sumNs   atomic.Int64
+}
+
+func newHistogram(name string, boundsSec []float64) *histogram {
+	h := &histogram{name: name, buckets: make([]atomic.Uint64, len(boundsSec)+1)}
+	for _, b := range boundsSec {
+		h.bounds = append(h.bounds, int64(b*float64(time.Second)))
+		h.labels = append(h.labels, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	h.labels = append(h.labels, "+Inf")
+	return h
+}
+
+// observe counts d (0 if negative).
+func (h *histogram) observe(d time.Duration) {
+	ns := max(int64(d), 0)
+	i := 0
+	for i < len(h.bounds) && ns > h.bounds[i] { // le: a value on a bound belongs to it
+		i++
+	}
+	h.buckets[i].Add(1)
+	h.sumNs.Add(ns)
+}
+
+// writePrometheus writes the histogram's _bucket, _sum and _count lines. The
+// count is the +Inf bucket, so a scrape racing with observe stays
+// self-consistent.
+func (h *histogram) writePrometheus(w io.Writer) {
+	vm.WriteMetadataIfNeeded(w, h.name, "histogram")
+	var cum uint64
+	for i := range h.buckets {
+		cum += h.buckets[i].Load()
+		fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", h.name, h.labels[i], cum)
+	}
+	fmt.Fprintf(w, "%s_sum %s\n", h.name, strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64))
+	fmt.Fprintf(w, "%s_count %d\n", h.name, cum)
+}

@@ -1,0 +1,218 @@
+package metrics
+
+import (
+	"io"
+	"strings"
+
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/resolver"
+)
+
+// Sources are what Metrics reads at scrape time. Every field may be nil:
+// its metrics are then left out.
+type Sources struct {
+	// Conns reports open client and upstream connections
+	// (engine.Server.Conns).
+	Conns func() (client, upstream int64)
+	// Counters reports the engine's counters (engine.Server.Counters).
+	Counters func() engine.Counters
+	// DNS reports the resolver's statistics (resolver.Resolver.Stats).
+	DNS func() resolver.Stats
+	// AccessLogDrops reports the access log lines dropped
+	// (accesslog.Logger.Drops).
+	AccessLogDrops func() uint64
+}
+
+// Method and status-class labels of sluice_requests_total, in index order.
+var (
+	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH", "other"}
+	classLabels  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "none"}
+)
+
+const (
+	methodOther = len(methodLabels) - 1
+	classNone   = len(classLabels) - 1
+)
+
+// Metrics is sluice's metrics: an engine.Observer that counts the records it
+// is given, and a writer of them and of Sources in Prometheus text format.
+// Create it with New. All its state is in VictoriaMetrics counters and
+// atomics created by New and never replaced, so every method is safe for
+// concurrent use. A nil *Metrics observes nothing.
+type Metrics struct {
+	// Set once by New; the counters they point to are atomic.
+	set         *vm.Set
+	requests    [len(methodLabels)][len(classLabels)]*vm.Counter
+	reqDuration *histogram
+	tunDuration *histogram
+	bytesIn     *vm.Counter
+	bytesOut    *vm.Counter
+	tunnels     *vm.Counter
+	errors      map[string]*vm.Counter // by sluice-error detail; read-only after New
+	errorsOther *vm.Counter
+	denied      *vm.Counter
+	authDenied  *vm.Counter
+	rateDenied  *vm.Counter
+	rateLimited *vm.Counter
+}
+
+// New creates every metric (so that a scrape shows each series from the
+// start, at 0) and registers src to be read at scrape time.
+func New(src Sources) *Metrics {
+	s := vm.NewSet()
+	m := &Metrics{
+		set:         s,
+		reqDuration: newHistogram("sluice_request_duration_seconds", requestBuckets),
+		tunDuration: newHistogram("sluice_tunnel_duration_seconds", tunnelBuckets),
+		bytesIn:     s.NewCounter("sluice_received_bytes_total"),
+		bytesOut:    s.NewCounter("sluice_sent_bytes_total"),
+		tunnels:     s.NewCounter("sluice_tunnels_closed_total"),
+		errors:      make(map[string]*vm.Counter, len(knownErrorDetails)),
+		errorsOther: s.NewCounter(`sluice_errors_total{detail="other"}`),
+		denied:      s.NewCounter(`sluice_policy_denials_total{reason="denied"}`),
+		authDenied:  s.NewCounter(`sluice_policy_denials_total{reason="auth"}`),
+		rateDenied:  s.NewCounter(`sluice_policy_denials_total{reason="rate"}`),
+		rateLimited: s.NewCounter("sluice_rate_limit_rejections_total"),
+	}
+	for i, method := range methodLabels {
+		for j, class := range classLabels {
+			m.requests[i][j] = s.NewCounter(`sluice_requests_total{method="` + method + `",class="` + class + `"}`)
+		}
+	}
+	for _, d := range knownErrorDetails {
+		if _, dup := m.errors[d]; !dup && d != "other" {
+			m.errors[d] = s.NewCounter(`sluice_errors_total{detail="` + escapeLabelValue(d) + `"}`)
+		}
+	}
+	s.RegisterMetricsWriter(m.reqDuration.writePrometheus)
+	s.RegisterMetricsWriter(m.tunDuration.writePrometheus)
+	s.RegisterMetricsWriter(src.write)
+	return m
+}
+
+// Observe counts r. It allocates nothing and takes no lock (but the atomic
+// counters are shared by every event loop).
+func (m *Metrics) Observe(r *engine.Record) {
+	if m == nil {
+		return
+	}
+	m.requests[methodIndex(r.Method)][classIndex(r.Status)].Inc()
+	m.bytesIn.AddInt64(r.BytesIn)
+	m.bytesOut.AddInt64(r.BytesOut)
+	if r.Tunnel {
+		m.tunnels.Inc()
+		m.tunDuration.observe(r.Duration)
+	} else {
+		m.reqDuration.observe(r.Duration)
+	}
+	if r.Error == "" {
+		return // an origin's own 403 or 429 is not a denial
+	}
+	c, ok := m.errors[r.Error] // a string key: no allocation
+	if !ok {
+		c = m.errorsOther
+	}
+	c.Inc()
+	switch r.Status {
+	case 403:
+		m.denied.Inc()
+	case 407:
+		m.authDenied.Inc()
+	case 429:
+		m.rateDenied.Inc()
+		m.rateLimited.Inc()
+	}
+}
+
+// WritePrometheus writes every metric in Prometheus text format to w: the
+// ones Observe keeps, the ones read from Sources, and the Go runtime and
+// process metrics.
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	m.set.WritePrometheus(w)
+	vm.WriteProcessMetrics(w)
+}
+
+// Set returns the metrics.Set holding the counters, for adding metrics of
+// other components to the same scrape.
+func (m *Metrics) Set() *vm.Set { return m.set }
+
+// methodIndex maps a request method to its row of requests. The switch on
+// string(method) does not allocate.
+func methodIndex(method []byte) int {
+	switch string(method) {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "DELETE":
+		return 4
+	case "CONNECT":
+		return 5
+	case "OPTIONS":
+		return 6
+	case "PATCH":
+		return 7
+	}
+	return methodOther
+}
+
+// classIndex maps a status code to its column of requests: 1xx..5xx, or
+// none for 0 (nothing sent) and anything outside 100-599.
+func classIndex(status int) int {
+	if status < 100 || status > 599 {
+		return classNone
+	}
+	return status/100 - 1
+}
+
+// write writes the metrics read from src at scrape time: each source is
+// called once per scrape, so the values of one source are one snapshot.
+func (src Sources) write(w io.Writer) {
+	if src.Conns != nil {
+		client, upstream := src.Conns()
+		vm.WriteGaugeUint64(w, "sluice_client_connections", nonNeg(client))
+		vm.WriteGaugeUint64(w, "sluice_upstream_connections", nonNeg(upstream))
+	}
+	if src.Counters != nil {
+		c := src.Counters()
+		vm.WriteCounterUint64(w, "sluice_pool_hits_total", nonNeg(c.PoolHits))
+		vm.WriteCounterUint64(w, "sluice_pool_misses_total", nonNeg(c.PoolMisses))
+		vm.WriteCounterUint64(w, "sluice_upstream_dials_total", nonNeg(c.Dials))
+		vm.WriteCounterUint64(w, "sluice_upstream_dial_errors_total", nonNeg(c.DialErrors))
+		vm.WriteCounterUint64(w, "sluice_tunnels_started_total", nonNeg(c.TunnelsStarted))
+		vm.WriteGaugeUint64(w, "sluice_tunnels_active", nonNeg(c.TunnelsActive))
+		vm.WriteCounterUint64(w, "sluice_streams_started_total", nonNeg(c.StreamsStarted))
+	}
+	if src.DNS != nil {
+		st := src.DNS()
+		const p = "sluice_dns_cache_"
+		vm.WriteCounterUint64(w, p+"dns_query_attempt_total", st.QueryAttempt)
+		vm.WriteCounterUint64(w, p+"dns_query_success_total", st.QuerySuccess)
+		vm.WriteCounterUint64(w, p+"dns_query_failure_total", st.QueryFailure)
+		vm.WriteCounterUint64(w, p+"dns_query_timeout_total", st.QueryTimeout)
+		vm.WriteCounterUint64(w, p+"host_added_total", st.HostAdded)
+		vm.WriteCounterUint64(w, p+"host_removed_total", st.HostRemoved)
+		vm.WriteCounterUint64(w, p+"host_address_changed_total", st.HostAddressChanged)
+		vm.WriteCounterUint64(w, p+"host_overflow_total", st.HostOverflow)
+		vm.WriteCounterUint64(w, p+"dns_rq_pending_overflow_total", st.PendingOverflow)
+		vm.WriteGaugeUint64(w, p+"num_hosts", nonNeg(st.NumHosts))
+		vm.WriteGaugeUint64(w, p+"pending_requests", nonNeg(st.Pending))
+	}
+	if src.AccessLogDrops != nil {
+		vm.WriteCounterUint64(w, "sluice_access_log_dropped_total", src.AccessLogDrops())
+	}
+}
+
+func nonNeg(v int64) uint64 { return uint64(max(v, 0)) }
+
+// escapeLabelValue escapes a label value for the text format: backslash,
+// double quote and newline.
+func escapeLabelValue(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}

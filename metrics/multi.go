@@ -1,0 +1,43 @@
+package metrics
+
+import (
+	"reflect"
+
+	"github.com/sluiceproxy/sluice/engine"
+)
+
+// Multi is an engine.Observer that hands each Record to every observer in it,
+// in order. Observers must not keep the Record (engine.Record's rules).
+type Multi []engine.Observer
+
+// Observe passes r to each observer.
+func (m Multi) Observe(r *engine.Record) {
+	for _, o := range m {
+		o.Observe(r)
+	}
+}
+
+// NewMulti returns one engine.Observer for the given ones, for
+// engine.Config.Observer. It leaves out nil observers, nil interfaces and
+// typed nil pointers alike (a disabled *accesslog.Logger, a nil *Metrics),
+// and returns nil when none is left, so that the engine builds no records,
+// or the observer itself when only one is left.
+func NewMulti(obs ...engine.Observer) engine.Observer {
+	var m Multi
+	for _, o := range obs {
+		if o == nil {
+			continue
+		}
+		if v := reflect.ValueOf(o); v.Kind() == reflect.Pointer && v.IsNil() {
+			continue
+		}
+		m = append(m, o)
+	}
+	switch len(m) {
+	case 0:
+		return nil
+	case 1:
+		return m[0]
+	}
+	return m
+}
