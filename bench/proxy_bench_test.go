@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluiceproxy/sluice/bench/internal/origin"
 	"github.com/sluiceproxy/sluice/accesslog"
+	"github.com/sluiceproxy/sluice/bench/internal/origin"
 	"github.com/sluiceproxy/sluice/bench/loadgen"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/metrics"

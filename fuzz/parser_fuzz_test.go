@@ -222,12 +222,15 @@ func FuzzResponseHead(f *testing.F) {
 			if err != nil || m != len(out) {
 				t.Fatalf("forwarded head does not parse: (%d, %v)\n%q", m, err, out)
 			}
+			// Unframe drops Transfer-Encoding and Content-Length: the body is
+			// then delimited by the close, where the status allows one.
+			want := *r
+			if fw.Unframe {
+				want.ContentLength, want.Chunked, want.TransferEncoding = -1, false, false
+			}
 			for _, method := range []parser.Method{parser.MethodGET, parser.MethodHEAD, parser.MethodCONNECT} {
-				f1, l1 := parser.ResponseFraming(method, r)
+				f1, l1 := parser.ResponseFraming(method, &want)
 				f2, l2 := parser.ResponseFraming(method, &q.Resp)
-				if fw.Unframe && (f1 == parser.FramingChunked || f1 == parser.FramingLength) {
-					f1, l1 = parser.FramingClose, 0
-				}
 				if f1 != f2 || l1 != l2 {
 					t.Fatalf("forwarded head changed framing (%v, %d) -> (%v, %d)\n%q", f1, l1, f2, l2, out)
 				}
