@@ -566,3 +566,66 @@ func (b *syncBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
 }
+
+// blockedWriter is a disk that never returns from Write until released.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// TestBlockedAccessLogDoesNotSlowRequests: with the access log's writer
+// stuck, requests through the proxy still complete, and the drop counter
+// (also on /metrics) rises instead.
+func TestBlockedAccessLogDoesNotSlowRequests(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer origin.Close()
+	port := origin.Listener.Addr().(*net.TCPAddr).Port
+	dns := dnstest.New(t)
+	dns.Set("origin.test", 300, "127.0.0.1")
+	res, err := resolver.New(resolver.Config{Nameservers: []string{dns.Addr()},
+		ResolvConf: resolver.Disabled, HostsFile: resolver.Disabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer res.Stop()
+	stuck := blockedWriter{release: make(chan struct{})}
+	alog := accesslog.New(stuck, accesslog.Options{QueueSize: 16})
+	defer func() { close(stuck.release); alog.Close() }()
+	m := metrics.New(metrics.Sources{AccessLogDrops: alog.Drops})
+	srv, err := engine.NewServer(engine.Config{Listen: "127.0.0.1:0", Loops: 1,
+		Observer: metrics.NewMulti(alog, m)}, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	u := &url.URL{Scheme: "http", Host: srv.Addr().String()}
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u)}, Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	const n = 500
+	for i := 0; i < n; i++ {
+		resp, err := client.Get(fmt.Sprintf("http://origin.test:%d/", port))
+		if err != nil {
+			t.Fatalf("request %d with the access log stuck: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if d := alog.Drops(); d < n-64 {
+		t.Fatalf("%d of %d lines dropped; want nearly all (the writer is stuck)", d, n)
+	}
+	var b strings.Builder
+	m.WritePrometheus(&b)
+	if !strings.Contains(b.String(), "sluice_access_log_dropped_total") {
+		t.Fatalf("no drop counter on /metrics:\n%s", b.String())
+	}
+}
