@@ -440,7 +440,7 @@ start_sluice_loops() {  # PEER PORT LOOPS
   newer=$(find "$REPO" -name '*.go' -newer "$bin" -not -path '*/bench/*' -not -path '*/fuzz/*' -not -name '*_test.go' 2>/dev/null | head -3 | tr '\n' ' ')
   [[ -n $newer ]] && log "  WARNING: $bin is older than $newer(make build)"
   # shellcheck disable=SC2086
-  start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' \
+  start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' -access-log '' \
     -loops "$3" $SLUICE_FLAGS
   PEER_PID=$STARTED_PID
   SLUICE_LOGS+=("$1")
