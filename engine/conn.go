@@ -54,12 +54,22 @@ type clientConn struct {
 // maxGather is the most wbuf holds; a larger write goes out directly.
 const maxGather = 16 << 10
 
-// flushClient writes what wbuf gathered.
+// offLoop reports whether the client's socket is away from gnet (parked,
+// streamed, being re-enrolled, or a tunnel): cc.c is then a closed gnet Conn
+// whose descriptor number may already belong to another socket, and must not
+// be used.
+func (cc *clientConn) offLoop() bool {
+	return cc.parked != nil || cc.streaming || cc.unparking || cc.detached
+}
+
+// flushClient writes what wbuf gathered. Off the loop it waits: the client
+// comes back to the loop (or the bytes are written to the parked socket by
+// WriteClient).
 func (cc *clientConn) flushClient() {
-	if len(cc.wbuf) == 0 {
+	if len(cc.wbuf) == 0 || cc.offLoop() {
 		return
 	}
-	if !cc.gone && cc.parked == nil {
+	if !cc.gone {
 		_, _ = cc.c.Write(cc.wbuf)
 	}
 	cc.wbuf = cc.wbuf[:0]
@@ -131,7 +141,7 @@ func (cc *clientConn) settle() {
 		cc.consume(n)
 	}
 	cc.flushClient()
-	if !cc.gone && !cc.s.Closed() && !cc.streaming && cc.parked == nil && cc.overBudget() {
+	if !cc.gone && !cc.s.Closed() && !cc.offLoop() && cc.overBudget() {
 		if cc.s.WaitingForBody() {
 			cc.park() // the kernel holds the rest of the body back
 			return
@@ -264,6 +274,9 @@ func (cc *clientConn) CloseClient() {
 	}
 	cc.closeAsked = true
 	cc.flushClient()
+	if cc.unparking || cc.streaming {
+		return // closed when the socket is back on the loop (reattach)
+	}
 	if cc.parked != nil {
 		cc.parked.Close()
 		cc.parked = nil

@@ -256,10 +256,13 @@ func (cc *clientConn) StreamBody(spec *StreamSpec) {
 func (cc *clientConn) Behind(toClient bool) bool {
 	hw := cc.l.srv.cfg.StreamHighWater
 	if toClient {
+		if cc.gone || cc.offLoop() {
+			return false
+		}
 		if len(cc.wbuf) > 0 {
 			cc.flushClient() // what was gathered is part of the queue
 		}
-		return !cc.gone && cc.parked == nil && cc.c.OutboundBuffered() > hw
+		return cc.c.OutboundBuffered() > hw
 	}
 	if !toClient && cc.parked != nil {
 		return true
@@ -414,6 +417,9 @@ func (r reattach) opened(c gnet.Conn) {
 	if r.client {
 		cc.c = c
 		c.SetContext(cc)
+		if cc.closeAsked {
+			_ = c.Close() // the session finished while the socket was away
+		}
 		return
 	}
 	if up := cc.up; up != nil {
