@@ -84,61 +84,64 @@ func validFieldValue(v []byte) bool {
 	return true
 }
 
-// scanFieldLine is the fast path for a field line starting at buf[start]: in
-// one pass it reads a valid field line that ends in CRLF before buf[end]. It
-// returns ok false for anything else (an incomplete line, the empty line, any
-// error), and the caller then finds the line's LF and parses it with
-// parseFieldLine, which decides what the line is. next is the offset after
-// the line's LF.
-func scanFieldLine(buf []byte, start, end int) (h Header, next int, ok bool) {
-	if end > len(buf) || start >= end {
-		return Header{}, 0, false
+// scanFieldLines is the fast path for field lines: in one pass per line it
+// appends to hs the valid field lines that start at buf[start] and end in
+// CRLF before buf[end], until len(hs) is max. It stops at anything else (an
+// incomplete line, the empty line, any error) and returns the offset where it
+// stopped; the caller then finds that line's LF and parses it with
+// parseFieldLine, which decides what the line is.
+func scanFieldLines(hs []Header, buf []byte, start, end, max int) ([]Header, int) {
+	if end > len(buf) {
+		return hs, start
 	}
 	b := buf[:end]
-	i := start
-	for i+4 <= len(b) && tokenTable[b[i]] && tokenTable[b[i+1]] && tokenTable[b[i+2]] && tokenTable[b[i+3]] {
-		i += 4
-	}
-	for i < len(b) && tokenTable[b[i]] {
-		i++
-	}
-	if i == start || i >= len(b) || b[i] != ':' {
-		return Header{}, 0, false
-	}
-	h.Name = span(start, i)
-	i++
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-		i++
-	}
-	vStart := i
-	// Eight bytes at a time up to the first byte below 0x20 or DEL, which
-	// must be the CR of the line end (or an HTAB, skipped).
-	for i+8 <= len(b) {
-		m := ctlOrDelMask(binary.LittleEndian.Uint64(b[i:]))
-		if m == 0 {
-			i += 8
-			continue
+	for len(hs) < max && start < len(b) {
+		i := start
+		for i+4 <= len(b) && tokenTable[b[i]] && tokenTable[b[i+1]] && tokenTable[b[i+2]] && tokenTable[b[i+3]] {
+			i += 4
 		}
-		i += bits.TrailingZeros64(m) >> 3
-		if b[i] != '\t' {
-			break
-		}
-		i++
-	}
-	if i+8 > len(b) {
-		for i < len(b) && fieldValueTable[b[i]] {
+		for i < len(b) && tokenTable[b[i]] {
 			i++
 		}
+		if i == start || i >= len(b) || b[i] != ':' {
+			break
+		}
+		nameEnd := i
+		i++
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		vStart := i
+		// Eight bytes at a time up to the first byte below 0x20 or DEL,
+		// which must be the CR of the line end (or an HTAB, skipped).
+		for i+8 <= len(b) {
+			m := ctlOrDelMask(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			if b[i] != '\t' {
+				break
+			}
+			i++
+		}
+		if i+8 > len(b) {
+			for i < len(b) && fieldValueTable[b[i]] {
+				i++
+			}
+		}
+		if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
+			break
+		}
+		vEnd := i
+		for vEnd > vStart && (b[vEnd-1] == ' ' || b[vEnd-1] == '\t') {
+			vEnd--
+		}
+		hs = append(hs, Header{Name: span(start, nameEnd), Value: span(vStart, vEnd)})
+		start = i + 2
 	}
-	if i+1 >= len(b) || b[i] != '\r' || b[i+1] != '\n' {
-		return Header{}, 0, false
-	}
-	vEnd := i
-	for vEnd > vStart && (b[vEnd-1] == ' ' || b[vEnd-1] == '\t') {
-		vEnd--
-	}
-	h.Value = span(vStart, vEnd)
-	return h, i + 2, true
+	return hs, start
 }
 
 // ctlOrDelMask returns a mask with the high bit set in each byte of x that

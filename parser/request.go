@@ -112,6 +112,7 @@ type RequestParser struct {
 	n          int   // the head's length, once done
 	err        error // the error, once failed
 	ff         framingFields
+	ready      bool // Reset ran
 }
 
 // Reset prepares p for a new head, keeping the capacity of p.Req.Headers.
@@ -121,6 +122,7 @@ func (p *RequestParser) Reset() {
 	p.emptyLines, p.lineStart, p.scanned, p.n = 0, 0, 0, 0
 	p.err = nil
 	p.ff.reset()
+	p.ready = true
 }
 
 // Parse parses the request head at the start of buf. buf holds every byte
@@ -137,9 +139,8 @@ func (p *RequestParser) Parse(buf []byte) (n int, err error) {
 	case stateFailed:
 		return 0, p.err
 	case stateFirstLine:
-		if p.lineStart == 0 && p.scanned == 0 {
-			p.ff.reset()
-			p.Req.Reset()
+		if !p.ready {
+			p.Reset() // the zero value
 		}
 	}
 	p.Req.Raw = buf
@@ -150,16 +151,13 @@ func (p *RequestParser) Parse(buf []byte) (n int, err error) {
 	for {
 		if p.state == stateFields && p.scanned == p.lineStart {
 			// Fast path: fresh field lines that are valid and complete.
-			ls := p.lineStart
-			for {
-				h, next, ok := scanFieldLine(buf, ls, end)
-				if !ok {
-					break
-				}
-				if e := p.addField(buf, h); e != nil {
+			old := len(p.Req.Headers)
+			var ls int
+			p.Req.Headers, ls = scanFieldLines(p.Req.Headers, buf, p.lineStart, end, p.Limits.headers())
+			for k := old; k < len(p.Req.Headers); k++ {
+				if e := p.applyField(buf, k); e != nil {
 					return p.fail(e)
 				}
-				ls = next
 			}
 			p.lineStart, p.scanned = ls, ls
 		}
@@ -336,19 +334,20 @@ func (p *RequestParser) fieldLine(buf []byte, lf int) (done bool, e *Error) {
 	if e != nil {
 		return false, e
 	}
-	return false, p.addField(buf, h)
+	r.Headers = append(r.Headers, h)
+	return false, p.applyField(buf, len(r.Headers)-1)
 }
 
-// addField records the valid field line h.
-func (p *RequestParser) addField(buf []byte, h Header) *Error {
+// applyField interprets the field line r.Headers[k], just added.
+func (p *RequestParser) applyField(buf []byte, k int) *Error {
 	r := &p.Req
-	if len(r.Headers) >= p.Limits.headers() {
-		return ErrTooManyHeaders
+	h := r.Headers[k]
+	kind := classifyField(buf[h.Name.Start:h.Name.End])
+	if kind == fieldOther {
+		return nil
 	}
-	r.Headers = append(r.Headers, h)
 	v := buf[h.Value.Start:h.Value.End]
-	switch kind := classifyField(buf[h.Name.Start:h.Name.End]); kind {
-	case fieldOther:
+	switch kind {
 	case fieldHost:
 		if r.HostIndex >= 0 {
 			return ErrMultipleHost
@@ -357,7 +356,7 @@ func (p *RequestParser) addField(buf []byte, h Header) *Error {
 		if res != hostOK || (host.Len() == 0 && h.Value.Len() > 0) {
 			return ErrBadHost
 		}
-		r.HostIndex = len(r.Headers) - 1
+		r.HostIndex = k
 		r.HostHeaderHost = host
 		r.HostHeaderPort = port
 	case fieldExpect:

@@ -66,6 +66,7 @@ type ResponseParser struct {
 	n         int
 	err       error
 	ff        framingFields
+	ready     bool // Reset ran
 }
 
 // Reset prepares p for a new head, keeping the capacity of p.Resp.Headers.
@@ -75,6 +76,7 @@ func (p *ResponseParser) Reset() {
 	p.lineStart, p.scanned, p.n = 0, 0, 0
 	p.err = nil
 	p.ff.reset()
+	p.ready = true
 }
 
 // Parse parses the response head at the start of buf, with the contract of
@@ -87,9 +89,8 @@ func (p *ResponseParser) Parse(buf []byte) (n int, err error) {
 	case stateFailed:
 		return 0, p.err
 	case stateFirstLine:
-		if p.scanned == 0 {
-			p.ff.reset()
-			p.Resp.Reset()
+		if !p.ready {
+			p.Reset() // the zero value
 		}
 	}
 	p.Resp.Raw = buf
@@ -100,16 +101,13 @@ func (p *ResponseParser) Parse(buf []byte) (n int, err error) {
 	for {
 		if p.state == stateFields && p.scanned == p.lineStart {
 			// Fast path: fresh field lines that are valid and complete.
-			ls := p.lineStart
-			for {
-				h, next, ok := scanFieldLine(buf, ls, end)
-				if !ok {
-					break
-				}
-				if e := p.addField(buf, h); e != nil {
+			old := len(p.Resp.Headers)
+			var ls int
+			p.Resp.Headers, ls = scanFieldLines(p.Resp.Headers, buf, p.lineStart, end, p.Limits.headers())
+			for k := old; k < len(p.Resp.Headers); k++ {
+				if e := p.applyField(buf, k); e != nil {
 					return p.fail(e)
 				}
-				ls = next
 			}
 			p.lineStart, p.scanned = ls, ls
 		}
@@ -224,16 +222,14 @@ func (p *ResponseParser) fieldLine(buf []byte, lf int) (done bool, e *Error) {
 	if e != nil {
 		return false, e
 	}
-	return false, p.addField(buf, h)
+	r.Headers = append(r.Headers, h)
+	return false, p.applyField(buf, len(r.Headers)-1)
 }
 
-// addField records the valid field line h.
-func (p *ResponseParser) addField(buf []byte, h Header) *Error {
+// applyField interprets the field line r.Headers[k], just added.
+func (p *ResponseParser) applyField(buf []byte, k int) *Error {
 	r := &p.Resp
-	if len(r.Headers) >= p.Limits.headers() {
-		return ErrTooManyHeaders
-	}
-	r.Headers = append(r.Headers, h)
+	h := r.Headers[k]
 	kind := classifyField(buf[h.Name.Start:h.Name.End])
 	if kind == fieldTransferEncoding && r.ProtoMinor == 0 {
 		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the
