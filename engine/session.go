@@ -256,6 +256,7 @@ func (s *Session) lookup() {
 func (s *Session) chooseTarget(req *parser.Request) error {
 	var host []byte
 	port := 0
+	rewrite := s.rewriteValue(req)
 	switch {
 	case req.Method == parser.MethodCONNECT:
 		// RFC 9110 §9.3.6: the authority-form target names the tunnel's
@@ -264,13 +265,12 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 			return ErrConnectPort
 		}
 		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
-	case s.rewriteValue(req) != nil:
-		v := s.rewriteValue(req)
-		h, p, ok := splitAuthority(v)
+	case rewrite != nil:
+		h, p, ok := splitAuthority(rewrite)
 		if !ok {
 			return ErrBadDestination
 		}
-		host, port, s.authority = h, p, v
+		host, port, s.authority = h, p, rewrite
 	case req.Form == parser.FormAbsolute:
 		if req.Scheme == parser.SchemeHTTPS {
 			return ErrTLSOrigination
