@@ -320,7 +320,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 	}
 	l := cc.l
 	if !fresh {
-		up, ok, exp := l.idle.Get(addr, time.Now(), l.expired[:0])
+		up, ok, exp := l.idle.Get(addr, l.now(), l.expired[:0])
 		for i, e := range exp {
 			e.close()
 			exp[i] = nil
@@ -368,7 +368,7 @@ func (cc *clientConn) ReleaseUpstream(reusable bool) {
 	}
 	l := cc.l
 	if reusable && !up.gone && !l.srv.draining.Load() &&
-		l.idle.TryPut(up.addr, up, time.Now()) {
+		l.idle.TryPut(up.addr, up, l.now()) {
 		return
 	}
 	up.close()
@@ -408,11 +408,11 @@ func (cc *clientConn) SetTimer(d time.Duration) {
 		cc.l.wheel.stop(&cc.timer)
 		return
 	}
-	cc.l.wheel.set(&cc.timer, time.Now().Add(d))
+	cc.l.wheel.set(&cc.timer, cc.l.now().Add(d))
 }
 
 // Now implements Driver.
-func (cc *clientConn) Now() time.Time { return time.Now() }
+func (cc *clientConn) Now() time.Time { return cc.l.now() }
 
 // upConn is an upstream connection. Owned by its loop; attached to at most one
 // client (owner) at a time, or idle in the loop's pool, or dialing (c nil).
@@ -437,7 +437,7 @@ func (up *upConn) opened(c gnet.Conn) {
 	owner := up.owner
 	if owner == nil || owner.gone || up.abandoned {
 		up.owner = nil
-		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.addr, up, time.Now()) {
+		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.addr, up, up.l.now()) {
 			up.close()
 		}
 		return

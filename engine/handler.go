@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -86,14 +87,14 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 			return gnet.Close // stale: detached already
 		}
 		l = x.l
-		l.inTraffic = c
+		l.inTraffic, l.trafficAt = c, time.Now()
 		x.pump()
 	case *upConn:
 		if _, ok := x.l.detached[c]; ok || x.c != c {
 			return gnet.Close
 		}
 		l = x.l
-		l.inTraffic = c
+		l.inTraffic, l.trafficAt = c, time.Now()
 		x.traffic()
 	default:
 		return gnet.None

@@ -24,6 +24,7 @@ type loop struct {
 	lastGC  time.Time
 
 	inTraffic     gnet.Conn // the connection whose OnTraffic is running
+	trafficAt     time.Time // when that OnTraffic began: the clock inside it
 	closeOnReturn bool      // close inTraffic when its OnTraffic returns
 	// detached holds gnet Conns closed because their socket left the loop
 	// (stream mode, tunnels): their OnClose is not a peer's close.
@@ -43,6 +44,16 @@ func (l *loop) closeNow(c gnet.Conn) {
 		return
 	}
 	_ = l.el.Close(c)
+}
+
+// now is the loop's clock: inside an OnTraffic callback, the time it began
+// (one clock read per event instead of one per timestamp, like Envoy's
+// approximate dispatcher time); elsewhere, time.Now.
+func (l *loop) now() time.Time {
+	if l.inTraffic != nil {
+		return l.trafficAt
+	}
+	return time.Now()
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
