@@ -64,6 +64,11 @@ type Config struct {
 	ReadBuffer      int // bytes an event loop reads per read(2); DefaultReadBuffer
 	StreamThreshold int // a body with more than this left (or unknown length) may stream
 	StreamHighWater int // ... when its receiver has more than this queued
+	// SpliceAbove: a response body (Content-Length) with more than this
+	// left also moves in stream mode when the client keeps up, as soon as
+	// it has taken what was relayed: splice(2) then spares the proxy
+	// copying it (HAProxy's splice-response). DefaultSpliceAbove; -1: never.
+	SpliceAbove int
 
 	// Policy is the egress policy (client ACL, rules, resolved-address
 	// guard, proxy auth, rate limits); nil applies none of it.
@@ -118,6 +123,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.StreamHighWater == 0 {
 		cfg.StreamHighWater = DefaultStreamHighWater
 	}
+	if cfg.SpliceAbove == 0 {
+		cfg.SpliceAbove = DefaultSpliceAbove
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -155,6 +163,9 @@ func (cfg Config) Check() error {
 		if n.v < 0 {
 			return fmt.Errorf("engine: %s: %d is negative", n.name, n.v)
 		}
+	}
+	if cfg.SpliceAbove < -1 {
+		return fmt.Errorf("engine: splice_above: %d is neither a size nor -1 (never)", cfg.SpliceAbove)
 	}
 	if h := cfg.RewriteHeader; h != "" {
 		for i := 0; i < len(h); i++ {

@@ -52,6 +52,9 @@ type Driver interface {
 	// Behind reports whether the receiver of a body (the client, or the
 	// upstream) has fallen behind: more queued than the high-water mark.
 	Behind(toClient bool) bool
+	// Drained reports whether the client has nothing queued and could
+	// take a response body in stream mode at once (Config.SpliceAbove).
+	Drained() bool
 	// StreamBody hands the rest of a body to stream mode; the driver later
 	// calls StreamDone, or ClientClosed if the stream failed. spec is valid
 	// only during the call.

@@ -298,3 +298,58 @@ func TestStreamChunkedToHTTP10(t *testing.T) {
 		t.Fatalf("got %d bytes, bad at %d, te %v, err %v", chk.off, chk.bad, resp.TransferEncoding, err)
 	}
 }
+
+// TestSpliceAboveFastClient: a response body over SpliceAbove moves in stream
+// mode even though the client keeps up (every byte right, the upstream
+// pooled and reused afterwards); with SpliceAbove -1 it stays on the loop
+// when the client keeps up.
+func TestSpliceAboveFastClient(t *testing.T) {
+	const size = 4 << 20
+	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		io.Copy(w, &patternReader{n: size})
+	}))
+	for _, tc := range []struct {
+		name        string
+		spliceAbove int
+		wantStreams bool
+	}{{"default", 0, true}, {"off", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A high-water mark no loopback client reaches: only SpliceAbove
+			// can start a stream.
+			e := newEnv(t, Config{SpliceAbove: tc.spliceAbove, StreamHighWater: 1 << 30, MaxBuffered: 2 << 30})
+			c, br := e.raw()
+			const rounds = 3
+			for round := 0; round < rounds; round++ {
+				fmt.Fprintf(c, "GET http://origin.test:%d/big HTTP/1.1\r\nHost: origin.test\r\n\r\n", origin.port)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				chk := &patternChecker{}
+				if _, err := io.Copy(chk, resp.Body); err != nil || chk.off != size || chk.bad != 0 {
+					t.Fatalf("round %d: %d bytes, bad at %d, %v", round, chk.off, chk.bad, err)
+				}
+				fmt.Fprintf(c, "GET http://origin.test:%d/small HTTP/1.1\r\nHost: origin.test\r\n\r\n", origin.port)
+				if _, body := readResponse(t, br, "GET"); body != "small" {
+					t.Fatalf("small request after the big one: %q", body)
+				}
+			}
+			streams := e.srv.Counters().StreamsStarted
+			if tc.wantStreams && streams != rounds {
+				t.Errorf("streams started: %d, want %d (one per big response)", streams, rounds)
+			}
+			if !tc.wantStreams && streams != 0 {
+				t.Errorf("streams started: %d, want 0", streams)
+			}
+		})
+	}
+	// Both subtests shared the origin: each kept one pooled upstream.
+	if a := origin.accepts.Load(); a != 2 {
+		t.Fatalf("origin accepted %d connections, want 2 (one per proxy, reused)", a)
+	}
+}

@@ -27,8 +27,9 @@ type MemDriver struct {
 	RefuseDial map[netip.AddrPort]bool
 	// ManualDial holds dials until CompleteDials is called.
 	ManualDial bool
-	// BehindClient and BehindUpstream are what Behind answers.
-	BehindClient, BehindUpstream bool
+	// BehindClient and BehindUpstream are what Behind answers; Drained
+	// answers ClientDrained.
+	BehindClient, BehindUpstream, ClientDrained bool
 	// Streams records the bodies handed to stream mode; FinishStream ends the last.
 	Streams []StreamSpec
 
@@ -359,6 +360,9 @@ func (m *MemDriver) Behind(toClient bool) bool {
 	}
 	return m.BehindUpstream
 }
+
+// Drained implements Driver.
+func (m *MemDriver) Drained() bool { return m.ClientDrained }
 
 // StreamBody implements Driver.
 func (m *MemDriver) StreamBody(spec *StreamSpec) { m.Streams = append(m.Streams, *spec) }

@@ -529,7 +529,9 @@ func (s *Session) maybeStream(resp bool) bool {
 	if spec.Framing == parser.FramingLength && spec.Remain <= int64(s.cfg.StreamThreshold) {
 		return false
 	}
-	if !s.d.Behind(resp) {
+	eager := resp && spec.Framing == parser.FramingLength && s.cfg.SpliceAbove >= 0 &&
+		spec.Remain > int64(s.cfg.SpliceAbove)
+	if !(eager && s.d.Drained()) && !s.d.Behind(resp) {
 		return false
 	}
 	s.streaming = true

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 )
 
@@ -407,5 +408,45 @@ func TestSessionSteadyStateAllocsWithPolicy(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(200, round); allocs != 0 {
 		t.Fatalf("a proxied request with the policy allocates %v times", allocs)
+	}
+}
+
+// TestSessionSpliceAbove: a response body with more than SpliceAbove left
+// goes to stream mode once the client has drained what was relayed, and not
+// before; a smaller one, or with SpliceAbove -1, stays in loop mode.
+func TestSessionSpliceAbove(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		spliceAbove int
+		length      int
+		drained     bool
+		want        bool
+	}{
+		{"large drained", 1000, 5000, true, true},
+		{"large, client not drained", 1000, 5000, false, false},
+		{"small", 1000, 900, true, false},
+		{"off", -1, 5000, true, false},
+		{"default above", 0, DefaultSpliceAbove + 200, true, true},
+		{"default below", 0, DefaultSpliceAbove, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMemDriver(Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10}, netip.MustParseAddrPort("127.0.0.1:3128"))
+			m.Names["origin.test"] = []netip.Addr{originAddr}
+			m.ClientDrained = tc.drained
+			send(m, "GET http://origin.test/big HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+			upSend(m, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n0123456789", tc.length))
+			if got := len(m.Streams) == 1; got != tc.want {
+				t.Fatalf("streamed: %v, want %v (streams %+v)", got, tc.want, m.Streams)
+			}
+			if !tc.want {
+				return
+			}
+			if s := m.Streams[0]; !s.ToClient || s.Framing != parser.FramingLength || s.Remain != int64(tc.length-10) {
+				t.Fatalf("stream spec %+v, want the response's last %d bytes", s, tc.length-10)
+			}
+			if out := takeOut(m); !hasStatus(out, "200") || !strings.HasSuffix(out, "\r\n\r\n0123456789") {
+				t.Fatalf("client got %q before the stream", out)
+			}
+		})
 	}
 }

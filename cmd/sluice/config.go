@@ -67,6 +67,7 @@ type limitsConfig struct {
 	MaxBuffered     int `yaml:"max_buffered"`
 	StreamThreshold int `yaml:"stream_threshold"`
 	StreamHighWater int `yaml:"stream_high_water"`
+	SpliceAbove     int `yaml:"splice_above"`
 	MaxRequestLine  int `yaml:"max_request_line"`
 	MaxHeadBytes    int `yaml:"max_head_bytes"`
 	MaxHeaders      int `yaml:"max_headers"`
@@ -521,6 +522,7 @@ func (c *fileConfig) engineFields() []fieldSetter[engine.Config] {
 		{"limits.max_buffered", func(e *engine.Config) { e.MaxBuffered = full.MaxBuffered }},
 		{"limits.stream_threshold", func(e *engine.Config) { e.StreamThreshold = full.StreamThreshold }},
 		{"limits.stream_high_water", func(e *engine.Config) { e.StreamHighWater = full.StreamHighWater }},
+		{"limits.splice_above", func(e *engine.Config) { e.SpliceAbove = full.SpliceAbove }},
 	}
 }
 
@@ -592,6 +594,7 @@ func (c *fileConfig) engineConfig() engine.Config {
 		MaxBuffered:     l.MaxBuffered,
 		StreamThreshold: l.StreamThreshold,
 		StreamHighWater: l.StreamHighWater,
+		SpliceAbove:     l.SpliceAbove,
 	}
 }
 

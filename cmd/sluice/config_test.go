@@ -213,6 +213,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative limit", "limits:\n  max_headers: -1\n", `c.yaml:2: limits.max_headers: -1 is negative`},
 		{"negative engine limit", "limits:\n  max_idle_per_host: -4\n", `c.yaml:2: limits.max_idle_per_host: engine: max_idle_per_host: -4 is negative`},
 		{"negative loops", "loops: -2\n", `c.yaml:1: loops: engine: loops: -2 is negative`},
+		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: engine: splice_above: -2 is neither a size nor -1 (never)`},
 		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: engine: listen: "localhost" is not an IP:port address`},
 		{"bad admin", "admin: nowhere\n", `c.yaml:1: admin: "nowhere": want host:port`},
 		{"bad log level", "log_level: loud\n", `c.yaml:1: log_level: "loud" is not debug, info, warn or error`},
