@@ -12,6 +12,11 @@
 # latency percentiles and the CPU time the peer's processes consumed, then
 # stops it by PID. Everything listens on 127.0.0.1, ports 18000-18999.
 #
+# Idle mode (-i N): instead of wrk, bench/idleconns opens N idle keep-alive
+# client connections through each peer (default: sluice, nginx, haproxy) and
+# records the RSS of the peer's process tree before and with them, and how
+# many connections the peer kept open (results in idle-<timestamp>.md/.tsv).
+#
 # See README.md in this directory. Run ./install.sh once first (root).
 set -u -o pipefail
 
@@ -32,6 +37,12 @@ EXTRAS=()          # NAME:PORT:COMMAND
 KEEP=0
 OUT_DIR=$HERE/results
 NAME=results       # output files: $OUT_DIR/$NAME-<timestamp>.md/.tsv
+NAME_SET=0
+PEERS_SET=0
+IDLE_N=0           # -i: idle keep-alive clients per peer (0 = the wrk runs)
+IDLE_HOLD=5        # -H: seconds the idle clients are held before RSS is read
+IDLE_PEERS="sluice nginx haproxy"
+SLUICE_IDLE_TIMEOUT=5m  # sluice -idle-timeout in idle mode
 # sluice: the binary (make peers builds bin/sluice; if it is missing the
 # driver builds it into the temp dir), its event loops (0 = GOMAXPROCS) and
 # any extra flags.
@@ -69,11 +80,19 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
   -o DIR            where results-<timestamp>.md/.tsv go (default $OUT_DIR)
   -n NAME           output file prefix instead of "results" (NAME-<timestamp>.md/.tsv)
   -k                keep the temp dir (configs, logs) after the run
+  -i N              idle mode: no wrk; open N idle keep-alive clients through
+                    each peer with bench/idleconns (one absolute-form GET
+                    /small each) and record the RSS of the peer's process tree
+                    before and with them and how many stayed open. Default
+                    peers then "$IDLE_PEERS", output prefix "idle".
+  -H SECONDS        idle mode: how long the clients stay idle before RSS is
+                    read (default $IDLE_HOLD, at most 30: the peers' client
+                    keep-alive timeouts are 60 s and more)
   -h                this help
 EOF
 }
 
-while getopts "d:w:c:C:t:p:P:x:o:n:kh" opt; do
+while getopts "d:w:c:C:t:p:P:x:o:n:ki:H:h" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     w) WARMUP=$OPTARG ;;
@@ -81,17 +100,19 @@ while getopts "d:w:c:C:t:p:P:x:o:n:kh" opt; do
     C) CONNS_LIST=$OPTARG ;;
     t) THREADS=$OPTARG ;;
     p) PATHS=$OPTARG ;;
-    P) PEERS=$OPTARG ;;
+    P) PEERS=$OPTARG; PEERS_SET=1 ;;
     x) EXTRAS+=("$OPTARG") ;;
     o) OUT_DIR=$OPTARG ;;
-    n) NAME=$OPTARG ;;
+    n) NAME=$OPTARG; NAME_SET=1 ;;
     k) KEEP=1 ;;
+    i) IDLE_N=$OPTARG ;;
+    H) IDLE_HOLD=$OPTARG ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
 done
 
-for v in DURATION WARMUP THREADS SLUICE_LOOPS; do
+for v in DURATION WARMUP THREADS SLUICE_LOOPS IDLE_N IDLE_HOLD; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be an integer" >&2; exit 2; }
 done
 [[ -n $CONNS_LIST ]] || { echo "no connection count" >&2; exit 2; }
@@ -101,6 +122,16 @@ for c in $CONNS_LIST; do
   (( c > MAX_CONNS )) && MAX_CONNS=$c
 done
 (( THREADS >= 1 )) || { echo "threads must be >= 1" >&2; exit 2; }
+if (( IDLE_N > 0 )); then
+  (( IDLE_N <= 20000 )) || { echo "-i: idle clients must be 1..20000" >&2; exit 2; }
+  (( IDLE_HOLD >= 1 && IDLE_HOLD <= 30 )) || { echo "-H: hold must be 1..30 s" >&2; exit 2; }
+  (( PEERS_SET )) || PEERS=$IDLE_PEERS
+  (( NAME_SET )) || NAME=idle
+  MAX_CONNS=$IDLE_N
+fi
+# HAProxy's global maxconn (conf/haproxy.cfg @MAXCONN@): 8000 for the wrk
+# runs, room for the idle clients in idle mode.
+HAPROXY_MAXCONN=$(( IDLE_N + 100 > 8000 ? IDLE_N + 100 : 8000 ))
 [[ $NAME =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad -n name '$NAME'" >&2; exit 2; }
 for p in $PEERS; do
   [[ " $KNOWN_PEERS " == *" $p "* ]] || (( ${#EXTRAS[@]} )) || { echo "unknown peer '$p' (known: $KNOWN_PEERS)" >&2; exit 2; }
@@ -120,6 +151,7 @@ done
 [[ $(id -u) == 0 ]] || log "WARNING: not root; squid/ats (chown to their users) and tinyproxy (unshare + bind mounts) need root"
 
 TS=$(date +%Y%m%d-%H%M%S)
+START_EPOCH=$(date +%s)
 RUN=$(mktemp -d /tmp/peers-bench.XXXXXX)
 chmod 755 "$RUN"
 mkdir -p "$OUT_DIR"
@@ -128,13 +160,17 @@ RESULTS_MD=$OUT_DIR/$NAME-$TS.md
 RESULTS_TSV=$OUT_DIR/$NAME-$TS.tsv
 
 # wrk, the peers and the origin each hold one descriptor per connection (a
-# proxy two): raise the soft limit for everything started from here.
+# proxy two): raise the soft limit for everything started from here. In idle
+# mode idleconns and each peer process hold one per idle client, plus a few
+# (upstream connections are reused or closed once the response is sent).
 if (( MAX_CONNS > 200 )); then
   want=$(( MAX_CONNS * 4 + 4096 ))
   if (( $(ulimit -n) < want )); then
     ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   fi
-  (( $(ulimit -n) >= MAX_CONNS * 2 + 64 )) || log "WARNING: open-files limit $(ulimit -n) is low for $MAX_CONNS connections"
+  need=$(( MAX_CONNS * 2 + 64 ))
+  (( IDLE_N > 0 )) && need=$(( IDLE_N + 256 ))
+  (( $(ulimit -n) >= need )) || log "WARNING: open-files limit $(ulimit -n) is low for $MAX_CONNS connections"
 fi
 CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
@@ -290,7 +326,7 @@ wait_tcp_port() {  # PORT PID SECONDS -> 0 once something listens on 127.0.0.1:P
 
 render() {  # TEMPLATE OUT [PORT]
   sed -e "s#@RUN@#$RUN#g" -e "s#@PORT@#${3:-}#g" -e "s#@DNS_PORT@#$DNS_PORT#g" \
-      -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" "$1" > "$2"
+      -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@MAXCONN@#$HAPROXY_MAXCONN#g" "$1" > "$2"
 }
 
 # --------------------------------------------------------------------------
@@ -439,9 +475,16 @@ start_sluice_loops() {  # PEER PORT LOOPS
   bin=$(sluice_binary) || { PEER_NOTE="no sluice binary and go build failed (make build)"; return 1; }
   newer=$(find "$REPO" -name '*.go' -newer "$bin" -not -path '*/bench/*' -not -path '*/fuzz/*' -not -name '*_test.go' 2>/dev/null | head -3 | tr '\n' ' ')
   [[ -n $newer ]] && log "  WARNING: $bin is older than $newer(make build)"
+  local idle=()
+  if (( IDLE_N > 0 )); then
+    # Idle mode: clients stay idle longer than the default 60 s would allow,
+    # and the client cap (by default (RLIMIT_NOFILE-64)/2) fits them all.
+    printf 'limits:\n  max_conns: %d\n' $(( IDLE_N + 100 )) > "$d/idle.yaml"
+    idle=(-idle-timeout "$SLUICE_IDLE_TIMEOUT" -config "$d/idle.yaml")
+  fi
   # shellcheck disable=SC2086
   start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' -access-log '' \
-    -loops "$3" $SLUICE_FLAGS
+    -loops "$3" "${idle[@]}" $SLUICE_FLAGS
   PEER_PID=$STARTED_PID
   SLUICE_LOGS+=("$1")
 }
@@ -539,7 +582,11 @@ kv() {  # FILE KEY -> value from a "k=v k=v" line
   tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
 }
 
-printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\n' > "$RESULTS_TSV"
+if (( IDLE_N > 0 )); then
+  printf 'peer\tclients\topened\tstill_open\tclosed_by_peer\tresponses_2xx\topen_s\thold_s\toldest_s\tprocesses\trss_before_mib\trss_idle_mib\trss_delta_mib\trss_kib_per_client\tpss_before_mib\tpss_idle_mib\tupstream_conns\tfds_before\tfds_idle\n' > "$RESULTS_TSV"
+else
+  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\n' > "$RESULTS_TSV"
+fi
 
 ROWS=()       # markdown rows of the main table
 SETUP_ROWS=() # markdown rows of the per-peer check table
@@ -615,6 +662,56 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   log "  $peer /$path c=$conns: $(awk -F'\t' '{ printf "%s req/s, p50 %s ms, p99 %s ms, proxy CPU %s us/req, errors c/r/w/s/t %s/%s/%s/%s/%s", $5, $7, $9, $18, $12, $13, $14, $15, $16 }' <<<"$line")"
 }
 
+# Idle mode: bench/idleconns, built once into the run dir.
+IDLE_OUT=()   # per peer: a heading and idleconns' output (markdown)
+IDLECONNS=$RUN/idleconns
+IDLE_CMDS=()
+
+measure_idle() {  # PEER PORT ROOTPIDS...
+  local peer=$1 port=$2; shift 2
+  local o=$RUN/idle-$peer.out pids acc0 acc1 rc line
+  pids=$(tr ' ' ',' <<<"$*")
+  local args=(-proxy "127.0.0.1:$port" -origin "$ORIGIN_HOST" -path /small -pid "$pids" -n "$IDLE_N" -hold "${IDLE_HOLD}s")
+  IDLE_CMDS+=("go run ./bench/idleconns ${args[*]}")
+  acc0=$(origin_accepts)
+  # Bounded: at most -timeout (10 s) per connection that fails, and opening
+  # 10,000 takes seconds; timeout kills it if a peer stalls everything.
+  timeout $(( 120 + IDLE_HOLD + IDLE_N / 100 )) "$IDLECONNS" "${args[@]}" >"$o" 2>&1
+  rc=$?
+  acc1=$(origin_accepts)
+  IDLE_OUT+=("### $peer" "" '```' "$(cat "$o")" '```' "")
+  line=$(grep '^result ' "$o" | tail -1)
+  if [[ -z $line ]]; then
+    log "  idleconns produced no result (rc=$rc): $(tail -3 "$o" | tr '\n' ' ')"
+    FAILED+=("$peer: idleconns produced no result (rc=$rc)")
+    return 1
+  fi
+  local kvf=$RUN/idle-$peer.kv
+  printf '%s\n' "${line#result }" > "$kvf"
+  local n opened open eof ok2xx open_s hold_s oldest procs r0 r1 s0 s1 f0 f1
+  n=$(kv "$kvf" n); opened=$(kv "$kvf" opened); open=$(kv "$kvf" open); eof=$(kv "$kvf" eof)
+  ok2xx=$(kv "$kvf" ok2xx); open_s=$(kv "$kvf" open_s); hold_s=$(kv "$kvf" hold_s); oldest=$(kv "$kvf" oldest_s)
+  procs=$(kv "$kvf" procs); r0=$(kv "$kvf" rss_before_kib); r1=$(kv "$kvf" rss_after_kib)
+  s0=$(kv "$kvf" pss_before_kib); s1=$(kv "$kvf" pss_after_kib)
+  f0=$(kv "$kvf" fds_before); f1=$(kv "$kvf" fds_after)
+  (( open < n )) && FAILED+=("$peer: only $open of $n idle clients still open at the end (opened $opened, closed by the peer $eof)")
+  # The status fetch after the run opens one connection of its own.
+  line=$(awk -v peer="$peer" -v n="$n" -v opened="$opened" -v open="$open" -v eof="$eof" -v ok="$ok2xx" \
+      -v os="$open_s" -v hs="$hold_s" -v old="$oldest" -v procs="$procs" -v r0="$r0" -v r1="$r1" -v s0="$s0" -v s1="$s1" \
+      -v f0="$f0" -v f1="$f1" -v up=$(( acc1 - acc0 - 1 )) 'BEGIN {
+        perc = opened > 0 ? (r1 - r0) / opened : 0
+        p0 = s0 >= 0 ? sprintf("%.1f", s0 / 1024) : "-"
+        p1 = s1 >= 0 ? sprintf("%.1f", s1 / 1024) : "-"
+        printf "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%s\t%s\t%d\t%d\t%d\n",
+          peer, n, opened, open, eof, ok, os, hs, old, procs, r0 / 1024, r1 / 1024, (r1 - r0) / 1024, perc, p0, p1, up, f0, f1
+      }')
+  printf '%s\n' "$line" >> "$RESULTS_TSV"
+  ROWS+=("$(awk -F'\t' '{
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s -> %s | %s s + %s s |", $1, $2, $3, $4, $6, $11, $12, $13, $14, $15, $16, $10, $17, $18, $19, $7, $8
+    }' <<<"$line")")
+  log "  $peer: $open/$n idle clients still open; RSS $(awk -F'\t' '{ printf "%s -> %s MiB (%s KiB per client), PSS %s -> %s MiB, %s processes", $11, $12, $14, $15, $16, $10 }' <<<"$line")"
+}
+
 # Correctness checks through a proxy on PORT; fills CHECK_* variables.
 check_peer() {  # PEER PORT
   local peer=$1 port=$2 name body sha
@@ -650,11 +747,19 @@ for p in $DNS_PORT $ORIGIN_PORT; do
 done
 
 log "run dir: $RUN"
+if (( IDLE_N > 0 )); then
+  command -v go >/dev/null || die "idle mode needs the go toolchain (bench/idleconns)"
+  (cd "$REPO" && go build -o "$IDLECONNS" ./bench/idleconns) || die "go build ./bench/idleconns failed"
+fi
 start_dns
 start_origin
 log "origin nginx pid $ORIGIN_PID on 127.0.0.1:$ORIGIN_PORT, dnsmasq pid $DNS_PID on 127.0.0.1:$DNS_PORT"
 
 for peer in $PEERS; do
+  if [[ $peer == direct ]] && (( IDLE_N > 0 )); then
+    log "== direct: skipped in idle mode (no proxy to measure)"
+    continue
+  fi
   if [[ $peer == direct ]]; then
     log "== direct (no proxy): wrk -> origin 127.0.0.1:$ORIGIN_PORT"
     SETUP_ROWS+=("| direct | 127.0.0.1:$ORIGIN_PORT | - | - | - | - | - | - | - |")
@@ -700,6 +805,9 @@ for peer in $PEERS; do
   log "  check: absolute-form /small=$CHECK_ABS, /big via $peer.bench.test=$CHECK_BIG, origin-form=$CHECK_ORIGINFORM, URI vs conflicting Host=$CHECK_CONFLICT, dnsmasq queried=$CHECK_DNS"
   if [[ $CHECK_ABS != yes ]]; then
     FAILED+=("$peer: curl -x check failed: $(head -c 300 "$RUN/check-$peer.err" | tr '\n' ' ')")
+  elif (( IDLE_N > 0 )); then
+    # shellcheck disable=SC2086
+    measure_idle "$peer" "$port" $roots
   else
     for path in $PATHS; do for c in $CONNS_LIST; do measure "$peer" "$path" "$c" $roots; done; done
   fi
@@ -724,10 +832,37 @@ done
 # --------------------------------------------------------------------------
 # Report.
 
-{
+host_line() {
+  echo "Host: $(. /etc/os-release; echo "$PRETTY_NAME"), $NCPU CPUs ($(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')), kernel $(uname -r)."
+}
+
+report_checks() {
+  echo "## Checks"
+  echo
+  echo "| peer | listen | version | curl -x /small | /big via <peer>.bench.test (sha256) | origin-form + Host | absolute-form + conflicting Host | dnsmasq queried | processes |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${SETUP_ROWS[@]}"
+  echo
+  echo "absolute-form + conflicting Host: \`curl -x ... -H 'Host: conflict.bench.test:1' http://$ORIGIN_HOST/small\`; URI = the peer went to the URI's authority, otherwise the HTTP status it answered. dnsmasq queried = dnsmasq logged a query for <peer>.bench.test during the checks (no: the peer resolved from a private hosts file, see README)."
+  echo
+}
+
+report_tail() {  # sluice logs and failures
+  if (( ${#LOG_NOTES[@]} )); then
+    echo "## sluice logs"
+    echo
+    printf -- '- %s\n' "${LOG_NOTES[@]}"
+    echo
+  fi
+  echo "## Failures"
+  echo
+  if (( ${#FAILED[@]} )); then printf -- '- %s\n' "${FAILED[@]}"; else echo "none"; fi
+}
+
+report_wrk() {
   echo "# Forward-proxy peers benchmark, $TS"
   echo
-  echo "Host: $(. /etc/os-release; echo "$PRETTY_NAME"), $NCPU CPUs ($(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')), kernel $(uname -r)."
+  host_line
   echo "Load generator (wrk), proxy, origin (nginx, 1 worker) and dnsmasq all share these $NCPU CPUs; nothing is pinned."
   echo "Run: $(date -d "${TS:0:8} ${TS:9:2}:${TS:11:2}:${TS:13:2}" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null || echo "$TS"); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
@@ -739,30 +874,45 @@ done
   echo
   echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed. origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
   echo
-  echo "## Checks"
-  echo
-  echo "| peer | listen | version | curl -x /small | /big via <peer>.bench.test (sha256) | origin-form + Host | absolute-form + conflicting Host | dnsmasq queried | processes |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${SETUP_ROWS[@]}"
-  echo
-  echo "absolute-form + conflicting Host: \`curl -x ... -H 'Host: conflict.bench.test:1' http://$ORIGIN_HOST/small\`; URI = the peer went to the URI's authority, otherwise the HTTP status it answered. dnsmasq queried = dnsmasq logged a query for <peer>.bench.test during the checks (no: the peer resolved from a private hosts file, see README)."
-  echo
-  if (( ${#LOG_NOTES[@]} )); then
-    echo "## sluice logs"
-    echo
-    printf -- '- %s\n' "${LOG_NOTES[@]}"
-    echo
-  fi
+  report_checks
   echo "## wrk commands (run from $HERE)"
   echo
   echo '```'
   printf '%s\n' "${WRK_CMDS[@]}"
   echo '```'
   echo
-  echo "## Failures"
+  report_tail
+}
+
+report_idle() {
+  echo "# Idle keep-alive clients: proxy memory, $TS"
   echo
-  if (( ${#FAILED[@]} )); then printf -- '- %s\n' "${FAILED[@]}"; else echo "none"; fi
-} > "$RESULTS_MD"
+  host_line
+  echo "Run: $(date -u -d "@$START_EPOCH" '+%Y-%m-%d %H:%M:%S UTC'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); open-files limit $(ulimit -n)."
+  echo "Per peer: bench/idleconns opens $IDLE_N client connections to it one after the other, sends one absolute-form \`GET http://$ORIGIN_HOST/small HTTP/1.1\` on each (reading the whole response), keeps them all open and idle for ${IDLE_HOLD}s, reads the memory of the peer's process tree, then checks with a non-blocking MSG_PEEK how many are still open."
+  echo
+  echo "| peer | clients | opened | still open at the end | 2xx responses | RSS before MiB | RSS with the idle clients MiB | RSS delta MiB | KiB per client | PSS before MiB | PSS with clients MiB | processes | new upstream conns | open fds before -> with clients | open + hold |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "RSS = VmRSS (/proc/PID/status) summed over the peer's process tree: the PID the driver started and all its descendants (nginx: master + 2 workers; a page shared by several processes counts once per process). PSS = Pss from /proc/PID/smaps_rollup summed (shared pages split between the processes that map them). Both are user-space memory: socket buffers are kernel memory and not included. \"before\" is read after the checks below (a few requests through the peer), just before the idle clients connect. still open = no EOF, reset or unexpected data on the client socket after the hold. new upstream conns = connections the origin accepted while the clients connected (nginx: one per request, closed after the response). open fds = descriptors open in the peer's processes (/proc/PID/fd): the clients plus listeners, files and the upstream connections the peer keeps idle. open + hold = seconds to open the clients one after the other + seconds they were held before the memory was read."
+  echo
+  echo "Peer settings for this mode: sluice \`-idle-timeout $SLUICE_IDLE_TIMEOUT\` and \`limits.max_conns: $(( IDLE_N + 100 ))\` (a -config file); HAProxy \`maxconn $HAPROXY_MAXCONN\` (client keep-alive: \`timeout http-keep-alive 60s\`); nginx as in the wrk runs (\`worker_connections 8192\` x 2 workers, \`keepalive_timeout 75s\`)."
+  echo
+  echo "## Per process"
+  echo
+  printf '%s\n' "${IDLE_OUT[@]}"
+  report_checks
+  echo "## Commands (run from the repository root; -pid = the peer's PIDs in this run)"
+  echo
+  echo '```'
+  printf '%s\n' "${IDLE_CMDS[@]}"
+  echo '```'
+  echo
+  report_tail
+}
+
+if (( IDLE_N > 0 )); then report_idle; else report_wrk; fi > "$RESULTS_MD"
 
 cat "$RESULTS_MD"
 log "results: $RESULTS_MD and $RESULTS_TSV"
