@@ -67,7 +67,8 @@ type Config struct {
 	// SpliceAbove: a response body (Content-Length) with more than this
 	// left also moves in stream mode when the client keeps up, as soon as
 	// it has taken what was relayed: splice(2) then spares the proxy
-	// copying it (HAProxy's splice-response). DefaultSpliceAbove; -1: never.
+	// copying it (HAProxy's splice-response). 0 means DefaultSpliceAbove
+	// (never); -1: never.
 	SpliceAbove int
 
 	// Policy is the egress policy (client ACL, rules, resolved-address

@@ -301,8 +301,8 @@ func TestStreamChunkedToHTTP10(t *testing.T) {
 
 // TestSpliceAboveFastClient: a response body over SpliceAbove moves in stream
 // mode even though the client keeps up (every byte right, the upstream
-// pooled and reused afterwards); with SpliceAbove -1 it stays on the loop
-// when the client keeps up.
+// pooled and reused afterwards); by default it stays on the loop when the
+// client keeps up.
 func TestSpliceAboveFastClient(t *testing.T) {
 	const size = 4 << 20
 	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -317,7 +317,7 @@ func TestSpliceAboveFastClient(t *testing.T) {
 		name        string
 		spliceAbove int
 		wantStreams bool
-	}{{"default", 0, true}, {"off", -1, false}} {
+	}{{"1 MiB", 1 << 20, true}, {"default", 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A high-water mark no loopback client reaches: only SpliceAbove
 			// can start a stream.

@@ -426,8 +426,7 @@ func TestSessionSpliceAbove(t *testing.T) {
 		{"large, client not drained", 1000, 5000, false, false},
 		{"small", 1000, 900, true, false},
 		{"off", -1, 5000, true, false},
-		{"default above", 0, DefaultSpliceAbove + 200, true, true},
-		{"default below", 0, DefaultSpliceAbove, true, false},
+		{"default: never", 0, 64 << 20, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMemDriver(Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10}, netip.MustParseAddrPort("127.0.0.1:3128"))

@@ -22,13 +22,13 @@ const (
 	// DefaultStreamHighWater: it leaves when its receiver has more than this
 	// queued and unsent.
 	DefaultStreamHighWater = 64 << 10
-	// DefaultSpliceAbove: a response body with more than this left moves in
-	// stream mode as soon as the client has taken what was relayed. Moving
-	// a body off the loop costs about 70-120 µs (two detaches, two
-	// re-enrolls; BENCHMARKS.md), 15-25% of a 1 MiB transfer to a single
-	// client, so the default leaves 1 MiB bodies on the loop; with many
-	// concurrent large downloads a lower value saves CPU (splice_above).
-	DefaultSpliceAbove = 1 << 20
+	// DefaultSpliceAbove: never, unless configured. Splicing a body whose
+	// client keeps up saves the proxy's copy (0.47-0.71x the CPU per MiB
+	// with 50 concurrent 1 MiB downloads) but costs every body a detach and
+	// re-enroll of two sockets, and with wrk as the client (8 KiB reads) it
+	// raised p99 of a lone 4 MiB download from ~4 ms to ~15 ms
+	// (BENCHMARKS.md): a throughput setting, not a default.
+	DefaultSpliceAbove = -1
 )
 
 // StreamSpec is a message body the session hands to stream mode: the rest of
