@@ -512,7 +512,9 @@ func (s *Session) sendBody(b []byte) int {
 
 // maybeStream hands the rest of a body to stream mode when it is large (more
 // than StreamThreshold left, or of unknown length) and its receiver falls
-// behind (DESIGN.md, Loop mode and stream mode). It reports whether it did.
+// behind (DESIGN.md, Loop mode and stream mode), or, for a response with more
+// than SpliceAbove left, as soon as the client has drained what was relayed.
+// It reports whether it did.
 func (s *Session) maybeStream(resp bool) bool {
 	spec := StreamSpec{ToClient: resp}
 	if resp {

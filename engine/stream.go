@@ -23,8 +23,8 @@ const (
 	// queued and unsent.
 	DefaultStreamHighWater = 64 << 10
 	// DefaultSpliceAbove: never, unless configured. Splicing a body whose
-	// client keeps up saves the proxy's copy (0.47-0.71x the CPU per MiB
-	// with 50 concurrent 1 MiB downloads) but costs every body a detach and
+	// client keeps up saves the proxy's copy (0.65-0.70x loop mode's CPU
+	// per MiB with 50 concurrent 1 MiB downloads) but costs every body a detach and
 	// re-enroll of two sockets, and with wrk as the client (8 KiB reads) it
 	// raised p99 of a lone 4 MiB download from ~4 ms to ~15 ms
 	// (BENCHMARKS.md): a throughput setting, not a default.
