@@ -13,9 +13,12 @@ import (
 
 var originAddr = netip.MustParseAddr("192.0.2.10")
 
-func newMem(t *testing.T) *MemDriver {
+func newMem(t *testing.T) *MemDriver { return newMemConfig(t, Config{}) }
+
+// newMemConfig is newMem with cfg.
+func newMemConfig(t *testing.T, cfg Config) *MemDriver {
 	t.Helper()
-	m := NewMemDriver(Config{}, netip.MustParseAddrPort("127.0.0.1:3128"))
+	m := NewMemDriver(cfg, netip.MustParseAddrPort("127.0.0.1:3128"))
 	m.Names["origin.test"] = []netip.Addr{originAddr}
 	return m
 }
@@ -307,11 +310,11 @@ func TestSessionClientHangupDropsUpstream(t *testing.T) {
 	}
 }
 
-func TestSessionSteadyStateAllocs(t *testing.T) {
-	m := newMem(t)
-	req := []byte("GET /x HTTP/1.1\r\nHost: origin.test\r\nUser-Agent: bench\r\n\r\n")
+// steadyRound returns one keep-alive exchange of req and a 2-byte response
+// over m's pooled upstream, leaving no output behind (for AllocsPerRun).
+func steadyRound(t *testing.T, m *MemDriver, req []byte) func() {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	round := func() {
+	return func() {
 		m.ClientSend(req)
 		m.UpstreamSend(resp)
 		if !bytes.HasSuffix(m.ClientOut, []byte("ok")) {
@@ -320,6 +323,12 @@ func TestSessionSteadyStateAllocs(t *testing.T) {
 		m.ClientOut = m.ClientOut[:0]
 		m.Idle[0].Out = m.Idle[0].Out[:0]
 	}
+}
+
+func TestSessionSteadyStateAllocs(t *testing.T) {
+	m := newMem(t)
+	req := []byte("GET /x HTTP/1.1\r\nHost: origin.test\r\nUser-Agent: bench\r\n\r\n")
+	round := steadyRound(t, m, req)
 	for i := 0; i < 10; i++ {
 		round()
 	}
@@ -393,16 +402,7 @@ func TestSessionSteadyStateAllocsWithPolicy(t *testing.T) {
 	m := NewMemDriver(Config{Policy: p})
 	m.Names["origin.test"] = []netip.Addr{originAddr}
 	req := []byte("GET /x HTTP/1.1\r\nHost: origin.test\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-	round := func() {
-		m.ClientSend(req)
-		m.UpstreamSend(resp)
-		if !bytes.HasSuffix(m.ClientOut, []byte("ok")) {
-			t.Fatalf("bad response %q", m.ClientOut)
-		}
-		m.ClientOut = m.ClientOut[:0]
-		m.Idle[0].Out = m.Idle[0].Out[:0]
-	}
+	round := steadyRound(t, m, req)
 	for i := 0; i < 10; i++ {
 		round()
 	}
@@ -429,8 +429,7 @@ func TestSessionSpliceAbove(t *testing.T) {
 		{"default: never", 0, 64 << 20, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewMemDriver(Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10}, netip.MustParseAddrPort("127.0.0.1:3128"))
-			m.Names["origin.test"] = []netip.Addr{originAddr}
+			m := newMemConfig(t, Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10})
 			m.ClientDrained = tc.drained
 			send(m, "GET http://origin.test/big HTTP/1.1\r\nHost: origin.test\r\n\r\n")
 			upSend(m, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n0123456789", tc.length))
