@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +62,7 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Loops == 0 {
-		cfg.Loops = runtime.GOMAXPROCS(0)
+		cfg.Loops = startProcs
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = connCapFromRlimit()
@@ -83,6 +82,9 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 // listener is bound (its address is then Addr) or the engine failed to start.
 func (s *Server) Start() error {
 	h := &handler{srv: s}
+	if n := reserveProcs(s.cfg.Loops); n > startProcs {
+		s.cfg.Logger.Debug("GOMAXPROCS raised: one P beyond the event loops for Go's netpoller", "gomaxprocs", n, "loops", s.cfg.Loops)
+	}
 	go func() {
 		err := gnet.Run(h, "tcp://"+s.cfg.Listen,
 			gnet.WithMulticore(true),
@@ -99,6 +101,7 @@ func (s *Server) Start() error {
 			err = errors.New("engine: event loops stopped unexpectedly")
 		}
 		s.runErr = err
+		releaseProcs(s.cfg.Loops)
 		close(s.done)
 	}()
 	select {

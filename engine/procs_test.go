@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"runtime"
+	"testing"
+)
+
+// A running server leaves one P beyond all running loops, and its loops are
+// uncounted when it stops; the last one to stop puts GOMAXPROCS back.
+func TestServerLeavesAProcForNetpoll(t *testing.T) {
+	loopsNow := func() int {
+		procs.mu.Lock()
+		defer procs.mu.Unlock()
+		return procs.loops
+	}
+	before, procsBefore := loopsNow(), runtime.GOMAXPROCS(0)
+	e := newEnv(t, Config{Loops: 3})
+	if n := loopsNow(); n < before+3 {
+		t.Fatalf("counted loops %d, want at least %d", n, before+3)
+	}
+	if got, n := runtime.GOMAXPROCS(0), loopsNow(); got <= n {
+		t.Fatalf("GOMAXPROCS %d with %d loops running: no P left for Go's netpoller", got, n)
+	}
+	if err := e.srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.srv.done
+	if n := loopsNow(); n != before {
+		t.Fatalf("after Stop: counted loops %d, want %d", n, before)
+	}
+	if got := runtime.GOMAXPROCS(0); before == 0 && got != procsBefore {
+		t.Fatalf("after the last server stopped: GOMAXPROCS %d, want %d as before", got, procsBefore)
+	}
+}
