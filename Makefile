@@ -38,16 +38,10 @@ unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 fuzz-short:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(TESTFUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(TESTFUZZTIME) ./fuzz/ || exit 1; \
-	done
+	PATH="$$(dirname $$(command -v $(GO))):$$PATH" fuzz/run.sh $(TESTFUZZTIME) $(FUZZ_TARGETS)
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./fuzz/ || exit 1; \
-	done
+	PATH="$$(dirname $$(command -v $(GO))):$$PATH" fuzz/run.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
