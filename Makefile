@@ -38,10 +38,10 @@ unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 fuzz-short:
-	PATH="$$(dirname $$(command -v $(GO))):$$PATH" fuzz/run.sh $(TESTFUZZTIME) $(FUZZ_TARGETS)
+	GO=$(GO) fuzz/run.sh $(TESTFUZZTIME) $(FUZZ_TARGETS)
 
 fuzz:
-	PATH="$$(dirname $$(command -v $(GO))):$$PATH" fuzz/run.sh $(FUZZTIME) $(FUZZ_TARGETS)
+	GO=$(GO) fuzz/run.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
