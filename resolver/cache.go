@@ -45,11 +45,17 @@ type entry struct {
 	used     atomic.Bool            // used since the current answer was published
 	pinned   atomic.Bool            // Preresolve host: never evicted, always refreshed
 
-	mu       sync.Mutex // guards the fields below and writes of the atomics above
-	waiters  []waiter   // callbacks of the running resolution
-	queued   time.Time  // real time the running resolution was queued
-	failures int        // consecutive failed resolutions
-	removed  bool       // evicted; also set under the shard's mu
+	mu        sync.Mutex // guards the fields below and writes of the atomics above
+	waiters   []waiter   // callbacks of the running resolution
+	queued    time.Time  // real time the running resolution was queued
+	failures  int        // consecutive failed resolutions
+	removed   bool       // evicted; also set under the shard's mu
+	negListed bool       // on the negative list; also set under the Resolver's negMu
+
+	// The negative list (negative.go), guarded by the Resolver's negMu.
+	negPrev, negNext *entry
+	negMark          int64 // lastUsed when listed or last given a second chance
+	negClaimed       bool  // chosen for eviction by an evictNegative under way
 }
 
 // waiter is a callback waiting for a resolution.
@@ -97,6 +103,17 @@ func (e *entry) current(now int64) *Answer {
 func (e *entry) publish(a *Answer) {
 	e.answer.Store(a)
 	e.expires.Store(a.expires)
+}
+
+// finishLocked ends e's resolution with a: it publishes a, clears inflight
+// and returns the waiters to call. The caller holds e.mu.
+func (e *entry) finishLocked(a *Answer) []waiter {
+	e.used.Store(false) // before the new answer is visible: its uses count
+	e.publish(a)
+	e.inflight.Store(false)
+	ws := e.waiters
+	e.waiters = nil
+	return ws
 }
 
 func newShards(maxHosts int) []shard {
@@ -159,35 +176,65 @@ func (r *Resolver) Lookup(host []byte) *Answer {
 	return e.current(now)
 }
 
-// insert adds a pending entry for host with w (if its cb is not nil) as its first
-// waiter, unless the shard already has one, which it returns with created
-// false. It fails with ErrCacheOverflow beyond MaxHosts and with ErrStopped
-// after Stop. The caller must enqueue a created entry.
-func (r *Resolver) insert(h uint64, host string, w waiter, now int64) (e *entry, created bool, err error) {
+// insert adds a pending entry for host, pinned if pin, with w (if its cb is
+// not nil) as its first waiter, unless the shard already has one, which it
+// returns with created false. When the cache holds MaxHosts hosts it evicts
+// a negative entry to make room (negative.go), and fails with
+// ErrCacheOverflow only if none can go. It fails with ErrStopped after
+// Stop. The caller must enqueue a created entry.
+func (r *Resolver) insert(h uint64, host string, w waiter, pin bool, now int64) (e *entry, created bool, err error) {
+	ne := &entry{host: host, queued: time.Now()}
+	ne.lastUsed.Store(now)
+	ne.inflight.Store(true)
+	ne.pinned.Store(pin)
+	if w.cb != nil {
+		ne.waiters = append(ne.waiters, w)
+	}
 	sh := r.shardOf(h)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	reserved := false // holds a MaxHosts slot
+	for {
+		sh.mu.Lock()
+		e, err = r.insertLocked(sh, h, ne, &reserved)
+		sh.mu.Unlock()
+		created = e == ne
+		if reserved && !created {
+			r.numHosts.Add(-1) // not used after all
+		}
+		if err != ErrCacheOverflow { // never after a slot was handed over
+			return e, created, err
+		}
+		// Evicted without holding sh.mu: the victim may be in any shard.
+		if !r.evictNegative(handOverHostSlot) {
+			return nil, false, ErrCacheOverflow
+		}
+		reserved = true
+	}
+}
+
+// insertLocked puts ne, whose hash is h, in sh and returns it, unless sh
+// already has an entry for its host, which it returns instead. *reserved
+// says whether the caller holds a MaxHosts slot already, and is set when
+// insertLocked reserves one; it fails with ErrCacheOverflow when there is
+// none. The caller holds sh.mu.
+func (r *Resolver) insertLocked(sh *shard, h uint64, ne *entry, reserved *bool) (*entry, error) {
 	old := sh.t.Load()
-	if e := old.get(h, host); e != nil {
-		return e, false, nil
+	if e := old.get(h, ne.host); e != nil {
+		return e, nil
 	}
 	// Checked under the shard's mutex: Stop's final sweep takes it after
 	// setting stopped, so it sees every entry inserted before.
 	if r.stopped.Load() {
-		return nil, false, ErrStopped
+		return nil, ErrStopped
 	}
-	if !r.reserveHost() {
-		return nil, false, ErrCacheOverflow
+	if !*reserved {
+		if !r.reserveHost() {
+			return nil, ErrCacheOverflow
+		}
+		*reserved = true
 	}
-	e = &entry{host: host, queued: time.Now()}
-	e.lastUsed.Store(now)
-	e.inflight.Store(true)
-	if w.cb != nil {
-		e.waiters = append(e.waiters, w)
-	}
-	sh.t.Store(old.with(h, e))
+	sh.t.Store(old.with(h, ne))
 	r.stats.hostAdded.Add(1)
-	return e, true, nil
+	return ne, nil
 }
 
 // reserveHost counts one more host if that stays within MaxHosts.
@@ -204,19 +251,23 @@ func (r *Resolver) reserveHost() bool {
 }
 
 // evict removes from sh those of candidates (which it reorders) that are
-// still evictable at coarse time now (idle for HostTTL, not pinned, nothing running or
-// waiting): the check is repeated under the locks because a Resolve may have
-// joined since the janitor looked.
+// still evictable at coarse time now (idle for HostTTL, not pinned, nothing
+// running or waiting) and still cached: the check is repeated under the
+// locks because a Resolve may have joined, or a negative entry been evicted
+// for room (negative.go), since the janitor looked.
 func (r *Resolver) evict(sh *shard, candidates []*entry, now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	drop := candidates[:0] // filtered in place
 	for _, e := range candidates {
 		e.mu.Lock()
-		ok := !e.inflight.Load() && len(e.waiters) == 0 && !e.pinned.Load() &&
+		ok := !e.removed && !e.inflight.Load() && len(e.waiters) == 0 && !e.pinned.Load() &&
 			now-e.lastUsed.Load() >= int64(r.cfg.HostTTL)
 		if ok {
 			e.removed = true
+			if e.negListed {
+				r.unlistNegativeLocked(e, false)
+			}
 		}
 		e.mu.Unlock()
 		if ok {

@@ -24,6 +24,14 @@ const (
 	DefaultMaxStale           = 24 * time.Hour // RFC 8767 §5 suggests 1 to 3 days
 )
 
+// DefaultMaxNegativeHosts is the default MaxNegativeHosts with the default
+// MaxHosts. With MaxHosts set, the default is MaxHosts/4, at least 1.
+const DefaultMaxNegativeHosts = DefaultMaxHosts / negativeShare
+
+// negativeShare is the share of MaxHosts that MaxNegativeHosts defaults
+// to: 1/negativeShare.
+const negativeShare = 4
+
 // Disabled, given as Config.ResolvConf or Config.HostsFile, means "read no file".
 const Disabled = "-"
 
@@ -67,9 +75,23 @@ type Config struct {
 	HostTTL time.Duration
 
 	// MaxHosts caps the number of cached hosts, negative entries and
-	// pending ones included (Envoy max_hosts). Resolve of a new host beyond
-	// it fails at once with ErrCacheOverflow. Default 1024.
+	// pending ones included (Envoy max_hosts). A new host beyond it evicts
+	// a negatively cached host (see MaxNegativeHosts) or, when there is
+	// none that can go, fails at once with ErrCacheOverflow. Default 1024.
 	MaxHosts int
+
+	// MaxNegativeHosts caps the number of negatively cached hosts, those
+	// whose current answer is an error (NXDOMAIN, NODATA, SERVFAIL,
+	// timeout): anyone who can send requests for made-up names can create
+	// them, so they must not fill MaxHosts. A failed resolution that would
+	// cache one more evicts the least recently used other one (approximately:
+	// second-chance FIFO), or, when every other one is being resolved again,
+	// answers its callers and is not cached. Only negative entries are ever
+	// evicted for room: good, stale and pending answers and Preresolve
+	// hosts never are, and Preresolve hosts do not count here. Default
+	// MaxHosts/4, at least 1 (DefaultMaxNegativeHosts with the default
+	// MaxHosts); at most MaxHosts.
+	MaxNegativeHosts int
 
 	// MaxPending caps the number of Resolve callbacks waiting for an answer
 	// (Envoy max_pending_requests); beyond it Resolve fails at once with
@@ -169,6 +191,15 @@ func (c Config) withDefaults() (Config, error) {
 		if *n.p == 0 {
 			*n.p = n.def
 		}
+	}
+	if c.MaxNegativeHosts < 0 {
+		return c, fmt.Errorf("resolver: MaxNegativeHosts %d: must not be negative", c.MaxNegativeHosts)
+	}
+	if c.MaxNegativeHosts == 0 {
+		c.MaxNegativeHosts = max(c.MaxHosts/negativeShare, 1)
+	}
+	if c.MaxNegativeHosts > c.MaxHosts {
+		return c, fmt.Errorf("resolver: MaxNegativeHosts %d: must be at most MaxHosts (%d)", c.MaxNegativeHosts, c.MaxHosts)
 	}
 	servers := make([]string, 0, len(c.Nameservers))
 	for i, s := range c.Nameservers {

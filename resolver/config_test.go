@@ -15,8 +15,28 @@ func TestConfigDefaults(t *testing.T) {
 		c.MaxTTL != DefaultMaxTTL || c.HostTTL != DefaultHostTTL || c.MaxHosts != DefaultMaxHosts ||
 		c.MaxPending != DefaultMaxPending || c.QueryTimeout != DefaultQueryTimeout || c.Workers != DefaultWorkers ||
 		c.FailureBackoffBase != DefaultFailureBackoffBase || c.FailureBackoffMax != DefaultFailureBackoffMax ||
-		c.MaxStale != DefaultMaxStale || c.Family != FamilyAuto || c.Clock == nil {
+		c.MaxStale != DefaultMaxStale || c.Family != FamilyAuto || c.Clock == nil ||
+		c.MaxNegativeHosts != DefaultMaxNegativeHosts {
 		t.Errorf("defaults %+v", c)
+	}
+}
+
+// TestMaxNegativeHostsDefault: a quarter of MaxHosts, at least 1; a value
+// given is kept.
+func TestMaxNegativeHostsDefault(t *testing.T) {
+	for _, tt := range []struct{ maxHosts, maxNeg, want int }{
+		{0, 0, DefaultMaxNegativeHosts},
+		{100, 0, 25},
+		{7, 0, 1},
+		{1, 0, 1},
+		{100, 100, 100},
+		{100, 3, 3},
+	} {
+		c, err := Config{MaxHosts: tt.maxHosts, MaxNegativeHosts: tt.maxNeg}.withDefaults()
+		if err != nil || c.MaxNegativeHosts != tt.want {
+			t.Errorf("MaxHosts %d, MaxNegativeHosts %d: got %d, %v; want %d",
+				tt.maxHosts, tt.maxNeg, c.MaxNegativeHosts, err, tt.want)
+		}
 	}
 }
 
@@ -34,6 +54,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"FailureBackoffMax", Config{FailureBackoffBase: time.Minute, FailureBackoffMax: time.Second}},
 		{"MaxHosts", Config{MaxHosts: -1}},
 		{"MaxPending", Config{MaxPending: -5}},
+		{"MaxNegativeHosts", Config{MaxNegativeHosts: -1}},
+		{"MaxNegativeHosts", Config{MaxHosts: 10, MaxNegativeHosts: 11}},
 		{"Workers", Config{Workers: -1}},
 		{"Family", Config{Family: 9}},
 		{"Nameservers[1]", Config{Nameservers: []string{"127.0.0.1", "dns.example"}}},

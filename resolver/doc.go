@@ -28,6 +28,13 @@
 //   - Hosts unused for HostTTL are evicted; at most MaxHosts hosts are
 //     cached and at most MaxPending callbacks wait, beyond which Resolve
 //     fails at once with ErrCacheOverflow or ErrPendingOverflow.
+//   - Negative entries never keep a new host out (anyone can make them by
+//     asking for made-up names): at most MaxNegativeHosts are cached, a
+//     new failure evicting the least recently used other one (or, if all
+//     are being resolved again, not cached), and a new host that finds
+//     MaxHosts reached evicts one before it is refused. Good, stale and
+//     pending entries and Preresolve hosts are never evicted for room
+//     (negative.go; Stats.NegativeEvicted counts these evictions).
 //   - Preresolve hosts are resolved at Start and kept fresh.
 //
 // # Settings
@@ -47,6 +54,7 @@
 //	MaxTTL              1h                  TTL ceiling
 //	HostTTL             5m                  evict hosts unused this long
 //	MaxHosts            1024                hosts cached, pending and failed ones included
+//	MaxNegativeHosts    MaxHosts/4          failed (negatively cached) hosts, at least 1
 //	MaxPending          1024                Resolve callbacks waiting
 //	QueryTimeout        5s                  one resolution of one host, queue wait included
 //	Workers             32                  resolver goroutines

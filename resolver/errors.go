@@ -23,7 +23,8 @@ var (
 	ErrServerFailure = errors.New("resolver: DNS resolution failure")
 
 	// ErrCacheOverflow means the host is not cached and the cache already
-	// holds Config.MaxHosts hosts (Envoy: "DNS cache overflow").
+	// holds Config.MaxHosts hosts, none of them a negatively cached one
+	// that could be evicted to make room (Envoy: "DNS cache overflow").
 	ErrCacheOverflow = errors.New("resolver: DNS cache overflow")
 
 	// ErrPendingOverflow means Config.MaxPending Resolve calls are already

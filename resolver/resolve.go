@@ -14,8 +14,9 @@ import (
 //   - synchronously, before Resolve returns, when the answer is known: an
 //     IP literal, a cached answer Lookup would return (a negatively cached
 //     host gives its Answer and its Err), or an immediate failure
-//     (ErrCacheOverflow beyond MaxHosts, ErrPendingOverflow beyond
-//     MaxPending, ErrStopped, ErrNotFound for an invalid host name);
+//     (ErrCacheOverflow beyond MaxHosts when no negative entry can be
+//     evicted, ErrPendingOverflow beyond MaxPending, ErrStopped,
+//     ErrNotFound for an invalid host name);
 //   - otherwise later, from a resolver goroutine, when the resolution of
 //     host ends. Concurrent calls for one host share one resolution
 //     (singleflight).
@@ -27,12 +28,14 @@ import (
 // port; it is lower-cased if needed. A nil cb starts (or joins) a resolution
 // without waiting for it.
 func (r *Resolver) Resolve(host string, cb func(*Answer, error)) {
-	r.resolve(lowerASCII(host), cb, cb != nil)
+	r.resolve(lowerASCII(host), cb, cb != nil, false)
 }
 
 // resolve is Resolve; countPending says whether cb counts towards MaxPending
-// (Preresolve callbacks do not).
-func (r *Resolver) resolve(host string, cb func(*Answer, error), countPending bool) {
+// (Preresolve callbacks do not), and pin whether a new entry for host is
+// pinned from the start (Preresolve hosts, before their first answer can
+// be published: an unpinned negative one might be evicted at once).
+func (r *Resolver) resolve(host string, cb func(*Answer, error), countPending, pin bool) {
 	if a, ok := parseLiteral(host); ok {
 		callback(cb, literalAnswer(a), nil)
 		return
@@ -72,7 +75,7 @@ func (r *Resolver) resolve(host string, cb func(*Answer, error), countPending bo
 		if e == nil {
 			var created bool
 			var err error
-			e, created, err = r.insert(h, host, waiter{cb, countPending}, now)
+			e, created, err = r.insert(h, host, waiter{cb, countPending}, pin, now)
 			if err != nil {
 				release()
 				if errors.Is(err, ErrCacheOverflow) {
@@ -187,8 +190,10 @@ func (r *Resolver) resolveEntry(e *entry) {
 // complete publishes the result of a resolution of e and calls its waiters:
 // on success a new answer; on failure after a good answer, that answer kept
 // as stale for the backoff, but at least MinTTL so that a host in use at any
-// reasonable rate is seen in use and refreshed before it expires; otherwise the error, negatively cached for a
-// backoff. During Stop nothing is published and the waiters get ErrStopped.
+// reasonable rate is seen in use and refreshed before it expires; otherwise
+// the error, negatively cached for a backoff, within MaxNegativeHosts
+// (negative.go). During Stop nothing is published and the waiters get
+// ErrStopped.
 func (r *Resolver) complete(e *entry, addrs []netip.Addr, ttl time.Duration, err error) {
 	if r.ctx.Err() != nil || errors.Is(err, ErrStopped) {
 		e.mu.Lock()
@@ -201,35 +206,51 @@ func (r *Resolver) complete(e *entry, addrs []netip.Addr, ttl time.Duration, err
 	}
 	now := r.clock.Now()
 	e.mu.Lock()
+	a := r.resultLocked(e, addrs, ttl, err, now)
+	reserved := false // holds a MaxNegativeHosts slot
+	if needsNegativeSlotLocked(e, a) {
+		reserved = r.reserveNegative()
+		if !reserved {
+			// Evicting takes other entries' locks: not with e.mu held.
+			// e stays in flight meanwhile, so only pin can change it.
+			e.mu.Unlock()
+			if !r.evictNegative(handOverNegativeSlot) {
+				r.completeUncached(e, a)
+				return
+			}
+			reserved = true
+			e.mu.Lock()
+		}
+	}
+	r.countNegativeLocked(e, a, reserved)
+	ws := e.finishLocked(a)
+	e.mu.Unlock()
+	r.deliver(ws, a, a.Err)
+}
+
+// resultLocked returns the answer to publish in e for a resolution that
+// ended at now, and counts it. The caller holds e.mu.
+func (r *Resolver) resultLocked(e *entry, addrs []netip.Addr, ttl time.Duration, err error, now time.Time) *Answer {
 	old := e.answer.Load()
-	var a *Answer
 	if err == nil {
 		r.stats.querySuccess.Add(1)
 		e.failures = 0
-		a = r.newPositive(addrs, ttl, now)
+		a := r.newPositive(addrs, ttl, now)
 		if old != nil && old.Err == nil && !sameAddrSet(old.Addrs, a.Addrs) {
 			r.stats.hostAddressChanged.Add(1)
 		}
-	} else {
-		r.stats.queryFailure.Add(1)
-		if errors.Is(err, ErrTimeout) {
-			r.stats.queryTimeout.Add(1)
-		}
-		e.failures++
-		backoff := r.backoff(e.failures)
-		if old != nil && old.Err == nil && now.UnixNano() < old.staleUntil {
-			a = newStale(old, max(backoff, r.cfg.MinTTL), now)
-		} else {
-			a = newNegative(err, backoff, now)
-		}
+		return a
 	}
-	e.used.Store(false) // before the new answer is visible: its uses count
-	e.publish(a)
-	e.inflight.Store(false)
-	ws := e.waiters
-	e.waiters = nil
-	e.mu.Unlock()
-	r.deliver(ws, a, a.Err)
+	r.stats.queryFailure.Add(1)
+	if errors.Is(err, ErrTimeout) {
+		r.stats.queryTimeout.Add(1)
+	}
+	e.failures++
+	backoff := r.backoff(e.failures)
+	if old != nil && old.Err == nil && now.UnixNano() < old.staleUntil {
+		return newStale(old, max(backoff, r.cfg.MinTTL), now)
+	}
+	return newNegative(err, backoff, now)
 }
 
 // backoff is the negative-caching time after the n-th consecutive failure:

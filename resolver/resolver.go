@@ -33,11 +33,17 @@ type Resolver struct {
 	_   [cacheLine - 8]byte
 
 	// Atomics, written on misses and by workers and the janitor.
-	numHosts atomic.Int64 // entries in all shards, <= MaxHosts
-	pending  atomic.Int64 // callbacks waiting, <= MaxPending
-	stats    counters
-	started  atomic.Bool
-	stopped  atomic.Bool
+	numHosts    atomic.Int64 // entries in all shards, <= MaxHosts
+	numNegative atomic.Int64 // entries on neg, plus slots being handed over, <= MaxNegativeHosts
+	pending     atomic.Int64 // callbacks waiting, <= MaxPending
+	stats       counters
+	started     atomic.Bool
+	stopped     atomic.Bool
+
+	// The negatively cached hosts (negative.go). Guarded by negMu, which
+	// is taken after a shard's and an entry's mu.
+	negMu sync.Mutex
+	neg   negList
 
 	lifeMu sync.Mutex     // serialises Start and Stop
 	wg     sync.WaitGroup // workers
@@ -123,9 +129,9 @@ func (r *Resolver) preresolve() {
 		}
 	}
 	for _, h := range r.cfg.Preresolve {
-		r.resolve(h, done, false)
+		r.resolve(h, done, false, true)
 		if e := r.get(r.hash(h), h); e != nil {
-			e.pinned.Store(true)
+			r.pin(e) // a host cached before Start (or listed twice)
 		}
 	}
 	done(nil, nil)

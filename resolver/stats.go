@@ -28,11 +28,20 @@ type Stats struct {
 	// HostOverflow counts new hosts refused with ErrCacheOverflow
 	// (host_overflow).
 	HostOverflow uint64
+	// NegativeEvicted counts negatively cached hosts evicted before they
+	// were idle for HostTTL, to make room for a new host at MaxHosts or to
+	// stay within MaxNegativeHosts, and failed resolutions not cached for
+	// MaxNegativeHosts (sluice's own; no Envoy counterpart). They count in
+	// HostRemoved too.
+	NegativeEvicted uint64
 	// PendingOverflow counts Resolve calls refused with ErrPendingOverflow
 	// (dns_rq_pending_overflow).
 	PendingOverflow uint64
 	// NumHosts is the number of hosts cached now (num_hosts, a gauge).
 	NumHosts int64
+	// NumNegative is the number of those whose answer is a cached error,
+	// Preresolve hosts excepted (a gauge, at most MaxNegativeHosts).
+	NumNegative int64
 	// Pending is the number of Resolve callbacks waiting now (a gauge).
 	Pending int64
 }
@@ -42,7 +51,7 @@ type Stats struct {
 type counters struct {
 	queryAttempt, querySuccess, queryFailure, queryTimeout atomic.Uint64
 	hostAdded, hostRemoved, hostAddressChanged             atomic.Uint64
-	hostOverflow, pendingOverflow                          atomic.Uint64
+	hostOverflow, pendingOverflow, negativeEvicted         atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters. Each value is read atomically;
@@ -59,7 +68,9 @@ func (r *Resolver) Stats() Stats {
 		HostAddressChanged: c.hostAddressChanged.Load(),
 		HostOverflow:       c.hostOverflow.Load(),
 		PendingOverflow:    c.pendingOverflow.Load(),
+		NegativeEvicted:    c.negativeEvicted.Load(),
 		NumHosts:           r.numHosts.Load(),
+		NumNegative:        r.numNegative.Load(),
 		Pending:            r.pending.Load(),
 	}
 }
