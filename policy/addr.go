@@ -12,8 +12,9 @@ type deniedRange struct {
 
 // builtinDenied are always denied, whatever the configuration (only
 // AllowAddrHosts exempts a host): addresses that are never a legitimate
-// egress destination and are the targets of SSRF. Their IPv4-mapped forms
-// (::ffff:a.b.c.d) are denied too: CheckAddr unmaps before matching.
+// egress destination and are the targets of SSRF. The IPv6 forms of the
+// IPv4 ranges (::ffff:a.b.c.d, NAT64, ...) are denied too: CheckAddr checks
+// the IPv4 address they carry.
 var builtinDenied = []deniedRange{
 	// Cloud metadata (169.254.169.254) and other link-local services
 	// (RFC 3927, RFC 4291 §2.5.6).
@@ -56,11 +57,6 @@ var presets = map[string][]deniedRange{
 	},
 }
 
-// nat64 is the well-known NAT64 prefix (RFC 6052 §2.1): on a network with a
-// NAT64 gateway, 64:ff9b::a9fe:a9fe reaches 169.254.169.254, so the embedded
-// IPv4 address is checked too.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
 // CheckAddr is the resolved-address (SSRF, DNS rebinding) guard: it returns
 // nil if the destination host may be reached at address a, else an *Error
 // with Status 403 and a Reason such as "destination address 169.254.169.254
@@ -69,12 +65,19 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 // between).
 //
 // Denied are the built-in ranges 169.254.0.0/16 and fe80::/10 (link-local,
-// cloud metadata), fd00:ec2::254 (EC2 metadata over IPv6), 0.0.0.0/8, ::/128, 224.0.0.0/4 and ff00::/8 (multicast),
-// the DenyPresets ranges and DenyCIDRs; an IPv4-mapped address
-// (::ffff:169.254.169.254) and a NAT64 one (64:ff9b::/96) are also checked as
-// the IPv4 address they carry; an IPv6 zone is ignored. Hosts matching
-// AllowAddrHosts are not checked. An invalid address is denied. CheckAddr
-// does not allocate unless it denies.
+// cloud metadata), fd00:ec2::254 (EC2 metadata over IPv6), 0.0.0.0/8,
+// ::/128, 224.0.0.0/4 and ff00::/8 (multicast), the DenyPresets ranges and
+// DenyCIDRs. An IPv6 address that carries an IPv4 address is also checked
+// as that IPv4 address, denied if any candidate is: IPv4-mapped
+// ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d (::/96 but :: and ::1), NAT64
+// 64:ff9b::/96, local-use NAT64 64:ff9b:1::/48 with the IPv4 address at each
+// place RFC 6052 §2.2 puts it for a /48, /56, /64 or /96, and 6to4
+// 2002:a.b.c.d::/48. So ::169.254.169.254, 64:ff9b:1::a9fe:a9fe and
+// 2002:a9fe:a9fe::1 are link-local here. As the zero bytes of one NAT64
+// layout read as 0.0.0.0/8 in another, an address of 64:ff9b:1::/48 is in
+// practice denied unless AllowAddrHosts exempts its host. An IPv6 zone is ignored. Hosts
+// matching AllowAddrHosts are not checked. An invalid address is denied.
+// CheckAddr does not allocate unless it denies.
 func (p *Policy) CheckAddr(host []byte, a netip.Addr) error {
 	if !a.IsValid() {
 		return &Error{Status: 403, Reason: "invalid destination address"}
@@ -91,14 +94,34 @@ func (p *Policy) CheckAddr(host []byte, a netip.Addr) error {
 		if r := p.deniedRange(a.Unmap()); r != nil {
 			return addrDenied(orig, r)
 		}
-	} else if a.Is6() && nat64.Contains(a) {
-		b := a.As16()
-		if r := p.deniedRange(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})); r != nil {
+		return nil
+	}
+	// Deny if any candidate is denied: which RFC 6052 layout a local-use
+	// NAT64 network uses is not known here. The zero bytes around the
+	// IPv4 address of one layout read as 0.0.0.0/8 in another, so the
+	// reason names a denial outside "this network" when there is one.
+	v4, n := embeddedIPv4(a, true)
+	var first *deniedRange
+	for _, e := range v4[:n] {
+		r := p.deniedRange(e)
+		if r == nil {
+			continue
+		}
+		if !thisNetwork.Contains(e) {
 			return addrDenied(orig, r)
 		}
+		if first == nil {
+			first = r
+		}
+	}
+	if first != nil {
+		return addrDenied(orig, first)
 	}
 	return nil
 }
+
+// thisNetwork is 0.0.0.0/8, the first built-in range.
+var thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
 
 // deniedRange returns the first denied range holding a, or nil.
 func (p *Policy) deniedRange(a netip.Addr) *deniedRange {

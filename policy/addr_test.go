@@ -25,6 +25,21 @@ func TestCheckAddrDefaults(t *testing.T) {
 		"::ffff:239.1.2.3":       "multicast",
 		"ff02::1":                "multicast",
 		"ff0e::1":                "multicast",
+		// IPv6 forms that carry an IPv4 address.
+		"::169.254.169.254":          "link-local", // IPv4-compatible
+		"::a9fe:a9fe":                "link-local",
+		"::224.0.0.1":                "multicast",
+		"::2":                        "this network", // 0.0.0.2
+		"64:ff9b:1::a9fe:a9fe":       "link-local",   // local-use NAT64, /96
+		"64:ff9b:1:a9fe:a9:fe00::":   "link-local",   // /48
+		"64:ff9b:1:a9:fe:a9fe::":     "link-local",   // /56
+		"64:ff9b:1:0:a9:fea9:fe00:0": "link-local",   // /64
+		"2002:a9fe:a9fe::1":          "link-local",   // 6to4
+		"2002:a9fe:a9fe:1:2:3:4:5":   "link-local",
+		"2002:e000:1::":              "multicast",
+		// Local-use NAT64 of a public address: the zero suffix of the /48
+		// layout is 0.0.0.0 in the /96 one, and the layout is not known.
+		"64:ff9b:1:5db8:d7:e00::": "this network",
 	}
 	for s, why := range denied {
 		err := p.CheckAddr([]byte("victim.test"), netip.MustParseAddr(s))
@@ -33,7 +48,7 @@ func TestCheckAddrDefaults(t *testing.T) {
 			continue
 		}
 		e := policyError(t, err)
-		want := "destination address " + s + " denied (" + why + ")"
+		want := "destination address " + netip.MustParseAddr(s).String() + " denied (" + why + ")"
 		if e.Status != 403 || e.Reason != want {
 			t.Errorf("CheckAddr(%s) = %d %q, want 403 %q", s, e.Status, e.Reason, want)
 		}
@@ -42,6 +57,8 @@ func TestCheckAddrDefaults(t *testing.T) {
 		"127.0.0.1", "::1", "10.0.0.1", "192.168.1.1", "100.64.0.1", "fd12::1", "192.0.2.1",
 		"93.184.215.14", "2606:2800:21f:cb07::1", "::ffff:93.184.215.14", "169.253.255.255",
 		"169.255.0.0", "223.255.255.255", "240.0.0.1", "fec0::1", "64:ff9b::5db8:d70e",
+		"::5db8:d70e", "2002:5db8:d70e::1", "2003:a9fe:a9fe::1",
+		"64:ff9b:2::a9fe:a9fe", "::1:a9fe:a9fe", "::1",
 	} {
 		if err := p.CheckAddr([]byte("ok.test"), netip.MustParseAddr(s)); err != nil {
 			t.Errorf("CheckAddr(%s) = %v, want allowed by default", s, err)
@@ -67,8 +84,10 @@ func TestCheckAddrPresetsAndCIDRs(t *testing.T) {
 			cfg:  Config{DenyPresets: []string{"loopback"}},
 			denied: map[string]string{
 				"127.0.0.1": "loopback", "127.255.255.254": "loopback", "::ffff:127.0.0.1": "loopback", "::1": "loopback",
+				"::7f00:1": "loopback", "::127.0.0.1": "loopback", "64:ff9b::7f00:1": "loopback",
+				"64:ff9b:1::7f00:1": "loopback", "2002:7f00:1::": "loopback",
 			},
-			allow: []string{"10.0.0.1", "128.0.0.1"},
+			allow: []string{"10.0.0.1", "128.0.0.1", "::8000:1", "2002:8000:1::"},
 		},
 		{
 			name: "private",
@@ -76,6 +95,7 @@ func TestCheckAddrPresetsAndCIDRs(t *testing.T) {
 			denied: map[string]string{
 				"10.1.1.1": "private", "172.16.0.1": "private", "172.31.255.255": "private",
 				"192.168.0.1": "private", "::ffff:10.0.0.1": "private", "64:ff9b::a00:1": "private",
+				"::a00:1": "private", "2002:c0a8:101::1": "private", "64:ff9b:1:ac10:1:100::": "private",
 				"100.64.0.1": "shared address space", "100.127.255.255": "shared address space",
 				"fd12::1": "unique local", "fc00::1": "unique local",
 			},
@@ -114,7 +134,7 @@ func TestCheckAddrPresetsAndCIDRs(t *testing.T) {
 					t.Errorf("%s allowed, want denied (%s)", s, why)
 					continue
 				}
-				if want := "destination address " + s + " denied (" + why + ")"; policyError(t, err).Reason != want {
+				if want := "destination address " + netip.MustParseAddr(s).String() + " denied (" + why + ")"; policyError(t, err).Reason != want {
 					t.Errorf("%s: %q, want %q", s, policyError(t, err).Reason, want)
 				}
 			}

@@ -35,6 +35,10 @@ type authenticator struct {
 	ttl         time.Duration
 	maxEntries  int
 
+	// pool runs Verify's bcrypt verifications; it has its own lock, taken
+	// before mu when both are.
+	pool verifier
+
 	mu sync.Mutex
 	// Guarded by mu.
 	users    map[string][]byte // user -> bcrypt hash; replaced whole on reload
@@ -71,6 +75,25 @@ func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, err
 	if a.path == "" {
 		return nil, configErrorf("policy.auth.htpasswd", "", "missing: the htpasswd file of users")
 	}
+	for _, b := range []struct {
+		field    string
+		v        int
+		dst      *int
+		fallback int
+	}{
+		{"policy.auth.workers", cfg.Workers, &a.pool.workers, DefaultAuthWorkers()},
+		{"policy.auth.queue", cfg.Queue, &a.pool.queueMax, DefaultAuthQueue},
+		{"policy.auth.max_per_client", cfg.MaxPerClient, &a.pool.maxPerClient, DefaultAuthMaxPerClient},
+	} {
+		if b.v < 0 {
+			return nil, configErrorf(b.field, fmt.Sprint(b.v), "must not be negative (0: default %d)", b.fallback)
+		}
+		*b.dst = b.v
+		if b.v == 0 {
+			*b.dst = b.fallback
+		}
+	}
+	a.pool.init()
 	fi, users, err := readHtpasswd(a.path)
 	if err != nil {
 		return nil, configErrorf("policy.auth.htpasswd", a.path, "%v", err)
@@ -82,9 +105,9 @@ func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, err
 
 // AuthenticateCached is the non-blocking half of Authenticate: it answers
 // from the cache of verified credentials (cached true) or reports that a
-// bcrypt verification is needed (cached false), which the engine should run
-// off the event loop with Authenticate. Without Auth it returns "", true,
-// true. It does not allocate.
+// bcrypt verification is needed (cached false), to be run off the event
+// loop with Authenticate. Without Auth it returns "", true, true. It does
+// not allocate. Verify does both halves, with bounds.
 func (p *Policy) AuthenticateCached(proxyAuthorization []byte) (user string, ok, cached bool) {
 	if p.auth == nil {
 		return "", true, true
@@ -108,8 +131,9 @@ func (p *Policy) AuthenticateCached(proxyAuthorization []byte) (user string, ok,
 // Proxy-Authenticate: Basic realm="<Realm>". Without Auth it returns "", true.
 //
 // Outcomes are cached for DefaultAuthCacheTTL or until the file changes;
-// a miss runs bcrypt, which takes milliseconds by design: call
-// AuthenticateCached on the event loop and Authenticate off it.
+// a miss runs bcrypt on the caller's goroutine, which takes milliseconds of
+// CPU by design and is not bounded by AuthConfig.Workers: prefer Verify,
+// or bound the goroutines that call Authenticate.
 func (p *Policy) Authenticate(proxyAuthorization []byte) (user string, ok bool) {
 	if p.auth == nil {
 		return "", true
@@ -132,6 +156,18 @@ func (a *authenticator) lookup(key [sha256.Size]byte) (authEntry, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.maybeReloadLocked(now)
+	return a.cachedLocked(key, now)
+}
+
+// cached returns the cached outcome for key, without looking at the file.
+func (a *authenticator) cached(key [sha256.Size]byte) (authEntry, bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cachedLocked(key, now)
+}
+
+func (a *authenticator) cachedLocked(key [sha256.Size]byte, now time.Time) (authEntry, bool) {
 	e, ok := a.cache[key]
 	if !ok {
 		return authEntry{}, false
@@ -143,20 +179,36 @@ func (a *authenticator) lookup(key [sha256.Size]byte) (authEntry, bool) {
 	return e, true
 }
 
-// verify decodes the credentials and checks them with bcrypt (not holding
-// the lock), then caches the outcome.
+// verify decodes the credentials and checks them.
 func (a *authenticator) verify(cred []byte, key [sha256.Size]byte) (string, bool) {
-	var buf [maxCredentials]byte // DecodedLen(maxCredentials) fits
-	n, err := base64.StdEncoding.Decode(buf[:], cred)
+	var buf [maxCredentials]byte
+	name, pass, ok := decodeCredentials(&buf, cred)
+	if !ok {
+		return "", false
+	}
+	return a.check(string(name), pass, key)
+}
+
+// decodeCredentials decodes the token68 of a Basic credential into buf and
+// splits it into user and password (RFC 7617 §2: the user has no colon,
+// the password may). Both point into buf.
+func decodeCredentials(buf *[maxCredentials]byte, cred []byte) (user, pass []byte, ok bool) {
+	n, err := base64.StdEncoding.Decode(buf[:], cred) // DecodedLen(maxCredentials) fits
 	if err != nil {
-		return "", false
+		return nil, nil, false
 	}
-	name, pass, found := bytes.Cut(buf[:n], []byte{':'})
-	if !found || len(name) == 0 {
-		return "", false
+	user, pass, found := bytes.Cut(buf[:n], []byte{':'})
+	if !found || len(user) == 0 {
+		return nil, nil, false
 	}
+	return user, pass, true
+}
+
+// check verifies user's password with bcrypt (not holding the lock), then
+// caches the outcome under key, the hash of the credentials.
+func (a *authenticator) check(user string, pass []byte, key [sha256.Size]byte) (string, bool) {
 	a.mu.Lock()
-	hash, known := a.users[string(name)]
+	hash, known := a.users[user]
 	decoy, gen := a.decoy, a.gen
 	a.mu.Unlock()
 
@@ -166,7 +218,6 @@ func (a *authenticator) verify(cred []byte, key [sha256.Size]byte) (string, bool
 	} else if decoy != nil {
 		_ = a.compare(decoy, pass) // as slow as a known user (no user enumeration by timing)
 	}
-	user := string(name)
 
 	now := a.now()
 	a.mu.Lock()

@@ -146,6 +146,18 @@ func TestPolicyAllocs(t *testing.T) {
 	}
 	now := time.Now()
 	full.AllowRate(r.Client, r.Host, now)
+	ip := ipRules(t)
+	ipReq := func(host string) *Request {
+		return &Request{Client: addr("127.0.0.1"), Method: []byte("GET"), Host: []byte(host), Port: 80}
+	}
+	mapped, long, nat64Local, zoned := ipReq("[::ffff:127.0.0.3]"), ipReq("[0000:0:0:0:0:0:0:0001]"),
+		ipReq("[64:ff9b:1:7f00:0:300::]"), ipReq("[::1%25lo]")
+	name, badV6 := ipReq("www.example.test"), ipReq("[1:2::3::4]")
+	folded := *r
+	folded.Method = []byte("get")
+	resolved := &Request{Client: addr("127.0.0.1"), Method: []byte("GET"), Host: []byte("evil.test"), Port: 80}
+	upgrade := p.Check(r)
+	verifyDone := func(string, bool) {}
 	tests := []struct {
 		name string
 		f    func()
@@ -164,10 +176,79 @@ func TestPolicyAllocs(t *testing.T) {
 		{"AuthenticateCached", func() { full.AuthenticateCached(h) }},
 		{"Authenticate cached", func() { full.Authenticate(h) }},
 		{"AllowRate", func() { full.AllowRate(r.Client, r.Host, now) }},
+		{"Check IP mapped", func() { ip.Check(mapped) }},
+		{"Check IP long", func() { ip.Check(long) }},
+		{"Check IP NAT64 local", func() { ip.Check(nat64Local) }},
+		{"Check IP zoned", func() { ip.Check(zoned) }},
+		{"Check IP bad", func() { ip.Check(badV6) }},
+		{"Check name with IP rules", func() { ip.Check(name) }},
+		{"Check method folded", func() { p.Check(&folded) }},
+		{"AddrRuleDenies denied", func() { ip.AddrRuleDenies(resolved, netip.MustParseAddr("64:ff9b::7f00:3")) }},
+		{"AddrRuleDenies allowed", func() { ip.AddrRuleDenies(resolved, netip.MustParseAddr("93.184.215.14")) }},
+		{"AddrRuleDenies no-op", func() { p.AddrRuleDenies(resolved, netip.MustParseAddr("127.0.0.3")) }},
+		{"AllowsUpgrade", func() { upgrade.AllowsUpgrade([]byte(" WebSocket/13 ")) }},
+		{"CheckAddr 6to4 allowed", func() { full.CheckAddr(r.Host, netip.MustParseAddr("2002:5db8:d70e::1")) }},
+		{"CheckAddr compatible allowed", func() { full.CheckAddr(r.Host, netip.MustParseAddr("::5db8:d70e")) }},
+		{"Verify cached", func() { full.Verify(r.Client, h, verifyDone) }},
 	}
 	for _, tc := range tests {
 		if n := testing.AllocsPerRun(200, tc.f); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", tc.name, n)
 		}
 	}
+}
+
+// BenchmarkCheckIPLiteral checks an IPv4-mapped IPv6 literal against rules
+// naming addresses; BenchmarkPolicyAllow is the name baseline.
+func BenchmarkCheckIPLiteral(b *testing.B) {
+	p := ipRules(b)
+	r := &Request{Client: netip.MustParseAddr("127.0.0.1"), Method: []byte("GET"), Host: []byte("[::ffff:127.0.0.3]"), Port: 80}
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.Check(r).Allow {
+			b.Fatal("allowed")
+		}
+	}
+}
+
+// BenchmarkAddrRuleDenies checks a resolved NAT64 address (two keys)
+// against rules naming addresses.
+func BenchmarkAddrRuleDenies(b *testing.B) {
+	p := ipRules(b)
+	r := &Request{Client: netip.MustParseAddr("127.0.0.1"), Method: []byte("GET"), Host: []byte("evil.test"), Port: 80}
+	a := netip.MustParseAddr("64:ff9b::7f00:3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, denied := p.AddrRuleDenies(r, a); !denied {
+			b.Fatal("not denied")
+		}
+	}
+}
+
+// BenchmarkVerifyCached is Verify of a cached credential, beside
+// AuthenticateCached in the same run.
+func BenchmarkVerifyCached(b *testing.B) {
+	path := writeHtpasswd(b, b.TempDir(), map[string]string{"alice": "a"})
+	p := mustCompile(b, Config{Auth: &AuthConfig{Htpasswd: path}})
+	h := basic("alice", "a")
+	p.Authenticate(h)
+	client := netip.MustParseAddr("10.1.2.3")
+	var ok bool
+	done := func(_ string, v bool) { ok = v }
+	b.Run("Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if p.Verify(client, h, done); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("AuthenticateCached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, cached := p.AuthenticateCached(h); !ok || !cached {
+				b.Fatal("refused")
+			}
+		}
+	})
 }

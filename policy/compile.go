@@ -37,7 +37,7 @@ type Policy struct {
 // field by its path in the config file ("policy.rules[2].hosts[0]") and the
 // bad value. With Auth set, Compile reads the htpasswd file.
 func Compile(cfg Config) (*Policy, error) {
-	p := &Policy{rules: newHostIndex(), rewrite: cfg.RewriteHeader}
+	p := &Policy{rules: newHostIndex(true), rewrite: cfg.RewriteHeader}
 
 	cidrs := cfg.ClientCIDRs
 	if len(cidrs) == 0 {
@@ -142,9 +142,16 @@ func (p *Policy) compileRules(cfg Config) error {
 				return configErrorf(f, m, "not a method name")
 			}
 			if strings.ToUpper(m) != m {
+				// Matching ignores case (Rule.Methods), but the file says
+				// what is meant, as RFC 9110 §9.1 spells methods.
 				return configErrorf(f, m, "methods are case-sensitive (RFC 9110 §9.1): write %q", strings.ToUpper(m))
 			}
 			ru.methods = append(ru.methods, m)
+		}
+
+		var err error
+		if ru.upgrades, err = compileUpgrades(field, r); err != nil {
+			return err
 		}
 
 		for j, c := range r.Clients {
@@ -210,7 +217,7 @@ func (p *Policy) compileAddrGuard(cfg Config) error {
 		add(deniedRange{pfx, "deny_cidrs " + pfx.String()})
 	}
 	if len(cfg.AllowAddrHosts) > 0 {
-		p.allowAddrHosts = newHostIndex()
+		p.allowAddrHosts = newHostIndex(false)
 		for i, h := range cfg.AllowAddrHosts {
 			hp, reason := parseHostPattern(h)
 			if reason != "" {

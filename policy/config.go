@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // Defaults for Config. A zero field of Config means its default.
 const (
@@ -19,10 +22,21 @@ const (
 	// empties the cache sooner (it is looked at at most every
 	// authStatInterval).
 	DefaultAuthCacheTTL = 5 * time.Minute
+	// DefaultAuthQueue is how many bcrypt verifications may wait for a
+	// worker (AuthConfig.Queue); those running are not counted.
+	DefaultAuthQueue = 64
+	// DefaultAuthMaxPerClient is how many verifications one client address
+	// may have waiting or running (AuthConfig.MaxPerClient).
+	DefaultAuthMaxPerClient = 4
 
 	// DefaultMaxRateKeys bounds each per-key bucket map (clients, hosts).
 	DefaultMaxRateKeys = 65536
 )
+
+// DefaultAuthWorkers is the default of AuthConfig.Workers, taken by
+// Compile: half the Ps (GOMAXPROCS), at least one, so that a flood of
+// unknown credentials leaves CPU to the event loops.
+func DefaultAuthWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // defaultClientCIDRs is the client ACL of a Config that sets none: loopback
 // only, so a default sluice is never an open proxy.
@@ -109,16 +123,33 @@ type Rule struct {
 	//	"*"                every host
 	//	"192.0.2.1", "::1" an IP literal destination (brackets optional)
 	//
-	// Empty means every host.
+	// Empty means every host. An IP literal is matched by address, not by
+	// spelling: "::ffff:192.0.2.1" is 192.0.2.1, "0:0::1" is ::1, and an
+	// IPv4 pattern also matches the IPv6 literals that embed its address
+	// (IPv4-compatible, NAT64; see Policy.Check) and, through
+	// Policy.AddrRuleDenies, the names that resolve to it. Name patterns
+	// never match an IP literal.
 	Hosts []string `yaml:"hosts"`
 
 	// Ports are destination ports, in the syntax of Config.ConnectPorts.
 	// Empty means every port.
 	Ports string `yaml:"ports"`
 
-	// Methods are request methods, compared case-sensitively (RFC 9110
-	// §9.1), so they are written in upper case: "GET", "CONNECT".
+	// Methods are request methods, written in upper case as RFC 9110 §9.1
+	// spells them: "GET", "CONNECT". Methods are case-sensitive, yet a
+	// request's method is matched ignoring ASCII case: origins exist that
+	// treat "delete" as DELETE, and a deny rule on DELETE must not be
+	// passed by spelling it in lower case (an allow rule on GET then also
+	// allows "get", which such an origin takes for GET anyway).
 	Methods []string `yaml:"methods"`
+
+	// Upgrades are the protocols a request this rule allows may switch to
+	// with Upgrade (RFC 9110 §7.8): "websocket", "h2c", a name/version such
+	// as "HTTP/2.0" (only that version), or "*" for any. Names are compared
+	// ignoring ASCII case. Without Upgrades, a rule that has no Methods
+	// allows websocket only, and a rule that has Methods allows none; the
+	// default action allows websocket only. See Decision.AllowsUpgrade.
+	Upgrades []string `yaml:"upgrades"`
 
 	// Clients are client networks (CIDRs or addresses).
 	Clients []string `yaml:"clients"`
@@ -143,6 +174,17 @@ type AuthConfig struct {
 	Htpasswd string `yaml:"htpasswd"`
 	// Realm is sent in Proxy-Authenticate. Default "sluice".
 	Realm string `yaml:"realm"`
+
+	// Verify's bounds: bcrypt costs milliseconds of CPU by design, so the
+	// credentials not in the cache are verified by at most Workers
+	// goroutines, Queue more wait for one, and one client address may have
+	// at most MaxPerClient verifications waiting or running.
+	//
+	// Workers defaults to DefaultAuthWorkers(), Queue to DefaultAuthQueue,
+	// MaxPerClient to DefaultAuthMaxPerClient.
+	Workers      int `yaml:"workers"`
+	Queue        int `yaml:"queue"`
+	MaxPerClient int `yaml:"max_per_client"`
 }
 
 // RateLimits are the token buckets a request takes a token from: one per

@@ -19,22 +19,44 @@
 //  2. AllowRate, once the destination is known (ErrRateLimited, 429 with
 //     Retry-After). It comes before authentication so that a client
 //     guessing passwords is slowed down before it costs a bcrypt each.
-//  3. AuthenticateCached on the loop, Authenticate off it on a miss, when
-//     AuthRequired (ErrAuthRequired, 407 with Proxy-Authenticate: Basic
-//     realm="<Realm>"). The Proxy-Authorization header is consumed by the
-//     proxy and never forwarded.
+//  3. Verify, when AuthRequired: a credential in the cache (or a malformed
+//     one) is answered at once, done being called before Verify returns;
+//     any other costs a bcrypt, run by at most AuthConfig.Workers
+//     goroutines, which call done when it is finished. Verify refuses to
+//     queue past AuthConfig.Queue (ErrAuthOverloaded, 503) or past
+//     AuthConfig.MaxPerClient verifications of one client address
+//     (ErrAuthClientBusy, 429); one credential is never verified twice at
+//     once. A refused credential is answered ErrAuthRequired (407 with
+//     Proxy-Authenticate: Basic realm="<Realm>"). The Proxy-Authorization
+//     header is consumed by the proxy and never forwarded.
+//     (AuthenticateCached and Authenticate remain: the latter runs bcrypt
+//     on the caller's goroutine, unbounded, so its caller must bound it.)
 //  4. ConnectPortAllowed, for CONNECT (ErrConnectPort, 403).
 //  5. Check, the destination rules (ErrDestinationDenied, 403), again after
-//     a host rewrite.
-//  6. CheckAddr on every resolved address, IP literals included, and again
-//     at dial time on the address actually dialed (403, and no connection
-//     attempt).
+//     a host rewrite. A rule's methods match the request method ignoring
+//     ASCII case (Rule.Methods: a deny rule on DELETE also stops
+//     "delete"); an IP literal host is matched by its address, whatever
+//     its spelling, and an IPv6 one also by the IPv4 address it embeds.
+//     If the request asks to switch protocols, Decision.AllowsUpgrade on
+//     each protocol of its Upgrade field: only what the deciding rule
+//     allows is forwarded (Rule.Upgrades; websocket only by default, none
+//     under a rule that restricts methods).
+//  6. For a named destination, AddrRuleDenies on every resolved address
+//     (ErrDestinationDenied, 403): a rule naming an address stops the
+//     names that resolve to it. Then CheckAddr on every resolved address,
+//     IP literals included, and again at dial time on the address
+//     actually dialed (403, and no connection attempt). CheckAddr sees
+//     through the IPv6 forms of IPv4 addresses: mapped, IPv4-compatible,
+//     NAT64 (well-known and local-use) and 6to4.
 //
 // # Hot path
 //
-// Check, ClientAllowed, ConnectPortAllowed, CheckAddr of an allowed address,
-// AllowRate of a known key and Authenticate of a cached credential allocate
-// nothing. Check does not scan the rules: host patterns are indexed by DNS
-// suffix, so its cost grows with the number of labels in the host and the
-// number of rules that could match it, not with the number of rules.
+// Check, AddrRuleDenies, Decision.AllowsUpgrade, ClientAllowed,
+// ConnectPortAllowed, CheckAddr of an allowed address, AllowRate of a known
+// key, and Verify and Authenticate of a cached credential allocate nothing.
+// Check does not scan the rules: name patterns are indexed by DNS suffix
+// and IP-literal patterns by address, so its cost grows with the number of
+// labels in the host and the number of rules that could match it, not with
+// the number of rules. An IP literal host is parsed in place, without
+// netip.ParseAddr (whose error allocates); name patterns never match it.
 package policy

@@ -31,6 +31,12 @@ var (
 	ErrAuthRequired = &Error{407, "proxy authentication required"}
 	// ErrRateLimited: AllowRate refused (answer with Retry-After).
 	ErrRateLimited = &Error{429, "rate limited"}
+	// ErrAuthOverloaded: Verify found the queue of bcrypt verifications
+	// full (AuthConfig.Queue); the credential was not checked.
+	ErrAuthOverloaded = &Error{503, "proxy authentication overloaded"}
+	// ErrAuthClientBusy: Verify found AuthConfig.MaxPerClient
+	// verifications of this client address waiting or running.
+	ErrAuthClientBusy = &Error{429, "too many proxy authentications in flight from this client"}
 )
 
 // ErrInvalidConfig is matched (errors.Is) by every error of Compile.

@@ -21,14 +21,21 @@ func TestParseHostPattern(t *testing.T) {
 		{".example.com", patSuffix, "example.com"},
 		{".example.com.", patSuffix, "example.com"},
 		{"*", patAny, ""},
-		{"192.0.2.1", patExact, "192.0.2.1"},
-		{"[::1]", patExact, "::1"},
-		{"2001:DB8::1", patExact, "2001:db8::1"},
-		{"[2001:db8:0:0::1]", patExact, "2001:db8::1"},
+		{"192.0.2.1", patAddr, "192.0.2.1"},
+		{"[::1]", patAddr, "::1"},
+		{"0:0:0:0:0:0:0:1", patAddr, "::1"},
+		{"0000::0001", patAddr, "::1"},
+		{"2001:DB8::1", patAddr, "2001:db8::1"},
+		{"[2001:db8:0:0::1]", patAddr, "2001:db8::1"},
+		// IPv4-mapped is the IPv4 address: one key for both spellings.
+		{"::ffff:127.0.0.3", patAddr, "127.0.0.3"},
+		{"[::FFFF:7F00:3]", patAddr, "127.0.0.3"},
+		// Embedding forms other than mapped stay IPv6 patterns.
+		{"64:ff9b::7f00:3", patAddr, "64:ff9b::7f00:3"},
 	}
 	for _, tc := range good {
 		hp, reason := parseHostPattern(tc.in)
-		if reason != "" || hp.kind != tc.kind || hp.name != tc.name {
+		if reason != "" || hp.kind != tc.kind || hp.name != tc.name || (hp.kind == patAddr && hp.addr.String() != tc.name) {
 			t.Errorf("parseHostPattern(%q) = %+v, %q; want kind %d name %q", tc.in, hp, reason, tc.kind, tc.name)
 		}
 	}

@@ -7,8 +7,8 @@ import "net/netip"
 // buffer.
 type Request struct {
 	Client  netip.Addr // the client's address
-	Method  []byte     // request method, as sent (case-sensitive)
-	Host    []byte     // destination host, lower case, no port; a trailing dot and IPv6 brackets are ignored
+	Method  []byte     // request method, as sent (matched ignoring ASCII case, see Rule.Methods)
+	Host    []byte     // destination host, lower case, no port; a trailing dot and IPv6 brackets are ignored, an IP literal is matched by its address
 	Port    uint16     // destination port
 	User    []byte     // authenticated user, empty if none
 	Connect bool       // a CONNECT tunnel: matched as method "CONNECT" whatever Method says
@@ -24,19 +24,24 @@ type Decision struct {
 	// RewriteHeader is the header whose first value becomes the destination
 	// and Host, "" for none: the deciding rule's, else Config.RewriteHeader.
 	RewriteHeader string
+
+	// upgrades are the protocols the request may switch to (AllowsUpgrade):
+	// the deciding rule's, shared, read-only; nil when nothing is allowed.
+	upgrades *upgradeSet
 }
 
 // rule is a compiled Rule. Built by Compile, read-only afterwards.
 type rule struct {
-	name    string
-	ports   portSet
-	anyPort bool
-	methods []string       // empty: any
-	clients []netip.Prefix // empty: any
-	users   []string       // empty: no user condition
-	anyUser bool           // users has "*"
-	allow   bool
-	rewrite string // Decision.RewriteHeader when this rule decides
+	name     string
+	ports    portSet
+	anyPort  bool
+	methods  []string       // empty: any; upper case, matched ignoring ASCII case
+	clients  []netip.Prefix // empty: any
+	users    []string       // empty: no user condition
+	anyUser  bool           // users has "*"
+	allow    bool
+	rewrite  string      // Decision.RewriteHeader when this rule decides
+	upgrades *upgradeSet // Decision.upgrades when this rule allows
 }
 
 // matches reports whether r meets every condition of ru but the host, which
@@ -52,7 +57,7 @@ func (ru *rule) matches(r *Request, client netip.Addr) bool {
 		}
 		ok := false
 		for _, m := range ru.methods {
-			if string(method) == m {
+			if asciiEqualFold(method, m) {
 				ok = true
 				break
 			}
@@ -97,20 +102,71 @@ func (ru *rule) matches(r *Request, client netip.Addr) bool {
 // whose conditions all hold decides; if none does, the default action. A
 // denied Decision is answered with ErrDestinationDenied.
 //
+// An IP literal host is matched by its address, however it is spelled:
+// "[::ffff:7f00:3]" and "127.0.0.3" are the same destination, so are
+// "0:0:0:0:0:0:0:1" and "::1"; a zone is ignored. An IPv6 literal that
+// embeds an IPv4 address (IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, and
+// local-use NAT64 64:ff9b:1::/48 at each RFC 6052 position) is also matched
+// by the patterns of that IPv4 address, the lowest rule over all of them
+// winning. Name patterns ("*.example", ".example") never match an IP literal.
+//
 // Check matches the destination as chosen before any rewrite. If the
 // Decision names a RewriteHeader and the request carries it, the engine
 // re-targets the request and must call Check again with the new host (and
 // ignore the second Decision's RewriteHeader), so a rewrite cannot reach a
 // destination the rules deny. Check does not allocate.
 func (p *Policy) Check(r *Request) Decision {
-	host := normHost(r.Host)
+	it := p.rules.iter(normHost(r.Host))
+	best := p.firstMatch(&it, r)
+	if best < 0 {
+		if !p.defaultAllow {
+			return Decision{}
+		}
+		return Decision{Allow: true, RewriteHeader: p.rewrite, upgrades: websocketOnly}
+	}
+	ru := &p.ruleList[best]
+	d := Decision{Allow: ru.allow, Rule: ru.name}
+	if ru.allow {
+		d.RewriteHeader = ru.rewrite
+		d.upgrades = ru.upgrades
+	}
+	return d
+}
+
+// AddrRuleDenies is the destination rules applied to an address that a
+// named destination resolved to: it reports whether the first rule that
+// names a (an IP-literal pattern equal to a, compared as Check compares an
+// IP literal host, embedded IPv4 included) and whose other conditions
+// (ports, methods, clients, users) hold for r is a deny rule, and names it.
+// Only IP-literal patterns take part: not "*", not names, and an allow
+// rule matching first means not denied (rule ""). So `hosts: ["127.0.0.3"]`
+// with action deny also stops a name that resolves to 127.0.0.3. Call it on
+// every resolved address, after Check allowed r; a denied address is
+// answered with ErrDestinationDenied.
+//
+// It does not allocate, and without IP-literal patterns in the rules it
+// returns at once.
+func (p *Policy) AddrRuleDenies(r *Request, a netip.Addr) (rule string, denied bool) {
+	if len(p.rules.byAddr) == 0 || !a.IsValid() {
+		return "", false
+	}
+	it := p.rules.addrIter(a)
+	best := p.firstMatch(&it, r)
+	if best < 0 || p.ruleList[best].allow {
+		return "", false
+	}
+	return p.ruleList[best].name, true
+}
+
+// firstMatch returns the lowest id of the lists of it whose rule matches
+// r, or -1.
+func (p *Policy) firstMatch(it *hostIter, r *Request) int32 {
 	client := r.Client.Unmap().WithZone("")
 	best := int32(-1)
-	it := p.rules.iter(host)
 	for {
 		ids, ok := it.next()
 		if !ok {
-			break
+			return best
 		}
 		for _, id := range ids {
 			if best >= 0 && id >= best {
@@ -122,18 +178,27 @@ func (p *Policy) Check(r *Request) Decision {
 			}
 		}
 	}
-	if best < 0 {
-		if !p.defaultAllow {
-			return Decision{}
+}
+
+// asciiEqualFold reports whether b and s are equal ignoring the case of
+// ASCII letters; other bytes must be equal.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lowerASCII(b[i]) != lowerASCII(s[i]) {
+			return false
 		}
-		return Decision{Allow: true, RewriteHeader: p.rewrite}
 	}
-	ru := &p.ruleList[best]
-	d := Decision{Allow: ru.allow, Rule: ru.name}
-	if ru.allow {
-		d.RewriteHeader = ru.rewrite
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
 	}
-	return d
+	return c
 }
 
 // ConnectPortAllowed reports whether a CONNECT tunnel may open port
