@@ -79,6 +79,11 @@ type Config struct {
 	// no Policy; nil means 443 only (Squid's SSL_ports). A denied port gets 403.
 	ConnectPortAllowed func(port uint16) bool
 
+	// Protected are the addresses of the process's other listeners (the
+	// admin server): a request whose destination is one of them is refused
+	// like one to the proxy itself (508), whichever way it names it.
+	Protected []netip.AddrPort
+
 	// DialAddrCheck, if set, is called with every address just before it is
 	// dialed (the SSRF guard's hook); an error refuses the connection with 403.
 	DialAddrCheck func(netip.AddrPort) error

@@ -281,7 +281,7 @@ func (cc *clientConn) CloseClient() {
 		cc.parked.Close()
 		cc.parked = nil
 		cc.gone = true
-		cc.l.srv.conns.Add(-1)
+		cc.l.srv.clientClosed()
 		return
 	}
 	if cc.c.OutboundBuffered() == 0 {
@@ -339,7 +339,10 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 	if !srv.hostLimit.Acquire(addr) {
 		return false, ErrUpstreamCap
 	}
-	srv.upConns.Add(1)
+	if !srv.upOpened() {
+		srv.hostLimit.Release(addr)
+		return false, ErrNoFDs
+	}
 	srv.ctr.dials.Add(1)
 	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host)}
 	cc.up = up
@@ -455,7 +458,7 @@ func (up *upConn) dialFailed(err error) {
 	srv := up.l.srv
 	srv.ctr.dialErrors.Add(1)
 	srv.hostLimit.Release(up.addr)
-	srv.upConns.Add(-1)
+	srv.upClosed()
 	up.gone = true
 	owner := up.owner
 	if owner == nil || owner.gone {
@@ -512,7 +515,7 @@ func (up *upConn) closed(err error) {
 	up.gone = true
 	srv := up.l.srv
 	srv.hostLimit.Release(up.addr)
-	srv.upConns.Add(-1)
+	srv.upClosed()
 	owner := up.owner
 	if owner == nil {
 		up.l.idle.Remove(up.addr, up)
@@ -535,7 +538,7 @@ func (up *upConn) close() {
 		up.parked = nil
 		up.gone = true
 		srv := up.l.srv
-		srv.upConns.Add(-1)
+		srv.upClosed()
 		srv.hostLimit.Release(up.addr)
 		return
 	}

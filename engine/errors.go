@@ -46,6 +46,7 @@ var (
 	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
 	ErrShuttingDown     = &Error{503, "proxy shutting down"}
 	ErrAuthTimeout      = &Error{503, "proxy authentication timeout"}
+	ErrNoFDs            = &Error{503, "proxy out of file descriptors"}
 )
 
 // errorResponse maps any failure to the status and detail the client gets.
@@ -71,6 +72,8 @@ func errorResponse(err error) (status int, detail string) {
 		return ErrDNSPending.Status, ErrDNSPending.Detail
 	case errors.Is(err, resolver.ErrServerFailure), errors.Is(err, resolver.ErrStopped):
 		return ErrDNSFailure.Status, ErrDNSFailure.Detail
+	case isResourceErr(err):
+		return ErrNoFDs.Status, ErrNoFDs.Detail
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ErrUpstreamRefused.Status, ErrUpstreamRefused.Detail
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
@@ -79,6 +82,13 @@ func errorResponse(err error) (status int, detail string) {
 		return ErrConnectTimeout.Status, ErrConnectTimeout.Detail
 	}
 	return ErrUpstreamConnect.Status, ErrUpstreamConnect.Detail
+}
+
+// isResourceErr reports whether err is a shortage of descriptors or memory
+// (the process's, not the upstream's fault).
+func isResourceErr(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 func isTimeout(err error) bool {

@@ -1,14 +1,9 @@
 package engine
 
 import (
-	"net"
-	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
-
-	"github.com/sluiceproxy/sluice/policy"
 )
 
 // handler is the gnet event handler. gnet calls it on the event loop that owns
@@ -19,27 +14,25 @@ type handler struct {
 	srv *Server
 }
 
-// OnBoot records the engine and the listener's bound address.
+// OnBoot records the engine. Its event loops do not exist yet: OnTick says
+// when they do.
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
-	s := h.srv
-	s.eng = eng
-	if fd, err := eng.Dup(); err == nil {
-		if sa, err := unix.Getsockname(fd); err == nil {
-			switch a := sa.(type) {
-			case *unix.SockaddrInet4:
-				s.self = listenAddrs(netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)))
-			case *unix.SockaddrInet6:
-				s.self = listenAddrs(netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)))
-			}
-		}
-		_ = unix.Close(fd)
-	}
-	close(s.booted)
+	h.srv.eng = eng
 	return gnet.None
 }
 
-// OnOpen sets up an accepted client connection, or hands an enrolled upstream
-// connection (its context set by Enroll) to the session that dialed it.
+// OnTick runs first once gnet has made its event loops (Register fails
+// before that), and tells Start. It is not the proxy's clock (Server.ticker
+// drives the timing wheels), so it asks to run again only after a long time.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	h.srv.bootOnce.Do(func() { close(h.srv.booted) })
+	return time.Hour, gnet.None
+}
+
+// OnOpen sets up a client connection enrolled by the accept loop (counted
+// and admitted there), or hands an enrolled upstream connection (its context
+// set by Enroll) to the session that dialed it. Anything else came through
+// gnet's own listener, which no client should know: it is closed.
 func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	switch x := c.Context().(type) {
 	case *upConn:
@@ -48,27 +41,11 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	case reattach:
 		x.opened(c)
 		return nil, gnet.None
-	}
-	s := h.srv
-	n := s.conns.Add(1)
-	if s.draining.Load() {
-		s.conns.Add(-1)
+	case accepted:
+	default:
 		return nil, gnet.Close
 	}
-	if n > int64(s.cfg.MaxConns) {
-		s.conns.Add(-1)
-		status, detail := errorResponse(ErrTooManyConns)
-		return appendErrorResponse(nil, status, detail, true, false, nil), gnet.Close
-	}
-	if p := s.cfg.Policy; p != nil {
-		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok && !p.ClientAllowed(ta.AddrPort().Addr()) {
-			// Not an open proxy: a client outside the ACL gets 403, then
-			// the connection closes.
-			s.conns.Add(-1)
-			status, detail := errorResponse(policy.ErrClientDenied)
-			return appendErrorResponse(nil, status, detail, true, false, nil), gnet.Close
-		}
-	}
+	s := h.srv
 	l := s.loopFor(c.EventLoop())
 	cc := l.newClient(c)
 	c.SetContext(cc)
@@ -121,7 +98,7 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		}
 		if x.c == c && !x.detached {
 			x.closed(err)
-			h.srv.conns.Add(-1)
+			h.srv.clientClosed()
 		}
 	case *upConn:
 		if _, ok := x.l.detached[c]; ok {

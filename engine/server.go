@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/resolver"
@@ -38,14 +37,20 @@ type Server struct {
 	ctr struct { // engine counters, atomics (Counters)
 		poolHits, poolMisses, dials, dialErrors atomic.Int64
 		tunnels, tunnelsActive, streams         atomic.Int64
+		acceptErrors, refused                   atomic.Int64
 	}
+
+	ln        *net.TCPListener // the proxy listener; set by Start
+	acceptors sync.WaitGroup   // the accept loops
+	fds       *FDs             // descriptor budget; set once by NewServer
 
 	conns    atomic.Int64 // open client connections
 	upConns  atomic.Int64 // open upstream connections (dialing included)
 	draining atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
-	booted   chan struct{}
+	booted   chan struct{} // closed by the first OnTick: the event loops exist
+	bootOnce sync.Once
 	done     chan struct{} // closed when the engine has stopped
 	runErr   error         // set before done is closed
 
@@ -64,10 +69,12 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 	if cfg.Loops == 0 {
 		cfg.Loops = startProcs
 	}
+	fds := newFDs(cfg.Loops)
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = connCapFromRlimit()
+		cfg.MaxConns = connCap(fds)
 	}
 	s := &Server{
+		fds:    fds,
 		cfg:    cfg,
 		res:    res,
 		booted: make(chan struct{}),
@@ -81,15 +88,21 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 // Start begins listening and serving in the background. It returns once the
 // listener is bound (its address is then Addr) or the engine failed to start.
 func (s *Server) Start() error {
+	if err := s.listen(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
 	h := &handler{srv: s}
 	if n := reserveProcs(s.cfg.Loops); n > startProcs {
 		s.cfg.Logger.Debug("GOMAXPROCS raised: one P beyond the event loops for Go's netpoller", "gomaxprocs", n, "loops", s.cfg.Loops)
 	}
 	go func() {
-		err := gnet.Run(h, "tcp://"+s.cfg.Listen,
+		// gnet listens on an abstract unix socket no client knows; clients
+		// come from the accept loops (accept.go).
+		err := gnet.Run(h, gnetAddr(),
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(s.cfg.Loops),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLoadBalancing(gnet.LeastConnections),
+			gnet.WithTicker(true),
 			gnet.WithReusePort(false),
 			gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 			gnet.WithLockOSThread(false),
@@ -107,9 +120,14 @@ func (s *Server) Start() error {
 	select {
 	case <-s.booted:
 		go s.ticker()
+		for range s.cfg.Loops {
+			s.acceptors.Add(1)
+			go s.acceptLoop()
+		}
 		return nil
 	case <-s.done:
-		return fmt.Errorf("engine: listen %s: %w", s.cfg.Listen, s.runErr)
+		_ = s.ln.Close()
+		return fmt.Errorf("engine: start %s: %w", s.cfg.Listen, s.runErr)
 	}
 }
 
@@ -141,6 +159,8 @@ func (s *Server) Counters() Counters {
 		Dials: s.ctr.dials.Load(), DialErrors: s.ctr.dialErrors.Load(),
 		TunnelsStarted: s.ctr.tunnels.Load(), TunnelsActive: s.ctr.tunnelsActive.Load(),
 		StreamsStarted: s.ctr.streams.Load(),
+		AcceptErrors:   s.ctr.acceptErrors.Load(), ConnsRefused: s.ctr.refused.Load(),
+		FDsUsed: s.fds.Used(), FDsBudget: s.fds.Budget(), FDsRefused: s.fds.Refused(),
 	}
 }
 
@@ -168,6 +188,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 stop:
 	s.abortTunnels()
 	s.stopOnce.Do(func() {
+		_ = s.ln.Close()
+		s.acceptors.Wait()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.stopErr = s.eng.Stop(sctx)
@@ -255,20 +277,11 @@ func listenAddrs(ap netip.AddrPort) []netip.AddrPort {
 	return out
 }
 
-// connCapFromRlimit raises RLIMIT_NOFILE to its hard limit and returns a client
-// connection cap below it: each proxied client may hold an upstream connection
-// too, and some descriptors are kept for the process itself.
-func connCapFromRlimit() int {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return 1024
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
-		_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
-	}
-	n := (int64(rl.Cur) - 64) / 2
+// connCap is the default client connection cap: each proxied client may
+// hold an upstream connection too, so half the fd budget. (The budget itself
+// is the real bound; the cap keeps a client flood from starving upstreams.)
+func connCap(fds *FDs) int {
+	n := fds.Budget() / 2
 	if n < 16 {
 		n = 16
 	}

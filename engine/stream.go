@@ -56,11 +56,15 @@ type streamJob struct {
 	peek     []byte // framing bytes looked at with MSG_PEEK
 	leftover []byte // sender bytes beyond the body (a pipelined request)
 	moved    int64  // body bytes written to dst
+	m        *mover // moves the body's bytes; made on first use
 }
 
 // run moves the body, then gives both connections back to the loop.
 func (j *streamJob) run() {
 	err := j.copyBody()
+	if j.m != nil {
+		j.m.close()
+	}
 	l := j.cc.l
 	if err != nil {
 		l.srv.cfg.Logger.Debug("stream mode: body failed", "err", err, "to_client", j.spec.ToClient)
@@ -155,7 +159,10 @@ func (j *streamJob) splice(n int64) error {
 func (j *streamJob) spliceSome(n int64) (int64, error) {
 	_ = j.src.SetReadDeadline(time.Now().Add(j.idle))
 	_ = j.dst.SetWriteDeadline(time.Now().Add(j.idle))
-	got, err := j.dst.ReadFrom(&io.LimitedReader{R: j.src, N: n})
+	if j.m == nil {
+		j.m = newMover(j.cc.l.srv.fds)
+	}
+	got, err := j.m.move(j.dst, j.src, n)
 	j.moved += got
 	return got, err
 }
@@ -493,7 +500,7 @@ func (cc *clientConn) streamFailed(err error) {
 			up.parked = nil
 		}
 		up.gone = true
-		srv.upConns.Add(-1)
+		srv.upClosed()
 		srv.hostLimit.Release(up.addr)
 	}
 	if cc.parked != nil {
@@ -501,7 +508,7 @@ func (cc *clientConn) streamFailed(err error) {
 		cc.parked = nil
 	}
 	cc.gone = true
-	srv.conns.Add(-1)
+	srv.clientClosed()
 	if cc.depth == 0 {
 		cc.settle()
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -90,11 +89,11 @@ func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte, moved *atomic.Int64) 
 		t.last.Store(time.Now().UnixNano())
 	}
 	const chunk = 1 << 20
-	lr := &io.LimitedReader{R: src}
+	m := newMover(t.srv.fds) // splice(2) through a pipe of its own, if the budget allows
+	defer m.close()
 	for {
 		_ = src.SetReadDeadline(time.Now().Add(t.idle))
-		lr.N = chunk
-		n, err := dst.ReadFrom(lr) // splice(2) between the two sockets
+		n, err := m.move(dst, src, chunk)
 		if n > 0 {
 			t.last.Store(time.Now().UnixNano())
 			moved.Add(n)
@@ -148,8 +147,8 @@ func (s *Server) tunnelEnded(t *tunnel) {
 	delete(s.tun.set, t)
 	s.tun.mu.Unlock()
 	s.ctr.tunnelsActive.Add(-1)
-	s.conns.Add(-1)
-	s.upConns.Add(-1)
+	s.clientClosed()
+	s.upClosed()
 	s.hostLimit.Release(t.upAddr)
 }
 

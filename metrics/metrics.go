@@ -188,6 +188,11 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteCounterUint64(w, "sluice_tunnels_started_total", nonNeg(c.TunnelsStarted))
 		vm.WriteGaugeUint64(w, "sluice_tunnels_active", nonNeg(c.TunnelsActive))
 		vm.WriteCounterUint64(w, "sluice_streams_started_total", nonNeg(c.StreamsStarted))
+		vm.WriteCounterUint64(w, "sluice_accept_errors_total", nonNeg(c.AcceptErrors))
+		vm.WriteCounterUint64(w, "sluice_connections_refused_total", nonNeg(c.ConnsRefused))
+		vm.WriteGaugeUint64(w, "sluice_fds_used", nonNeg(c.FDsUsed))
+		vm.WriteGaugeUint64(w, "sluice_fds_budget", nonNeg(c.FDsBudget))
+		vm.WriteCounterUint64(w, "sluice_fds_refused_total", nonNeg(c.FDsRefused))
 	}
 	if src.DNS != nil {
 		st := src.DNS()
@@ -202,6 +207,8 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteCounterUint64(w, p+"host_overflow_total", st.HostOverflow)
 		vm.WriteCounterUint64(w, p+"dns_rq_pending_overflow_total", st.PendingOverflow)
 		vm.WriteGaugeUint64(w, p+"num_hosts", nonNeg(st.NumHosts))
+		vm.WriteCounterUint64(w, p+"negative_evicted_total", st.NegativeEvicted)
+		vm.WriteGaugeUint64(w, p+"num_negative", nonNeg(st.NumNegative))
 		vm.WriteGaugeUint64(w, p+"pending_requests", nonNeg(st.Pending))
 	}
 	if src.AccessLogDrops != nil {

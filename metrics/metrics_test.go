@@ -155,12 +155,13 @@ func TestSources(t *testing.T) {
 		Conns: func() (int64, int64) { return 7, 3 },
 		Counters: func() engine.Counters {
 			return engine.Counters{PoolHits: 11, PoolMisses: 4, Dials: 5, DialErrors: 1,
-				TunnelsStarted: 9, TunnelsActive: 2, StreamsStarted: 6}
+				TunnelsStarted: 9, TunnelsActive: 2, StreamsStarted: 6,
+				AcceptErrors: 12, ConnsRefused: 13, FDsUsed: 14, FDsBudget: 15, FDsRefused: 16}
 		},
 		DNS: func() resolver.Stats {
 			return resolver.Stats{QueryAttempt: 20, QuerySuccess: 17, QueryFailure: 3, QueryTimeout: 2,
 				HostAdded: 8, HostRemoved: 1, HostAddressChanged: 4, HostOverflow: 5,
-				PendingOverflow: 6, NumHosts: 7, Pending: 2}
+				PendingOverflow: 6, NumHosts: 7, Pending: 2, NegativeEvicted: 17, NumNegative: 18}
 		},
 		AccessLogDrops: func() uint64 { return 42 },
 	})
@@ -175,6 +176,13 @@ func TestSources(t *testing.T) {
 		"sluice_tunnels_started_total":                   9,
 		"sluice_tunnels_active":                          2,
 		"sluice_streams_started_total":                   6,
+		"sluice_accept_errors_total":                     12,
+		"sluice_connections_refused_total":               13,
+		"sluice_fds_used":                                14,
+		"sluice_fds_budget":                              15,
+		"sluice_fds_refused_total":                       16,
+		"sluice_dns_cache_negative_evicted_total":        17,
+		"sluice_dns_cache_num_negative":                  18,
 		"sluice_dns_cache_dns_query_attempt_total":       20,
 		"sluice_dns_cache_dns_query_success_total":       17,
 		"sluice_dns_cache_dns_query_failure_total":       3,

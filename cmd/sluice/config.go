@@ -83,6 +83,7 @@ type resolverConfig struct {
 	MaxTTL             time.Duration   `yaml:"max_ttl"`
 	HostTTL            time.Duration   `yaml:"host_ttl"`
 	MaxHosts           int             `yaml:"max_hosts"`
+	MaxNegativeHosts   int             `yaml:"max_negative_hosts"`
 	MaxPending         int             `yaml:"max_pending"`
 	QueryTimeout       time.Duration   `yaml:"query_timeout"`
 	Preresolve         []string        `yaml:"preresolve"`
@@ -536,6 +537,7 @@ func (c *fileConfig) resolverFields() []fieldSetter[resolver.Config] {
 		{"resolver.max_ttl", func(rc *resolver.Config) { rc.MaxTTL = r.MaxTTL }},
 		{"resolver.host_ttl", func(rc *resolver.Config) { rc.HostTTL = r.HostTTL }},
 		{"resolver.max_hosts", func(rc *resolver.Config) { rc.MaxHosts = r.MaxHosts }},
+		{"resolver.max_negative_hosts", func(rc *resolver.Config) { rc.MaxNegativeHosts = r.MaxNegativeHosts }},
 		{"resolver.max_pending", func(rc *resolver.Config) { rc.MaxPending = r.MaxPending }},
 		{"resolver.query_timeout", func(rc *resolver.Config) { rc.QueryTimeout = r.QueryTimeout }},
 		{"resolver.workers", func(rc *resolver.Config) { rc.Workers = r.Workers }},
@@ -610,6 +612,7 @@ func (c *fileConfig) resolverConfig() resolver.Config {
 		MaxTTL:             r.MaxTTL,
 		HostTTL:            r.HostTTL,
 		MaxHosts:           r.MaxHosts,
+		MaxNegativeHosts:   r.MaxNegativeHosts,
 		MaxPending:         r.MaxPending,
 		QueryTimeout:       r.QueryTimeout,
 		Workers:            r.Workers,

@@ -147,6 +147,26 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 		AccessLogDrops: alog.Drops,
 	})
 	ecfg.Observer = metrics.NewMulti(alog, met)
+	// The admin listener binds first, so that the proxy knows its address
+	// and refuses requests to it like requests to itself.
+	adminAddr := ""
+	var admin *http.Server
+	var adminLn net.Listener
+	if a := c.adminAddr(); a != "" {
+		adminLn, err = net.Listen("tcp", a)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: -admin: %v\n", err)
+			return 1
+		}
+		defer adminLn.Close()
+		adminAddr = adminLn.Addr().String()
+		ecfg.Protected = append(ecfg.Protected, adminLn.Addr().(*net.TCPAddr).AddrPort())
+		admin = &http.Server{
+			ReadHeaderTimeout: adminReadHeaderTimeout,
+			ReadTimeout:       adminReadTimeout,
+			IdleTimeout:       adminIdleTimeout,
+		}
+	}
 	srv, err = engine.NewServer(ecfg, res)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
@@ -157,18 +177,10 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 		return 1
 	}
 
-	adminAddr := ""
-	var admin *http.Server
-	if a := c.adminAddr(); a != "" {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice: -admin: %v\n", err)
-			_ = srv.Stop()
-			return 1
-		}
-		adminAddr = ln.Addr().String()
-		admin = &http.Server{Handler: adminMux(newAdminDeps(srv, res, met, func() any { return c })), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = admin.Serve(ln) }()
+	if admin != nil {
+		lim := &limitListener{Listener: adminLn, max: adminMaxConns, fds: srv.FDs()}
+		admin.Handler = adminMux(newAdminDeps(srv, res, met, func() any { return c }))
+		go func() { _ = admin.Serve(lim) }()
 	}
 	log.Info("sluice listening", "proxy", srv.Addr().String(), "admin", adminAddr)
 	if ready != nil {

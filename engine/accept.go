@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/sluiceproxy/sluice/policy"
+)
+
+// sluice accepts client connections itself, on Go's poller, and enrolls each
+// on an event loop; gnet's own listener is an abstract unix socket that no
+// client is told about. The reason is accept(2) failing: gnet stops its whole
+// engine on any accept error but EAGAIN, EINTR and ECONNABORTED, so one
+// EMFILE would end the proxy (DESIGN.md, gnet facts; the red-team finding
+// "running out of file descriptors kills the process"). Here an accept error
+// is counted and backed off from, like net/http's Server does, and a client
+// beyond the fd budget or the connection cap is answered 503 and closed
+// before it costs an event loop anything.
+
+// acceptBackoffMax bounds the back-off after failed accepts.
+const acceptBackoffMax = time.Second
+
+// accepted marks, as the gnet context of an enrolled connection, a client
+// connection admitted by the accept loop (counted already).
+type accepted struct{}
+
+// gnetListenSeq numbers the abstract sockets gnet listens on.
+var gnetListenSeq atomic.Int64
+
+// gnetAddr is the address gnet listens on: an abstract unix socket (no file,
+// gone with the process) that nothing connects to.
+func gnetAddr() string {
+	return fmt.Sprintf("unix://@sluice-engine-%d-%d", os.Getpid(), gnetListenSeq.Add(1))
+}
+
+// listen binds the proxy's listener. Go sets SO_REUSEADDR on it, so a
+// restarted sluice binds at once while connections of the old one linger in
+// TIME_WAIT.
+func (s *Server) listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.ln = ln.(*net.TCPListener)
+	s.self = listenAddrs(s.ln.Addr().(*net.TCPAddr).AddrPort())
+	for _, ap := range s.cfg.Protected {
+		s.self = append(s.self, listenAddrs(ap)...)
+	}
+	return nil
+}
+
+// acceptLoop accepts clients until the listener closes. Several run at once
+// (one per event loop), so enrolling one connection does not hold up the
+// next accept.
+func (s *Server) acceptLoop() {
+	defer s.acceptors.Done()
+	var delay time.Duration
+	for {
+		c, err := s.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything else: the
+			// listener is fine, the process is short of something. Wait
+			// and try again; the connection waits in the backlog.
+			s.ctr.acceptErrors.Add(1)
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				s.cfg.Logger.Warn("accept failed, backing off", "err", err)
+			} else if delay *= 2; delay > acceptBackoffMax {
+				delay = acceptBackoffMax
+			}
+			select {
+			case <-time.After(delay):
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		if delay != 0 {
+			s.cfg.Logger.Info("accepting again", "after", delay)
+			delay = 0
+		}
+		s.admit(c)
+	}
+}
+
+// admit applies the checks that need no event loop, then enrolls c on the
+// loop with the fewest connections.
+func (s *Server) admit(c *net.TCPConn) {
+	if s.draining.Load() {
+		_ = c.SetLinger(0)
+		_ = c.Close()
+		return
+	}
+	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	if p := s.cfg.Policy; p != nil && !p.ClientAllowed(client.Addr()) {
+		// Not an open proxy: a client outside the ACL gets 403, then the
+		// connection closes.
+		s.refuse(c, policy.ErrClientDenied)
+		return
+	}
+	if !s.clientOpened() {
+		s.ctr.refused.Add(1)
+		s.refuse(c, ErrTooManyConns)
+		return
+	}
+	_ = c.SetNoDelay(true)
+	ctx := gnet.NewContext(gnet.NewNetConnContext(context.Background(), c), accepted{})
+	ch, err := s.eng.Register(ctx)
+	if err != nil {
+		_ = c.Close()
+		s.clientClosed()
+		return
+	}
+	if res := <-ch; res.Err != nil {
+		// gnet closed the connection; it never reached OnOpen.
+		s.clientClosed()
+	}
+	// Enroll gave the loop a duplicate of the descriptor and closed c.
+}
+
+// refuse answers c with err's response and closes it, from the accept loop:
+// the response is short, and the socket's send buffer takes it at once.
+func (s *Server) refuse(c *net.TCPConn, err error) {
+	status, detail := errorResponse(err)
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write(appendErrorResponse(nil, status, detail, true, false, nil))
+	// Closed at once, not drained: a refused client must not keep holding a
+	// descriptor when descriptors are what is short.
+	_ = c.Close()
+}
+
+// clientOpened counts a new client connection: one more against MaxConns
+// and one descriptor against the budget. It reports false, counting
+// nothing, when either is full.
+func (s *Server) clientOpened() bool {
+	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
+		s.conns.Add(-1)
+		return false
+	}
+	if !s.fds.Acquire(1) {
+		s.conns.Add(-1)
+		return false
+	}
+	return true
+}
+
+// clientClosed uncounts a client connection.
+func (s *Server) clientClosed() {
+	s.conns.Add(-1)
+	s.fds.Release(1)
+}
+
+// upOpened counts a new upstream connection (from the start of its dial);
+// false when the fd budget is full.
+func (s *Server) upOpened() bool {
+	if !s.fds.Acquire(1) {
+		return false
+	}
+	s.upConns.Add(1)
+	return true
+}
+
+// upClosed uncounts an upstream connection.
+func (s *Server) upClosed() {
+	s.upConns.Add(-1)
+	s.fds.Release(1)
+}
+
+// FDs returns the server's file-descriptor budget, for other listeners of the
+// process (the admin server) to count their connections in.
+func (s *Server) FDs() *FDs { return s.fds }
