@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	vm "github.com/VictoriaMetrics/metrics"
 )
 
 // Bucket upper bounds, in seconds, of the duration histograms (the +Inf
@@ -56,11 +54,10 @@ func (h *histogram) observe(d time.Duration) {
 	h.sumNs.Add(ns)
 }
 
-// writePrometheus writes the histogram's _bucket, _sum and _count lines. The
-// count is the +Inf bucket, so a scrape racing with observe stays
-// self-consistent.
+// writePrometheus writes the histogram's _bucket, _sum and _count lines
+// (writeFamilies adds its # lines). The count is the +Inf bucket, so a
+// scrape racing with observe stays self-consistent.
 func (h *histogram) writePrometheus(w io.Writer) {
-	vm.WriteMetadataIfNeeded(w, h.name, "histogram")
 	var cum uint64
 	for i := range h.buckets {
 		cum += h.buckets[i].Load()

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"io"
 	"strings"
 
@@ -128,14 +129,18 @@ func (m *Metrics) Observe(r *engine.Record) {
 
 // WritePrometheus writes every metric in Prometheus text format to w: the
 // ones Observe keeps, the ones read from Sources, and the Go runtime and
-// process metrics.
+// process metrics, each family after its # HELP and # TYPE lines (see
+// families). It writes to w once.
 func (m *Metrics) WritePrometheus(w io.Writer) {
-	m.set.WritePrometheus(w)
-	vm.WriteProcessMetrics(w)
+	var raw bytes.Buffer
+	m.set.WritePrometheus(&raw)
+	vm.WriteProcessMetrics(&raw)
+	writeFamilies(w, raw.Bytes())
 }
 
 // Set returns the metrics.Set holding the counters, for adding metrics of
-// other components to the same scrape.
+// other components to the same scrape. Their families should be added to
+// families, or they are written with undocumentedHelp.
 func (m *Metrics) Set() *vm.Set { return m.set }
 
 // methodIndex maps a request method to its row of requests. The switch on
