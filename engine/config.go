@@ -20,8 +20,14 @@ const (
 	DefaultResponseTimeout = 30 * time.Second
 	DefaultUpstreamIdle    = 30 * time.Second
 	DefaultDrainTimeout    = 30 * time.Second
-	DefaultMaxIdlePerHost  = 1024 // as many as the per-host cap: a busy origin keeps its connections
-	DefaultMaxConnsPerHost = 1024
+	// DefaultMaxConnectAttempts bounds the upstream connection attempts of
+	// one request across its addresses (Squid's forward_max_tries).
+	DefaultMaxConnectAttempts = 25
+	// DefaultConnectTotalTimeout bounds the time one request spends
+	// connecting, all attempts together: three connect timeouts.
+	DefaultConnectTotalTimeout = 3 * DefaultConnectTimeout
+	DefaultMaxIdlePerHost      = 1024 // as many as the per-host cap: a busy origin keeps its connections
+	DefaultMaxConnsPerHost     = 1024
 	// DefaultMaxBuffered caps the bytes buffered for a client and its
 	// upstream in loop mode (inbound not yet consumed plus outbound not yet
 	// sent). A large body leaves the loop before that (stream mode); a client
@@ -49,12 +55,20 @@ type Config struct {
 	Via           string        // Via value appended to forwarded messages; DefaultVia
 	Limits        parser.Limits // request and response head limits
 
-	ConnectTimeout  time.Duration // dialing one upstream address
-	HeadTimeout     time.Duration // receiving a whole request head (slowloris)
-	IdleTimeout     time.Duration // client keep-alive idle; also body inactivity
-	ResponseTimeout time.Duration // request sent -> response head received
-	UpstreamIdle    time.Duration // idle upstream connection kept in the pool
-	DrainTimeout    time.Duration // SIGTERM: time for in-flight requests
+	ConnectTimeout time.Duration // dialing one upstream address
+	// ConnectTotalTimeout bounds all the connect attempts of one request;
+	// 0 means DefaultConnectTotalTimeout, or three ConnectTimeouts when
+	// ConnectTimeout is set. Beyond it: 504.
+	ConnectTotalTimeout time.Duration
+	// MaxConnectAttempts bounds the connect attempts of one request across
+	// the destination's addresses; 0 means DefaultMaxConnectAttempts.
+	// Beyond it: 504.
+	MaxConnectAttempts int
+	HeadTimeout        time.Duration // receiving a whole request head (slowloris)
+	IdleTimeout        time.Duration // client keep-alive idle; also body inactivity
+	ResponseTimeout    time.Duration // request sent -> response head received
+	UpstreamIdle       time.Duration // idle upstream connection kept in the pool
+	DrainTimeout       time.Duration // SIGTERM: time for in-flight requests
 
 	MaxIdlePerHost  int // idle upstream connections kept per address per loop
 	MaxConnsPerHost int // open upstream connections per address, all loops; beyond: 503
@@ -106,6 +120,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.Via = DefaultVia
 	}
 	set(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	set(&cfg.ConnectTotalTimeout, 3*cfg.ConnectTimeout)
+	if cfg.MaxConnectAttempts == 0 {
+		cfg.MaxConnectAttempts = DefaultMaxConnectAttempts
+	}
 	set(&cfg.HeadTimeout, DefaultHeadTimeout)
 	set(&cfg.IdleTimeout, DefaultIdleTimeout)
 	set(&cfg.ResponseTimeout, DefaultResponseTimeout)
@@ -149,7 +167,8 @@ func (cfg Config) Check() error {
 		name string
 		v    time.Duration
 	}{
-		{"connect_timeout", cfg.ConnectTimeout}, {"head_timeout", cfg.HeadTimeout},
+		{"connect_timeout", cfg.ConnectTimeout}, {"connect_total", cfg.ConnectTotalTimeout},
+		{"head_timeout", cfg.HeadTimeout},
 		{"idle_timeout", cfg.IdleTimeout}, {"response_timeout", cfg.ResponseTimeout},
 		{"upstream_idle_timeout", cfg.UpstreamIdle}, {"drain_timeout", cfg.DrainTimeout},
 	} {
@@ -162,6 +181,7 @@ func (cfg Config) Check() error {
 		v    int
 	}{
 		{"loops", cfg.Loops}, {"max_idle_per_host", cfg.MaxIdlePerHost},
+		{"max_connect_attempts", cfg.MaxConnectAttempts},
 		{"max_conns_per_host", cfg.MaxConnsPerHost}, {"max_conns", cfg.MaxConns},
 		{"max_buffered", cfg.MaxBuffered}, {"stream_threshold", cfg.StreamThreshold},
 		{"stream_high_water", cfg.StreamHighWater}, {"read_buffer", cfg.ReadBuffer},

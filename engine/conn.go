@@ -24,6 +24,7 @@ type clientConn struct {
 	s     Session
 	timer timer
 	up    *upConn // the attached or dialing upstream, nil if none
+	pin   *upConn // an idle upstream kept for this client alone (PinUpstream)
 
 	depth      int
 	gone       bool  // OnClose seen: c is dead
@@ -97,6 +98,7 @@ func (cc *clientConn) settle() {
 				cc.depth++
 				cc.s.ClientClosed()
 				cc.depth--
+				cc.dropPin()
 				cc.l.wheel.stop(&cc.timer)
 				delete(cc.l.clients, cc)
 				continue
@@ -319,6 +321,16 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		panic("BUG: engine: Connect with an upstream attached")
 	}
 	l := cc.l
+	if p := cc.pin; p != nil {
+		cc.pin, p.pinnedTo = nil, nil
+		if !fresh && p.addr == addr && !p.gone && !p.closing {
+			p.owner, p.gen = cc, gen
+			cc.up = p
+			l.srv.ctr.poolHits.Add(1)
+			return true, nil
+		}
+		p.close()
+	}
 	if !fresh {
 		up, ok, exp := l.idle.Get(addr, l.now(), l.expired[:0])
 		for i, e := range exp {
@@ -377,6 +389,31 @@ func (cc *clientConn) ReleaseUpstream(reusable bool) {
 	up.close()
 }
 
+// PinUpstream implements Driver.
+func (cc *clientConn) PinUpstream() {
+	up := cc.up
+	if up == nil {
+		return
+	}
+	cc.up = nil
+	up.owner = nil
+	if up.c == nil || up.gone || cc.l.srv.draining.Load() {
+		up.abandoned = up.c == nil
+		up.close()
+		return
+	}
+	up.pinnedTo = cc
+	cc.pin = up
+}
+
+// dropPin closes the client's pinned upstream connection, if any.
+func (cc *clientConn) dropPin() {
+	if p := cc.pin; p != nil {
+		cc.pin, p.pinnedTo = nil, nil
+		p.close()
+	}
+}
+
 // Tunnel implements Driver: the tunnel starts once the session call returns
 // and the bytes it consumed are discarded (settle).
 func (cc *clientConn) Tunnel(preface []byte) {
@@ -384,14 +421,13 @@ func (cc *clientConn) Tunnel(preface []byte) {
 	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
 }
 
-// Authenticate implements Driver: bcrypt runs on its own goroutine and the
-// answer comes back on this loop.
-func (cc *clientConn) Authenticate(cred []byte, gen uint32) {
-	p := cc.l.srv.cfg.Policy
-	cred = append([]byte(nil), cred...)
+// Authenticate implements Driver: the policy's bounded verifier runs bcrypt
+// (Policy.Verify) and the answer comes back on this loop, always through
+// Execute, even when Verify answers at once, so the session is never
+// re-entered.
+func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
 	el := cc.l.el
-	go func() {
-		user, ok := p.Authenticate(cred)
+	return cc.l.srv.cfg.Policy.Verify(cc.s.client.Addr(), cred, func(user string, ok bool) {
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if cc.gone {
 				return nil
@@ -402,7 +438,7 @@ func (cc *clientConn) Authenticate(cred []byte, gen uint32) {
 			cc.settleIfIdle()
 			return nil
 		}))
-	}()
+	})
 }
 
 // SetTimer implements Driver.
@@ -432,6 +468,7 @@ type upConn struct {
 	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
 	abandoned bool         // released while dialing
 	host      string       // the destination name it was dialed for (dial-time address check)
+	pinnedTo  *clientConn  // idle and private to this client (PinUpstream); not in the pool
 }
 
 // opened is OnOpen of the enrolled connection.
@@ -516,6 +553,9 @@ func (up *upConn) closed(err error) {
 	srv := up.l.srv
 	srv.hostLimit.Release(up.addr)
 	srv.upClosed()
+	if p := up.pinnedTo; p != nil {
+		p.pin, up.pinnedTo = nil, nil
+	}
 	owner := up.owner
 	if owner == nil {
 		up.l.idle.Remove(up.addr, up)

@@ -36,11 +36,18 @@ type Driver interface {
 	// ReleaseUpstream detaches the upstream connection: into the idle pool when
 	// reusable, else closed. It is not called after UpstreamClosed.
 	ReleaseUpstream(reusable bool)
+	// PinUpstream detaches the (reusable) upstream connection from the
+	// exchange but keeps it for this client connection alone: it never
+	// enters the shared pool; the client's next Connect to the same
+	// address with fresh false gets it back, any other Connect closes it,
+	// and it closes with the client (connection-bound authentication).
+	PinUpstream()
 
 	// Authenticate verifies a Proxy-Authorization credential off the loop
-	// (Policy.Authenticate); the driver later calls Authenticated with gen.
+	// (Policy.Verify); the driver later calls Authenticated with gen. A
+	// non-nil error (verification overloaded) means nothing was started.
 	// cred is valid only during the call.
-	Authenticate(cred []byte, gen uint32)
+	Authenticate(cred []byte, gen uint32) error
 
 	// Tunnel hands the client connection and the attached upstream to the
 	// driver as a byte tunnel: first preface then the upstream's unconsumed

@@ -20,6 +20,10 @@ type Error struct {
 
 func (e *Error) Error() string { return "engine: " + e.Detail }
 
+// MaxInterim is how many interim (1xx) responses one request may get before
+// the upstream is dropped with ErrTooManyInterim.
+const MaxInterim = 10
+
 // Failures the session detects itself. Failures from other packages are
 // mapped by errorResponse.
 var (
@@ -35,6 +39,7 @@ var (
 	ErrUpstreamRefused  = &Error{502, "upstream connect refused"}
 	ErrUpstreamConnect  = &Error{502, "upstream connect failure"}
 	ErrUpstreamProtocol = &Error{502, "malformed upstream response"}
+	ErrTooManyInterim   = &Error{502, "too many interim (1xx) responses from upstream"}
 	ErrUpstreamCap      = &Error{503, "upstream connection limit"}
 	ErrTooManyConns     = &Error{503, "too many client connections"}
 	ErrDNSFailure       = &Error{503, "DNS resolution failure"}
@@ -43,6 +48,8 @@ var (
 	ErrDNSPending       = &Error{503, "DNS pending overflow"}
 	ErrDNSTimeout       = &Error{504, "DNS resolution timeout"}
 	ErrConnectTimeout   = &Error{504, "upstream connect timeout"}
+	ErrConnectAttempts  = &Error{504, "upstream connect attempts exhausted"}
+	ErrConnectBudget    = &Error{504, "upstream connect time budget exhausted"}
 	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
 	ErrShuttingDown     = &Error{503, "proxy shutting down"}
 	ErrAuthTimeout      = &Error{503, "proxy authentication timeout"}

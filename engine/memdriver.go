@@ -42,6 +42,7 @@ type MemDriver struct {
 
 	Up        *MemUpstream   // the attached or dialing upstream, or nil
 	Idle      []*MemUpstream // pooled idle upstreams
+	Pinned    *MemUpstream   // the upstream kept for this client alone (PinUpstream)
 	Upstreams []*MemUpstream // every upstream ever dialed, in order
 
 	Lookups, Resolves int
@@ -117,6 +118,10 @@ func (m *MemDriver) ClientHangup() {
 	}
 	m.ClientClosed = true
 	m.Session.ClientClosed()
+	if p := m.Pinned; p != nil {
+		m.Pinned = nil
+		p.Open, p.Closed = false, true
+	}
 }
 
 // UpstreamSend delivers bytes from the attached upstream.
@@ -273,7 +278,13 @@ func (m *MemDriver) WriteClient(b []byte) {
 }
 
 // CloseClient implements Driver.
-func (m *MemDriver) CloseClient() { m.ClientClosed = true }
+func (m *MemDriver) CloseClient() {
+	m.ClientClosed = true
+	if p := m.Pinned; p != nil {
+		m.Pinned = nil
+		p.Open, p.Closed = false, true
+	}
+}
 
 // Lookup implements Driver.
 func (m *MemDriver) Lookup(host []byte) *resolver.Answer {
@@ -305,6 +316,16 @@ func (m *MemDriver) Resolve(host string, gen uint32) {
 func (m *MemDriver) Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
 	if m.Up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
+	}
+	if p := m.Pinned; p != nil {
+		m.Pinned = nil
+		if !fresh && p.Addr == addr && p.Open {
+			p.Reused++
+			p.gen = gen
+			m.Up = p
+			return true, nil
+		}
+		p.Open, p.Closed = false, true
 	}
 	if !fresh {
 		for i := len(m.Idle) - 1; i >= 0; i-- {
@@ -375,8 +396,23 @@ func (m *MemDriver) FinishStream() {
 }
 
 // Authenticate implements Driver.
-func (m *MemDriver) Authenticate(cred []byte, gen uint32) {
+func (m *MemDriver) Authenticate(cred []byte, gen uint32) error {
 	m.Auths = append(m.Auths, PendingAuth{string(cred), gen})
+	return nil
+}
+
+// PinUpstream implements Driver.
+func (m *MemDriver) PinUpstream() {
+	up := m.Up
+	if up == nil {
+		return
+	}
+	m.Up = nil
+	if !up.Open {
+		up.Closed = true
+		return
+	}
+	m.Pinned = up
 }
 
 // AuthenticateAll verifies every pending credential with the Config's Policy.

@@ -34,7 +34,9 @@ func (s *Session) policyBeforeDNS() bool {
 			// A credential not seen lately costs a bcrypt: off the loop.
 			s.st = stAuth
 			s.d.SetTimer(0)
-			s.d.Authenticate(cred, s.gen)
+			if err := s.d.Authenticate(cred, s.gen); err != nil {
+				s.fail(err)
+			}
 			return false
 		}
 		if !ok {
@@ -73,26 +75,20 @@ func (s *Session) policyRules() bool {
 		return false
 	}
 	for {
-		d := p.Check(&policy.Request{
-			Client:  s.client.Addr(),
-			Method:  req.Bytes(req.MethodName),
-			Host:    s.hostLower,
-			Port:    s.port,
-			User:    s.user,
-			Connect: s.tunnel,
-		})
+		d := p.Check(s.policyRequest())
 		s.rec.Rule = d.Rule
+		s.decision = d
 		if !d.Allow {
 			s.fail(policy.ErrDestinationDenied)
 			return false
 		}
 		if d.RewriteHeader == "" || s.rewritten || s.tunnel {
-			return true
+			return s.checkUpgrade()
 		}
 		s.rewritten = true
 		v, ok := req.Header(d.RewriteHeader)
 		if !ok {
-			return true
+			return s.checkUpgrade()
 		}
 		if err := s.retarget(v); err != nil {
 			s.fail(err)
@@ -100,6 +96,21 @@ func (s *Session) policyRules() bool {
 		}
 		s.rec.Host, s.rec.Port = s.hostLower, s.port
 	}
+}
+
+// policyRequest fills the request the policy is asked about (reused, so
+// asking allocates nothing).
+func (s *Session) policyRequest() *policy.Request {
+	req := &s.rp.Req
+	s.preq = policy.Request{
+		Client:  s.client.Addr(),
+		Method:  req.Bytes(req.MethodName),
+		Host:    s.hostLower,
+		Port:    s.port,
+		User:    s.user,
+		Connect: s.tunnel,
+	}
+	return &s.preq
 }
 
 // retarget makes the first value of a rewrite header the destination and the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -61,20 +62,32 @@ type Session struct {
 	reqFrame  parser.Framing
 	reqRemain int64 // Content-Length bytes left to forward
 	reqChunks parser.ChunkedDecoder
-	haveHead  bool // rp.Req holds the current request's parsed head
-	reqDone   bool // request body entirely forwarded
-	retried   bool // the request was already retried once on a fresh connection
-	tunnel    bool // the request is a CONNECT: a tunnel once connected
-	rewritten bool // a per-rule rewrite header already retargeted the request
+	haveHead  bool      // rp.Req holds the current request's parsed head
+	reqDone   bool      // request body entirely forwarded
+	retried   bool      // the request was already retried once on a fresh connection
+	attempts  int       // upstream connection attempts for this request
+	connBegin time.Time // when the first of them started
+	tunnel    bool      // the request is a CONNECT: a tunnel once connected
+	rewritten bool      // a per-rule rewrite header already retargeted the request
 	user      []byte
-	addrBuf   []netip.Addr // resolved addresses the policy allows; reused
+	decision  policy.Decision // the destination rules' decision (Upgrade checks)
+	preq      policy.Request  // what the policy is asked; reused
+	connAuth  bool            // the exchange uses connection-bound auth: pin its upstream
+	addrBuf   []netip.Addr    // resolved addresses the policy allows; reused
 	extraHdr  []byte       // extra header lines for sluice's own error response
 
+	// Set across requests: the client connection has a private upstream
+	// connection to pinAddr (Driver.PinUpstream).
+	pinned  bool
+	pinAddr netip.AddrPort
+
 	// The upstream side of the current exchange.
+	upAddr     netip.AddrPort // address of the attached upstream
 	upAttached bool // an upstream connection is attached (Driver.Connect completed)
 	upPending  bool // Driver.Connect is dialing
 	upReused   bool
 	upGotBytes bool // any response byte received on this connection for this request
+	interim    int  // interim (1xx) responses received for this request
 	phase      respPhase
 	respP      parser.ResponseParser
 	respFrame  parser.Framing
@@ -155,11 +168,15 @@ func (s *Session) resetRequest() {
 	s.haveHead = false
 	s.tunnel = false
 	s.rewritten = false
+	s.decision = policy.Decision{}
+	s.connAuth = false
 	s.user = s.user[:0]
 	s.extraHdr = s.extraHdr[:0]
 	s.reqDone = false
 	s.retried = false
+	s.attempts = 0
 	s.upGotBytes = false
+	s.interim = 0
 	s.clientSent = false
 	s.closeAfter = false
 	s.unframe = false
@@ -231,9 +248,14 @@ func (s *Session) startRequest() {
 		return
 	}
 	s.rec.Host, s.rec.Port = s.hostLower, s.port
-	if s.cfg.Policy != nil && !s.policyBeforeDNS() {
+	if s.cfg.Policy != nil {
+		if !s.policyBeforeDNS() {
+			return
+		}
+	} else if !s.checkUpgrade() {
 		return
 	}
+	s.connAuth = s.requestConnAuth()
 	s.lookup()
 }
 
@@ -349,9 +371,20 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		// addresses are tried; none allowed is a 403 and no connection.
 		s.addrBuf = s.addrBuf[:0]
 		var denied error
+		var r *policy.Request
 		for _, a := range ans.Addrs {
 			if err := p.CheckAddr(s.hostLower, a); err != nil {
 				denied = err
+				continue
+			}
+			// A rule denying an IP literal denies that address whatever
+			// name resolves to it.
+			if r == nil {
+				r = s.policyRequest()
+			}
+			if rule, no := p.AddrRuleDenies(r, a); no {
+				s.rec.Rule = rule
+				denied = policy.ErrDestinationDenied
 				continue
 			}
 			s.addrBuf = append(s.addrBuf, a)
@@ -363,24 +396,49 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		s.addrs = s.addrBuf
 	}
 	s.addrIdx = 0
-	s.connect(false)
+	// A tunnel gets a connection of its own, never one pooled from HTTP
+	// exchanges (nor a pinned one).
+	s.connect(s.tunnel)
 }
 
 // connect attaches an upstream connection to the current address.
+//
+// The attempts of one request are bounded in number (MaxConnectAttempts)
+// and in total time (ConnectTotalTimeout): an answer with 40 unreachable
+// addresses must not hold a client for 40 connect timeouts (Squid's
+// forward_max_tries and forward_timeout).
 func (s *Session) connect(fresh bool) {
 	ap := netip.AddrPortFrom(s.addrs[s.addrIdx], s.port)
 	if s.isSelf(ap) {
 		s.fail(ErrLoop)
 		return
 	}
+	now := s.d.Now()
+	if s.attempts == 0 {
+		s.connBegin = now
+	}
+	if s.attempts >= s.cfg.MaxConnectAttempts {
+		s.fail(ErrConnectAttempts)
+		return
+	}
+	left := s.cfg.ConnectTotalTimeout - now.Sub(s.connBegin)
+	if left <= 0 {
+		s.fail(ErrConnectBudget)
+		return
+	}
+	s.attempts++
 	s.st = stConnecting
-	s.d.SetTimer(0) // the dialer bounds the wait with the connect timeout
+	s.d.SetTimer(left) // each dial has its own ConnectTimeout besides
 	ready, err := s.d.Connect(ap, s.hostLower, fresh, s.gen)
 	if err != nil {
 		s.fail(err)
 		return
 	}
 	s.rec.Upstream = ap
+	s.upAddr = ap
+	if s.pinned && (fresh || ap != s.pinAddr) {
+		s.pinned = false // Connect closed the pinned connection
+	}
 	if ready {
 		s.connected(true)
 		return

@@ -33,7 +33,9 @@ func (s *Session) Timeout() {
 	case stResolving:
 		s.fail(ErrDNSTimeout)
 	case stConnecting:
-		s.fail(ErrConnectTimeout)
+		// Only the total budget arms the timer here: each dial reports
+		// its own timeout through ConnectFailed.
+		s.fail(ErrConnectBudget)
 	case stExchange:
 		// Data moving in either direction keeps the exchange alive; a silent
 		// upstream is given ResponseTimeout (IdleTimeout once the body flows).
@@ -68,8 +70,24 @@ func (s *Session) fail(err error) {
 	if !s.reqDone {
 		s.closeAfter = true
 	}
+	keepAlive10 := false
+	if s.haveHead {
+		// RFC 9112 §9.6: a client that asked to close (Connection: close,
+		// or HTTP/1.0 without keep-alive) is answered with Connection:
+		// close and the connection closes after the response, as it does
+		// for forwarded responses; an HTTP/1.0 keep-alive client is told
+		// the connection stays open.
+		if !s.rp.Req.KeepAlive() {
+			s.closeAfter = true
+		} else if s.rp.Req.ProtoMinor == 0 && !s.closeAfter && !s.drain {
+			keepAlive10 = true
+		}
+	}
 	status, detail := errorResponse(err)
 	s.rec.Status = status
+	if keepAlive10 {
+		s.extraHdr = append(s.extraHdr, "Connection: keep-alive\r\n"...)
+	}
 	if status == 407 && s.cfg.Policy != nil {
 		s.extraHdr = append(s.extraHdr, "Proxy-Authenticate: Basic realm=\""...)
 		s.extraHdr = append(s.extraHdr, s.cfg.Policy.Realm()...)

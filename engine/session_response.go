@@ -24,7 +24,12 @@ func (s *Session) UpstreamData(b []byte) int {
 		s.rec.TTFB = s.d.Now().Sub(s.rec.Start)
 	}
 	s.upGotBytes = true
-	s.active = true
+	if s.phase == respBody {
+		// Only body bytes keep an exchange alive: interim responses (1xx)
+		// do not stop the clock of ResponseTimeout, which runs until the
+		// final response head.
+		s.active = true
+	}
 	used := 0
 	for used < len(b) && s.st == stExchange && s.upAttached && !s.streaming {
 		var n int
@@ -59,6 +64,12 @@ func (s *Session) readResponseHead(b []byte) int {
 				s.abortUpstream(ErrUpstreamProtocol)
 				return len(b)
 			}
+			if !s.upgradeAllowed(resp.Raw, resp.Headers) {
+				// The origin switched to a protocol the policy does
+				// not allow (not the one the client asked for).
+				s.abortUpstream(ErrUpstreamProtocol)
+				return len(b)
+			}
 			// The protocol switches: from here both connections carry the
 			// new protocol's bytes, relayed as a tunnel.
 			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via, Upgrade: true})
@@ -71,6 +82,12 @@ func (s *Session) readResponseHead(b []byte) int {
 			s.d.Tunnel(s.out)
 			return n
 		}
+		// A flood of interim responses would be relayed forever: past
+		// MaxInterim the upstream is broken (Go's Transport allows 5).
+		if s.interim++; s.interim > MaxInterim {
+			s.abortUpstream(ErrTooManyInterim)
+			return len(b)
+		}
 		// RFC 9110 §15.2: a 1xx is forwarded, except to an HTTP/1.0 client.
 		if req.ProtoMinor >= 1 {
 			s.out = parser.AppendResponseHead(s.out[:0], resp, &parser.ForwardResponse{Via: s.via})
@@ -78,6 +95,9 @@ func (s *Session) readResponseHead(b []byte) int {
 		}
 		s.respP.Reset()
 		return n
+	}
+	if !s.connAuth && s.responseConnAuth() {
+		s.connAuth = true
 	}
 	s.respFrame, s.respRemain = parser.ResponseFraming(req.Method, resp)
 	if s.respFrame == parser.FramingTunnel {
@@ -169,7 +189,18 @@ func (s *Session) responseDone(clean bool) {
 	reusable := clean && s.reqDone && !resp.ConnClose && s.respFrame != parser.FramingClose &&
 		(resp.ProtoMinor >= 1 || resp.ConnKeepAlive)
 	s.upAttached = false
-	s.d.ReleaseUpstream(reusable)
+	switch {
+	case reusable && (s.connAuth || s.pinned && s.upAddr == s.pinAddr):
+		// Connection-bound authentication (session_guard.go): the
+		// connection stays this client's alone.
+		s.pinned, s.pinAddr = true, s.upAddr
+		s.d.PinUpstream()
+	default:
+		if s.pinned && s.upAddr == s.pinAddr {
+			s.pinned = false
+		}
+		s.d.ReleaseUpstream(reusable)
+	}
 	s.finishRecord("")
 	s.endExchange()
 }

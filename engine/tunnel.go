@@ -179,6 +179,7 @@ func (cc *clientConn) startTunnel() {
 		return
 	}
 	cc.tunnelWant = false
+	cc.dropPin()
 	t := &tunnel{srv: cc.l.srv, upAddr: up.addr, idle: cc.l.srv.cfg.IdleTimeout}
 	if cc.l.srv.cfg.Observer != nil {
 		t.rec, t.observed = cc.s.TunnelRecord()

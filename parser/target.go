@@ -283,6 +283,21 @@ func (r *Request) parseAuthority(start, end int) *Error {
 	return nil
 }
 
+// SplitAuthority parses b as uri-host [ ":" port ] with the grammar of a
+// request-target's authority (and the Host field): an IPv6 literal must be a
+// valid IPv6address in brackets (returned without them), a reg-name has no
+// pct-encoding, userinfo is refused, and the port is 1 to 65535 (0 when
+// absent). It is for values that name a destination outside the
+// request-target, such as a configured host rewrite header. It returns a
+// subslice of b.
+func SplitAuthority(b []byte) (host []byte, port int, ok bool) {
+	h, port, _, res := parseHostPort(b, 0, len(b))
+	if res != hostOK || h.Len() == 0 {
+		return nil, 0, false
+	}
+	return b[h.Start:h.End], port, true
+}
+
 // hasSchemeSlashes reports whether t contains "://".
 func hasSchemeSlashes(t []byte) bool {
 	for i := 0; i+2 < len(t); i++ {

@@ -52,6 +52,7 @@ type fileConfig struct {
 // timeoutsConfig is the `timeouts:` section: Go duration strings ("5s").
 type timeoutsConfig struct {
 	Connect      time.Duration `yaml:"connect"`
+	ConnectTotal time.Duration `yaml:"connect_total"`
 	Head         time.Duration `yaml:"head"`
 	Idle         time.Duration `yaml:"idle"`
 	Response     time.Duration `yaml:"response"`
@@ -62,6 +63,7 @@ type timeoutsConfig struct {
 // limitsConfig is the `limits:` section.
 type limitsConfig struct {
 	MaxConns        int `yaml:"max_conns"`
+	MaxConnectTries int `yaml:"max_connect_attempts"`
 	MaxConnsPerHost int `yaml:"max_conns_per_host"`
 	MaxIdlePerHost  int `yaml:"max_idle_per_host"`
 	MaxBuffered     int `yaml:"max_buffered"`
@@ -512,12 +514,14 @@ func (c *fileConfig) engineFields() []fieldSetter[engine.Config] {
 		{"rewrite_header", func(e *engine.Config) { e.RewriteHeader = c.RewriteHeader }},
 		{"policy.rewrite_header", func(e *engine.Config) { e.RewriteHeader = c.Policy.RewriteHeader }},
 		{"timeouts.connect", func(e *engine.Config) { e.ConnectTimeout = full.ConnectTimeout }},
+		{"timeouts.connect_total", func(e *engine.Config) { e.ConnectTotalTimeout = full.ConnectTotalTimeout }},
 		{"timeouts.head", func(e *engine.Config) { e.HeadTimeout = full.HeadTimeout }},
 		{"timeouts.idle", func(e *engine.Config) { e.IdleTimeout = full.IdleTimeout }},
 		{"timeouts.response", func(e *engine.Config) { e.ResponseTimeout = full.ResponseTimeout }},
 		{"timeouts.upstream_idle", func(e *engine.Config) { e.UpstreamIdle = full.UpstreamIdle }},
 		{"timeouts.drain", func(e *engine.Config) { e.DrainTimeout = full.DrainTimeout }},
 		{"limits.max_conns", func(e *engine.Config) { e.MaxConns = full.MaxConns }},
+		{"limits.max_connect_attempts", func(e *engine.Config) { e.MaxConnectAttempts = full.MaxConnectAttempts }},
 		{"limits.max_conns_per_host", func(e *engine.Config) { e.MaxConnsPerHost = full.MaxConnsPerHost }},
 		{"limits.max_idle_per_host", func(e *engine.Config) { e.MaxIdlePerHost = full.MaxIdlePerHost }},
 		{"limits.max_buffered", func(e *engine.Config) { e.MaxBuffered = full.MaxBuffered }},
@@ -584,19 +588,21 @@ func (c *fileConfig) engineConfig() engine.Config {
 			MaxHeadBytes:   l.MaxHeadBytes,
 			MaxHeaders:     l.MaxHeaders,
 		},
-		ConnectTimeout:  t.Connect,
-		HeadTimeout:     t.Head,
-		IdleTimeout:     t.Idle,
-		ResponseTimeout: t.Response,
-		UpstreamIdle:    t.UpstreamIdle,
-		DrainTimeout:    t.Drain,
-		MaxIdlePerHost:  l.MaxIdlePerHost,
-		MaxConnsPerHost: l.MaxConnsPerHost,
-		MaxConns:        l.MaxConns,
-		MaxBuffered:     l.MaxBuffered,
-		StreamThreshold: l.StreamThreshold,
-		StreamHighWater: l.StreamHighWater,
-		SpliceAbove:     l.SpliceAbove,
+		ConnectTimeout:      t.Connect,
+		ConnectTotalTimeout: t.ConnectTotal,
+		MaxConnectAttempts:  l.MaxConnectTries,
+		HeadTimeout:         t.Head,
+		IdleTimeout:         t.Idle,
+		ResponseTimeout:     t.Response,
+		UpstreamIdle:        t.UpstreamIdle,
+		DrainTimeout:        t.Drain,
+		MaxIdlePerHost:      l.MaxIdlePerHost,
+		MaxConnsPerHost:     l.MaxConnsPerHost,
+		MaxConns:            l.MaxConns,
+		MaxBuffered:         l.MaxBuffered,
+		StreamThreshold:     l.StreamThreshold,
+		StreamHighWater:     l.StreamHighWater,
+		SpliceAbove:         l.SpliceAbove,
 	}
 }
 

@@ -200,7 +200,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown field", "listen: 127.0.0.1:3128\nlistn: 127.0.0.1:3129\n",
 			`c.yaml:2: listn: unknown field (want one of listen, admin, loops, log_level, access_log, rewrite_header, timeouts, limits, resolver, policy)`},
-		{"unknown nested field", "timeouts:\n  connect: 5s\n  conect: 5s\n", `c.yaml:3: timeouts.conect: unknown field (want one of connect, head,`},
+		{"unknown nested field", "timeouts:\n  connect: 5s\n  conect: 5s\n", `c.yaml:3: timeouts.conect: unknown field (want one of connect, connect_total, head,`},
 		{"unknown rule field", "policy:\n  rules:\n    - hosts: [a.test]\n      acton: allow\n", `c.yaml:4: policy.rules[0].acton: unknown field`},
 		{"unknown in merged mapping", "x: &m {bogus: 1}\n", `c.yaml:1: x: unknown field`},
 		{"bad duration", "timeouts:\n  head: 10s\n  connect: 5x\n", `c.yaml:3: timeouts.connect: "5x": want a duration such as 5s, 250ms or 1m30s`},
