@@ -74,7 +74,7 @@ type Session struct {
 	preq      policy.Request  // what the policy is asked; reused
 	connAuth  bool            // the exchange uses connection-bound auth: pin its upstream
 	addrBuf   []netip.Addr    // resolved addresses the policy allows; reused
-	extraHdr  []byte       // extra header lines for sluice's own error response
+	extraHdr  []byte          // extra header lines for sluice's own error response
 
 	// Set across requests: the client connection has a private upstream
 	// connection to pinAddr (Driver.PinUpstream).
@@ -83,8 +83,8 @@ type Session struct {
 
 	// The upstream side of the current exchange.
 	upAddr     netip.AddrPort // address of the attached upstream
-	upAttached bool // an upstream connection is attached (Driver.Connect completed)
-	upPending  bool // Driver.Connect is dialing
+	upAttached bool           // an upstream connection is attached (Driver.Connect completed)
+	upPending  bool           // Driver.Connect is dialing
 	upReused   bool
 	upGotBytes bool // any response byte received on this connection for this request
 	interim    int  // interim (1xx) responses received for this request
