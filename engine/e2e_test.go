@@ -92,16 +92,21 @@ func originHandler() http.Handler {
 	return mux
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+// newEnv starts a proxy with cfg; resOpts adjust the resolver's config.
+func newEnv(t *testing.T, cfg Config, resOpts ...func(*resolver.Config)) *env {
 	t.Helper()
 	e := &env{t: t, dns: dnstest.New(t)}
 	e.origin = startOrigin(t, originHandler())
 	e.dns.Set("origin.test", 60, "127.0.0.1")
 	e.project = fmt.Sprintf("origin.test:%d", e.origin.port)
-	res, err := resolver.New(resolver.Config{
+	rcfg := resolver.Config{
 		Nameservers: []string{e.dns.Addr()}, ResolvConf: resolver.Disabled, HostsFile: resolver.Disabled,
 		QueryTimeout: 2 * time.Second,
-	})
+	}
+	for _, o := range resOpts {
+		o(&rcfg)
+	}
+	res, err := resolver.New(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
