@@ -242,3 +242,48 @@ func waitListening(t *testing.T, addr string, stderr *bytes.Buffer) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestAdminNotThroughProxy (red-team finding 6): the admin listener is
+// refused through the proxy (508), bound to loopback or to every address.
+func TestAdminNotThroughProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	for _, bind := range []string{"127.0.0.1", ""} {
+		t.Run("admin="+bind+":port", func(t *testing.T) {
+			al, _ := net.Listen("tcp", "127.0.0.1:0")
+			port := al.Addr().(*net.TCPAddr).Port
+			al.Close()
+			pl, _ := net.Listen("tcp", "127.0.0.1:0")
+			proxy := pl.Addr().String()
+			pl.Close()
+			cmd := exec.Command(buildBinary(t), "-listen", proxy, "-admin", fmt.Sprintf("%s:%d", bind, port),
+				"-dns", "127.0.0.1:1", "-access-log", "", "-rewrite-header", "X-Sluice-Host")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitListening(t, proxy, &stderr)
+			waitListening(t, fmt.Sprintf("127.0.0.1:%d", port), &stderr)
+			for _, req := range []string{
+				fmt.Sprintf("GET http://127.0.0.1:%d/config HTTP/1.1\r\nHost: x\r\n\r\n", port),
+				fmt.Sprintf("GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\nX-Sluice-Host: 127.0.0.1:%d\r\n\r\n", port),
+				fmt.Sprintf("GET /config HTTP/1.1\r\nHost: localhost:%d\r\n\r\n", port),
+			} {
+				c, err := net.Dial("tcp", proxy)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, req)
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				c.Close()
+				if err != nil || resp.StatusCode != 508 {
+					t.Errorf("%q: %v %v", req, err, resp)
+				}
+			}
+		})
+	}
+}
