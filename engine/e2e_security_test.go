@@ -198,10 +198,11 @@ func ntlmOrigin(t *testing.T) (*origin, *atomic.Int64) {
 			return
 		}
 		io.WriteString(w, "hello "+st.user)
-	}))
-	o.srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, &connKey, &connState{})
-	}
+	}), func(srv *http.Server) {
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, &connKey, &connState{})
+		}
+	})
 	return o, &o.accepts
 }
 

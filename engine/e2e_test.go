@@ -54,7 +54,9 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func startOrigin(t *testing.T, h http.Handler) *origin {
+// startOrigin serves h on a new loopback port; opts adjust the server before
+// it starts.
+func startOrigin(t *testing.T, h http.Handler, opts ...func(*http.Server)) *origin {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,6 +64,9 @@ func startOrigin(t *testing.T, h http.Handler) *origin {
 	}
 	o := &origin{ln: ln, port: ln.Addr().(*net.TCPAddr).Port}
 	o.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	for _, f := range opts {
+		f(o.srv)
+	}
 	go func() { _ = o.srv.Serve(countingListener{ln, &o.accepts}) }()
 	t.Cleanup(func() { _ = o.srv.Close() })
 	return o
