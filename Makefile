@@ -22,7 +22,7 @@ FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/
 all: build
 
 build:
-	$(GO) build -o bin/sluice ./cmd/sluice
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null) -X main.commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o bin/sluice ./cmd/sluice
 
 run: build
 	./bin/sluice $(RUNFLAGS)

@@ -30,7 +30,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr, nil))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil))
 }
 
 // options are the command's flags.
@@ -39,6 +39,7 @@ type options struct {
 	config, checkConfig, connectPorts, accessLog string
 	loops                                        int
 	connectTimeout, idleTimeout, drainTimeout    time.Duration
+	version                                      bool
 
 	set map[string]bool // the flags given on the command line
 }
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log `path`: - for stdout, empty for off; reopened on SIGHUP (logrotate)")
 	fs.StringVar(&o.config, "config", "", "YAML config `file` (examples/sluice.yaml documents it); flags given override it")
 	fs.StringVar(&o.checkConfig, "check-config", "", "validate the config `file`, print the verdict, exit 0 (valid) or 1")
+	fs.BoolVar(&o.version, "version", false, "print the version, commit and Go version, then exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -82,9 +84,10 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// run is the whole command; ready, if not nil, receives the proxy and admin
-// addresses once both listen (for tests). It returns the exit code.
-func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
+// run is the whole command: -version writes to stdout, everything else to
+// stderr. ready, if not nil, receives the proxy and admin addresses once
+// both listen (for tests). It returns the exit code.
+func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string)) int {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -92,6 +95,10 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	}
 	if o.checkConfig != "" {
 		return checkConfigFile(o.checkConfig, stderr)
@@ -182,7 +189,8 @@ func run(args []string, stderr io.Writer, ready func(proxy, admin string)) int {
 		admin.Handler = adminMux(newAdminDeps(srv, res, met, func() any { return c }))
 		go func() { _ = admin.Serve(lim) }()
 	}
-	log.Info("sluice listening", "proxy", srv.Addr().String(), "admin", adminAddr)
+	ver, rev := buildVersion()
+	log.Info("sluice listening", "proxy", srv.Addr().String(), "admin", adminAddr, "version", ver, "commit", rev)
 	if ready != nil {
 		ready(srv.Addr().String(), adminAddr)
 	}

@@ -22,10 +22,10 @@ import (
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"-h"}, &out, nil); code != 0 {
+	if code := run([]string{"-h"}, &out, &out, nil); code != 0 {
 		t.Fatalf("-h exit %d", code)
 	}
-	for _, f := range []string{"-listen", "-admin", "-dns", "-loops", "-log-level", "-rewrite-header", "-connect-timeout", "-idle-timeout", "-drain-timeout", "-connect-ports", "-config", "-check-config", "-access-log"} {
+	for _, f := range []string{"-listen", "-admin", "-dns", "-loops", "-log-level", "-rewrite-header", "-connect-timeout", "-idle-timeout", "-drain-timeout", "-connect-ports", "-config", "-check-config", "-access-log", "-version"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("-h does not document %s:\n%s", f, out.String())
 		}
@@ -41,7 +41,7 @@ func TestBadFlags(t *testing.T) {
 		{"extra"},
 	} {
 		var out bytes.Buffer
-		if code := run(args, &out, nil); code != 2 {
+		if code := run(args, &out, &out, nil); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, out.String())
 		}
 		if !strings.Contains(out.String(), "sluice:") {
@@ -310,13 +310,13 @@ func TestSIGHUPReopensAccessLog(t *testing.T) {
 
 func TestCheckConfig(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"-check-config", "../../examples/sluice.yaml"}, &out, nil); code != 0 {
+	if code := run([]string{"-check-config", "../../examples/sluice.yaml"}, &out, &out, nil); code != 0 {
 		t.Fatalf("example config: exit %d: %s", code, out.String())
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("listen: 127.0.0.1:3128\ntimeouts:\n  connect: soon\n"), 0o644)
 	out.Reset()
-	if code := run([]string{"-check-config", bad}, &out, nil); code != 1 || !strings.Contains(out.String(), ":3:") || !strings.Contains(out.String(), "timeouts.connect") {
+	if code := run([]string{"-check-config", bad}, &out, &out, nil); code != 1 || !strings.Contains(out.String(), ":3:") || !strings.Contains(out.String(), "timeouts.connect") {
 		t.Fatalf("bad config: exit %d: %s", code, out.String())
 	}
 }
