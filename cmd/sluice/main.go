@@ -179,14 +179,18 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
+	// What /config shows, taken before Start raises GOMAXPROCS (the
+	// default auth workers depend on it).
+	eff := c.effective(srv.Config(), pol.Realm())
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 1
 	}
+	eff.Listen, eff.Admin = srv.Addr().String(), &adminAddr // as bound: a port 0 shows the kernel's choice
 
 	if admin != nil {
 		lim := &limitListener{Listener: adminLn, max: adminMaxConns, fds: srv.FDs()}
-		admin.Handler = adminMux(newAdminDeps(srv, res, met, func() any { return c }))
+		admin.Handler = adminMux(newAdminDeps(srv, res, met, func() any { return eff }))
 		go func() { _ = admin.Serve(lim) }()
 	}
 	ver, rev := buildVersion()
