@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
@@ -45,7 +48,7 @@ const (
 // means its documented default. Validate it with Check before use; the running
 // code never re-checks it.
 type Config struct {
-	Listen string // address to listen on; DefaultListen
+	Listen string // address to listen on, IP:port or :port (every address); DefaultListen
 	Loops  int    // event loops; 0 means GOMAXPROCS
 
 	// RewriteHeader, if set, names a request header whose first value becomes
@@ -159,8 +162,8 @@ func (cfg Config) withDefaults() Config {
 // Check validates cfg, naming the first bad field and its value.
 func (cfg Config) Check() error {
 	if cfg.Listen != "" {
-		if _, err := netip.ParseAddrPort(cfg.Listen); err != nil {
-			return fmt.Errorf("engine: listen: %q is not an IP:port address", cfg.Listen)
+		if err := checkListen(cfg.Listen); err != nil {
+			return fmt.Errorf("engine: listen: %q: %v", cfg.Listen, err)
 		}
 	}
 	for _, d := range []struct {
@@ -199,6 +202,26 @@ func (cfg Config) Check() error {
 				return fmt.Errorf("engine: rewrite_header: %q is not a header name", h)
 			}
 		}
+	}
+	return nil
+}
+
+// checkListen checks a listen address: "IP:port", "[IPv6]:port", or ":port"
+// for every address (as net.Listen takes it). A host name is refused: which
+// addresses it would bind depends on DNS at start. The port is a number,
+// 0-65535 (0: the kernel chooses).
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("want IP:port or :port")
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("host %q is not an IP address (use :port for every address)", host)
+		}
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number 0-65535", port)
 	}
 	return nil
 }

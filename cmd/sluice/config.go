@@ -33,7 +33,7 @@ const defaultAdmin = "127.0.0.1:9901"
 // components' configurations by engineConfig, resolverConfig and
 // policyConfig.
 type fileConfig struct {
-	Listen        string         `yaml:"listen"`         // proxy address, IP:port
+	Listen        string         `yaml:"listen"`         // proxy address, IP:port or :port (every address)
 	Admin         *string        `yaml:"admin"`          // admin address; "" disables; absent: defaultAdmin
 	Loops         int            `yaml:"loops"`          // event loops; 0: GOMAXPROCS
 	LogLevel      string         `yaml:"log_level"`      // debug, info (default), warn, error

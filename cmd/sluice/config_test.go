@@ -135,6 +135,14 @@ func TestConfigGood(t *testing.T) {
 		{"comments only", "# nothing\n", nil},
 		{"null document", "~\n", nil},
 		{"empty sections", "timeouts:\nlimits:\nresolver:\npolicy:\n", nil},
+		{"listen on every address", "listen: \":3128\"\n", func(t *testing.T, c *fileConfig) {
+			if c.engineConfig().Listen != ":3128" {
+				t.Errorf("listen %q", c.engineConfig().Listen)
+			}
+		}},
+		{"listen on IPv6", "listen: \"[::1]:0\"\n", nil},
+		{"listen on a zoned address", "listen: \"[fe80::1%lo]:3128\"\n", nil},
+		{"listen on every IPv4 address", "listen: 0.0.0.0:65535\n", nil},
 		{"admin disabled", "admin: \"\"\n", func(t *testing.T, c *fileConfig) {
 			if c.adminAddr() != "" {
 				t.Errorf("admin %q, want disabled", c.adminAddr())
@@ -214,7 +222,11 @@ func TestConfigErrors(t *testing.T) {
 		{"negative engine limit", "limits:\n  max_idle_per_host: -4\n", `c.yaml:2: limits.max_idle_per_host: engine: max_idle_per_host: -4 is negative`},
 		{"negative loops", "loops: -2\n", `c.yaml:1: loops: engine: loops: -2 is negative`},
 		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: engine: splice_above: -2 is neither a size nor -1 (never)`},
-		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: engine: listen: "localhost" is not an IP:port address`},
+		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: engine: listen: "localhost": want IP:port or :port`},
+		{"listen on a name", "listen: localhost:3128\n", `c.yaml:1: listen: engine: listen: "localhost:3128": host "localhost" is not an IP address (use :port for every address)`},
+		{"listen port too big", "listen: \":65536\"\n", `c.yaml:1: listen: engine: listen: ":65536": port "65536" is not a number 0-65535`},
+		{"listen port by name", "listen: 127.0.0.1:http\n", `c.yaml:1: listen: engine: listen: "127.0.0.1:http": port "http" is not a number 0-65535`},
+		{"listen bare IPv6", "listen: \"::1:3128\"\n", `c.yaml:1: listen: engine: listen: "::1:3128": want IP:port or :port`},
 		{"bad admin", "admin: nowhere\n", `c.yaml:1: admin: "nowhere": want host:port`},
 		{"bad log level", "log_level: loud\n", `c.yaml:1: log_level: "loud" is not debug, info, warn or error`},
 		{"bad rewrite header", "rewrite_header: X Host\n", `c.yaml:1: rewrite_header: engine: rewrite_header: "X Host" is not a header name`},

@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "Usage: sluice [flags]\n\nsluice is a dynamic forward proxy for HTTP/1.1 egress traffic.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.listen, "listen", engine.DefaultListen, "`address` (IP:port) the proxy listens on")
+	fs.StringVar(&o.listen, "listen", engine.DefaultListen, "`address` the proxy listens on: IP:port, or :port for every address")
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/metrics, /healthz, /readyz, /debug/dns, /debug/pprof/, /config); empty disables it")
 	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")
