@@ -44,7 +44,7 @@ func TestExampleConfig(t *testing.T) {
 		len(rc.Nameservers) != 2 || len(rc.Preresolve) != 2 {
 		t.Errorf("resolverConfig = %+v", rc)
 	}
-	if c.adminAddr() != "127.0.0.1:9901" || c.accessLogPath() != "/var/log/sluice/access.log" {
+	if c.adminAddr() != "127.0.0.1:9901" || c.accessLogPath() != "-" {
 		t.Errorf("admin %q access_log %q", c.adminAddr(), c.accessLogPath())
 	}
 	pc := c.policyConfig()
