@@ -16,6 +16,9 @@ type Answer struct {
 	expires    int64 // Expires; math.MaxInt64 for a literal
 	refreshAt  int64 // when a host in use is refreshed
 	staleUntil int64 // last moment Addrs may still be served stale; 0 never
+	// goodTTL is the TTL of the resolution that produced Addrs (TTL of a
+	// stale answer is its backoff), saved with it in Config.CacheFile.
+	goodTTL time.Duration
 
 	// Addrs are the addresses to try, in order, filtered and ordered per
 	// Config.Family. Non-empty when Err is nil.
@@ -28,11 +31,13 @@ type Answer struct {
 
 	// TTL is how long this answer is valid from when it was published: the
 	// clamped record TTL; for an error, the backoff; for a stale answer,
-	// the backoff but at least MinTTL.
+	// the backoff but at least MinTTL; for one loaded from
+	// Config.CacheFile, the time left until its serve-stale limit.
 	TTL time.Duration
 
 	// Resolved is when the resolution that produced Addrs (or Err) ended.
-	// A stale answer keeps the time of its last successful resolution.
+	// A stale answer keeps the time of its last successful resolution,
+	// also when that was made by an earlier process (Config.CacheFile).
 	Resolved time.Time
 
 	// Expires is when the answer stops being served (zero for an IP
@@ -41,7 +46,8 @@ type Answer struct {
 
 	// Stale marks addresses kept from an earlier resolution because the
 	// latest refresh failed (RFC 8767 serve-stale), until Expires, when
-	// the refresh is tried again.
+	// the refresh is tried again; or loaded from Config.CacheFile at Start
+	// and not refreshed yet (the first use refreshes it).
 	Stale bool
 }
 
@@ -77,6 +83,7 @@ func (r *Resolver) newPositive(addrs []netip.Addr, ttl time.Duration, now time.T
 		Expires:   exp,
 		expires:   exp.UnixNano(),
 		refreshAt: exp.Add(-refreshLead(ttl)).UnixNano(),
+		goodTTL:   ttl,
 	}
 	if r.cfg.MaxStale > 0 {
 		a.staleUntil = exp.Add(r.cfg.MaxStale).UnixNano()
@@ -101,6 +108,7 @@ func newStale(old *Answer, backoff time.Duration, now time.Time) *Answer {
 		expires:    exp.UnixNano(),
 		refreshAt:  exp.Add(-refreshLead(ttl)).UnixNano(),
 		staleUntil: old.staleUntil,
+		goodTTL:    old.goodTTL,
 	}
 }
 

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -22,6 +23,7 @@ const (
 	DefaultFailureBackoffBase = time.Second // Envoy dns_failure_refresh_rate
 	DefaultFailureBackoffMax  = time.Minute
 	DefaultMaxStale           = 24 * time.Hour // RFC 8767 §5 suggests 1 to 3 days
+	DefaultCacheFileInterval  = time.Minute
 )
 
 // DefaultMaxNegativeHosts is the default MaxNegativeHosts with the default
@@ -125,6 +127,35 @@ type Config struct {
 	// towards MaxHosts.
 	Preresolve []string
 
+	// CacheFile, when set, keeps the cache's good answers across restarts
+	// (Envoy's key_value_config for its DNS cache): every
+	// CacheFileInterval and at Stop, the host, addresses, resolution time
+	// and TTL of every cached host with a good answer (stale ones and
+	// Preresolve hosts included; failures never) are written to it,
+	// atomically (a temporary file in the same directory, synced, then
+	// renamed over it). Start loads it: each host it names is cached with
+	// its saved answer marked Stale, served at once, and refreshed in the
+	// background on its first use (Preresolve hosts at once), so that a
+	// restart while every nameserver is down still serves the hosts it
+	// knew. A saved answer is served for at most MaxStale past the expiry
+	// of the resolution that produced it (resolution time + TTL), counted
+	// from that resolution, not from the restart; with serve-stale
+	// disabled only until that expiry. At most MaxHosts hosts are loaded
+	// (less the Preresolve hosts not in the file), the most recently
+	// resolved first. A missing file is normal; an unreadable, corrupt or
+	// other-version file is ignored, and an invalid entry skipped, with a
+	// warning to Logger. Default "" (off). One file per Resolver: two
+	// resolvers must not share it. New does not touch the file.
+	CacheFile string
+
+	// CacheFileInterval is how often CacheFile is written while running.
+	// Default 1 min; it follows Clock.
+	CacheFileInterval time.Duration
+
+	// Logger receives the resolver's warnings (cache file problems).
+	// Default slog.Default().
+	Logger *slog.Logger
+
 	// Clock is the time source for TTLs, backoff and eviction. Default
 	// SystemClock().
 	Clock Clock
@@ -153,6 +184,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"QueryTimeout", &c.QueryTimeout, DefaultQueryTimeout},
 		{"FailureBackoffBase", &c.FailureBackoffBase, DefaultFailureBackoffBase},
 		{"FailureBackoffMax", &c.FailureBackoffMax, DefaultFailureBackoffMax},
+		{"CacheFileInterval", &c.CacheFileInterval, DefaultCacheFileInterval},
 	}
 	for _, d := range durations {
 		if *d.p < 0 {
@@ -224,6 +256,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.Preresolve = hosts
 	if c.Clock == nil {
 		c.Clock = SystemClock()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	return c, nil
 }

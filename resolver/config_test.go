@@ -16,7 +16,8 @@ func TestConfigDefaults(t *testing.T) {
 		c.MaxPending != DefaultMaxPending || c.QueryTimeout != DefaultQueryTimeout || c.Workers != DefaultWorkers ||
 		c.FailureBackoffBase != DefaultFailureBackoffBase || c.FailureBackoffMax != DefaultFailureBackoffMax ||
 		c.MaxStale != DefaultMaxStale || c.Family != FamilyAuto || c.Clock == nil ||
-		c.MaxNegativeHosts != DefaultMaxNegativeHosts {
+		c.MaxNegativeHosts != DefaultMaxNegativeHosts || c.CacheFile != "" ||
+		c.CacheFileInterval != DefaultCacheFileInterval || c.Logger == nil {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -57,6 +58,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"MaxNegativeHosts", Config{MaxNegativeHosts: -1}},
 		{"MaxNegativeHosts", Config{MaxHosts: 10, MaxNegativeHosts: 11}},
 		{"Workers", Config{Workers: -1}},
+		{"CacheFileInterval", Config{CacheFileInterval: -time.Second}},
 		{"Family", Config{Family: 9}},
 		{"Nameservers[1]", Config{Nameservers: []string{"127.0.0.1", "dns.example"}}},
 		{"Nameservers[0]", Config{Nameservers: []string{"127.0.0.1:0"}}},

@@ -36,6 +36,14 @@
 //     pending entries and Preresolve hosts are never evicted for room
 //     (negative.go; Stats.NegativeEvicted counts these evictions).
 //   - Preresolve hosts are resolved at Start and kept fresh.
+//   - With CacheFile set, good answers survive a restart (Envoy's
+//     key_value_config): they are written to the file every
+//     CacheFileInterval and at Stop, atomically, and loaded by Start as
+//     Stale answers served at once and refreshed on first use, so a
+//     restart while every nameserver is down still serves the hosts it
+//     knew, for up to MaxStale past the saved answer's expiry
+//     (cachefile.go describes the format). A missing file is normal; a
+//     bad file or entry is ignored with a warning to Logger.
 //
 // # Settings
 //
@@ -62,6 +70,9 @@
 //	FailureBackoffMax   60s                 negative-caching time ceiling
 //	MaxStale            24h                 serve-stale limit past expiry; negative: off
 //	Preresolve          none                hosts resolved at Start, pinned and kept fresh
+//	CacheFile           none (off)          good answers saved here and loaded by Start
+//	CacheFileInterval   1m                  how often CacheFile is written (and at Stop)
+//	Logger              slog.Default()      warnings (cache file problems)
 //	Clock               SystemClock()       time source for TTLs (tests: NewFakeClock)
 //
 // Fixed policy: refresh at 80% of the TTL (at least 500 ms before expiry);
@@ -70,7 +81,8 @@
 //
 // # Time
 //
-// TTLs, backoff, refresh and eviction follow Config.Clock; network
-// deadlines (per-attempt timeout, QueryTimeout) follow real time. Tests
-// inject a FakeClock and a real in-process DNS server (package dnstest).
+// TTLs, backoff, refresh, eviction, the cache file's writes and the
+// resolution times it saves follow Config.Clock; network deadlines
+// (per-attempt timeout, QueryTimeout) follow real time. Tests inject a
+// FakeClock and a real in-process DNS server (package dnstest).
 package resolver

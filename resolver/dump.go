@@ -15,7 +15,7 @@ const (
 	StateResolving  HostState = "resolving"  // first resolution running
 	StateValid      HostState = "valid"      // good answer, not expired
 	StateRefreshing HostState = "refreshing" // good answer, refresh running
-	StateStale      HostState = "stale"      // last good answer kept after a failed refresh
+	StateStale      HostState = "stale"      // last good answer kept after a failed refresh, or loaded from CacheFile
 	StateExpired    HostState = "expired"    // good answer expired, host not in use: next use resolves
 	StateFailed     HostState = "failed"     // error negatively cached (or its backoff over)
 )

@@ -54,6 +54,14 @@ type Resolver struct {
 	timer          Timer
 	tickWG         sync.WaitGroup // a tick callback armed or running
 	scratch        []*entry       // eviction candidates, reused
+
+	// The cache file writer (cachefile.go). Guarded by saveMu, which is
+	// held while the file is written.
+	saveMu      sync.Mutex
+	saveStopped bool
+	saveTimer   Timer
+	saveFailing bool           // the last write failed (warned at the first)
+	saveWG      sync.WaitGroup // a write callback armed or running
 }
 
 // New validates cfg, reads resolv.conf and the hosts file, and returns a
@@ -93,9 +101,10 @@ func New(cfg Config) (*Resolver, error) {
 	return r, nil
 }
 
-// Start starts the workers and the janitor, and the resolution of the
-// Preresolve hosts (it does not wait for them: see Ready). It fails if the
-// resolver was started or stopped before.
+// Start loads Config.CacheFile if set (see there), starts the workers, the
+// janitor and the periodic writes of the cache file, and starts the
+// resolution of the Preresolve hosts (it does not wait for them: see
+// Ready). It fails if the resolver was started or stopped before.
 func (r *Resolver) Start() error {
 	r.lifeMu.Lock()
 	defer r.lifeMu.Unlock()
@@ -107,6 +116,9 @@ func (r *Resolver) Start() error {
 	}
 	r.started.Store(true)
 	r.now.Store(r.clock.Now().UnixNano())
+	if r.cfg.CacheFile != "" {
+		r.loadCacheFile()
+	}
 	for range r.cfg.Workers {
 		r.wg.Add(1)
 		go r.work()
@@ -114,6 +126,11 @@ func (r *Resolver) Start() error {
 	r.janitorMu.Lock()
 	r.armLocked()
 	r.janitorMu.Unlock()
+	if r.cfg.CacheFile != "" {
+		r.saveMu.Lock()
+		r.armSaveLocked()
+		r.saveMu.Unlock()
+	}
 	r.preresolve()
 	return nil
 }
@@ -141,10 +158,12 @@ func (r *Resolver) preresolve() {
 // answer or error (at Start when there are none). Readiness probes use it.
 func (r *Resolver) Ready() <-chan struct{} { return r.ready }
 
-// Stop stops the janitor and the workers, cancels running queries, waits for
-// all of them to exit, and then calls every callback still waiting with
-// ErrStopped. Resolve after Stop fails with ErrStopped; Lookup keeps serving
-// what is cached. Stop is idempotent.
+// Stop stops the janitor, the periodic writes of the cache file and the
+// workers, cancels running queries, waits for all of them to exit, and then
+// calls every callback still waiting with ErrStopped and, if the resolver
+// was started, writes Config.CacheFile a last time. Resolve after Stop
+// fails with ErrStopped; Lookup keeps serving what is cached. Stop is
+// idempotent.
 func (r *Resolver) Stop() {
 	r.lifeMu.Lock()
 	defer r.lifeMu.Unlock()
@@ -160,6 +179,7 @@ func (r *Resolver) Stop() {
 	}
 	r.janitorMu.Unlock()
 	r.tickWG.Wait()
+	r.stopSaving()
 	close(r.quit)
 	r.wg.Wait()
 	// No worker runs any more; fail what is still queued. Loading the map
@@ -177,5 +197,12 @@ func (r *Resolver) Stop() {
 			e.mu.Unlock()
 			r.deliver(ws, nil, ErrStopped)
 		}
+	}
+	// Not without Start: the file, not loaded, would be replaced by an
+	// empty one.
+	if r.cfg.CacheFile != "" && r.started.Load() {
+		r.saveMu.Lock()
+		r.saveCacheFileLocked()
+		r.saveMu.Unlock()
 	}
 }

@@ -44,6 +44,16 @@ type Stats struct {
 	NumNegative int64
 	// Pending is the number of Resolve callbacks waiting now (a gauge).
 	Pending int64
+	// CacheFileLoaded counts the hosts loaded from Config.CacheFile at
+	// Start (sluice's own, as are the two below). They count in HostAdded
+	// too.
+	CacheFileLoaded uint64
+	// CacheFileWrites counts successful writes of Config.CacheFile.
+	CacheFileWrites uint64
+	// CacheFileErrors counts failed writes of Config.CacheFile, and a
+	// file found at Start but ignored (unreadable, corrupt, another
+	// version); a missing file and skipped entries do not count.
+	CacheFileErrors uint64
 }
 
 // counters are the atomics behind Stats; each is written by whichever
@@ -52,6 +62,7 @@ type counters struct {
 	queryAttempt, querySuccess, queryFailure, queryTimeout atomic.Uint64
 	hostAdded, hostRemoved, hostAddressChanged             atomic.Uint64
 	hostOverflow, pendingOverflow, negativeEvicted         atomic.Uint64
+	cacheFileLoaded, cacheFileWrites, cacheFileErrors      atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters. Each value is read atomically;
@@ -72,5 +83,8 @@ func (r *Resolver) Stats() Stats {
 		NumHosts:           r.numHosts.Load(),
 		NumNegative:        r.numNegative.Load(),
 		Pending:            r.pending.Load(),
+		CacheFileLoaded:    c.cacheFileLoaded.Load(),
+		CacheFileWrites:    c.cacheFileWrites.Load(),
+		CacheFileErrors:    c.cacheFileErrors.Load(),
 	}
 }
