@@ -7,22 +7,14 @@ import (
 )
 
 // policyBeforeDNS applies the egress policy to a routed request before its
-// destination is resolved, in the order package policy documents: rate limit,
-// proxy authentication, CONNECT port and destination rules. It reports false
-// when the request was refused or waits for a credential check.
+// destination is resolved, in the order package policy documents: proxy
+// authentication, rate limits, then the CONNECT port and the destination
+// rules (the client ACL ran at accept). Authentication comes first so that a
+// client without credentials learns nothing about the rules (which CONNECT
+// ports are open) from a 403. It reports false when the request was refused
+// or waits for a credential check.
 func (s *Session) policyBeforeDNS() bool {
 	p := s.cfg.Policy
-	if ok, retry := p.AllowRate(s.client.Addr(), s.hostLower, s.d.Now()); !ok {
-		secs := int64(math.Ceil(retry.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
-		s.extraHdr = append(s.extraHdr, "Retry-After: "...)
-		s.extraHdr = appendInt(s.extraHdr, secs)
-		s.extraHdr = append(s.extraHdr, "\r\n"...)
-		s.fail(policy.ErrRateLimited)
-		return false
-	}
 	if p.AuthRequired() {
 		cred, _ := s.rp.Req.Header("Proxy-Authorization")
 		if len(cred) == 0 {
@@ -31,7 +23,8 @@ func (s *Session) policyBeforeDNS() bool {
 		}
 		user, ok, cached := p.AuthenticateCached(cred)
 		if !cached {
-			// A credential not seen lately costs a bcrypt: off the loop.
+			// A credential not seen lately costs a bcrypt: off the loop,
+			// on the policy's bounded verifier.
 			s.st = stAuth
 			s.d.SetTimer(0)
 			if err := s.d.Authenticate(cred, s.gen); err != nil {
@@ -45,6 +38,23 @@ func (s *Session) policyBeforeDNS() bool {
 		}
 		s.user = append(s.user[:0], user...)
 		s.rec.User = user
+	}
+	return s.policyAfterAuth()
+}
+
+// policyAfterAuth applies the rate limits, then the destination rules.
+func (s *Session) policyAfterAuth() bool {
+	p := s.cfg.Policy
+	if ok, retry := p.AllowRate(s.client.Addr(), s.hostLower, s.d.Now()); !ok {
+		secs := int64(math.Ceil(retry.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		s.extraHdr = append(s.extraHdr, "Retry-After: "...)
+		s.extraHdr = appendInt(s.extraHdr, secs)
+		s.extraHdr = append(s.extraHdr, "\r\n"...)
+		s.fail(policy.ErrRateLimited)
+		return false
 	}
 	return s.policyRules()
 }
@@ -60,10 +70,14 @@ func (s *Session) Authenticated(gen uint32, user string, ok bool) {
 	}
 	s.user = append(s.user[:0], user...)
 	s.rec.User = user
-	if s.policyRules() {
+	if s.policyAfterAuth() {
 		s.lookup()
 	}
 }
+
+// RuleDefault is the access log's rule for a request decided by the policy's
+// default action (no rule matched).
+const RuleDefault = "default"
 
 // policyRules checks the destination rules, applying a matching rule's host
 // rewrite header (and checking the new destination again).
@@ -77,6 +91,9 @@ func (s *Session) policyRules() bool {
 	for {
 		d := p.Check(s.policyRequest())
 		s.rec.Rule = d.Rule
+		if d.Rule == "" {
+			s.rec.Rule = RuleDefault
+		}
 		s.decision = d
 		if !d.Allow {
 			s.fail(policy.ErrDestinationDenied)

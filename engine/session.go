@@ -102,6 +102,12 @@ type Session struct {
 
 	out []byte // scratch for heads the session writes; reused
 
+	// Max-Forwards to send upstream for OPTIONS and TRACE (session_final.go).
+	fwdMaxForwards int64
+	setMaxForwards bool
+	date           []byte // the clock as an HTTP date, for Date fields
+	dateSec        int64  // the second date was formatted for
+
 	// Observation of the current request (Config.Observer).
 	client    netip.AddrPort
 	rec       Record
@@ -175,6 +181,7 @@ func (s *Session) resetRequest() {
 	s.reqDone = false
 	s.retried = false
 	s.attempts = 0
+	s.setMaxForwards = false
 	s.upGotBytes = false
 	s.interim = 0
 	s.clientSent = false
@@ -247,7 +254,6 @@ func (s *Session) startRequest() {
 		s.fail(err)
 		return
 	}
-	s.rec.Host, s.rec.Port = s.hostLower, s.port
 	if s.cfg.Policy != nil {
 		if !s.policyBeforeDNS() {
 			return
@@ -262,6 +268,9 @@ func (s *Session) startRequest() {
 // lookup resolves the destination: from the cache at once, or parked until
 // the resolver answers.
 func (s *Session) lookup() {
+	if s.maxForwards() {
+		return
+	}
 	if ans := s.d.Lookup(s.hostLower); ans != nil {
 		s.resolved(ans, nil)
 		return
@@ -282,10 +291,9 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	switch {
 	case req.Method == parser.MethodCONNECT:
 		// RFC 9110 §9.3.6: the authority-form target names the tunnel's
-		// destination; the parser requires its port.
-		if !s.connectPortAllowed(uint16(req.Port)) {
-			return ErrConnectPort
-		}
+		// destination; the parser requires its port. Its port is checked
+		// with the policy, after authentication (policyRules), or below
+		// without one.
 		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
 	case rewrite != nil:
 		h, p, ok := splitAuthority(rewrite)
@@ -312,6 +320,10 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	}
 	s.port = uint16(port)
 	s.hostLower = appendLower(s.hostLower[:0], host)
+	s.rec.Host, s.rec.Port = s.hostLower, s.port
+	if s.tunnel && s.cfg.Policy == nil && !s.connectPortAllowed(s.port) {
+		return ErrConnectPort
+	}
 	return nil
 }
 
@@ -511,9 +523,11 @@ func (s *Session) connected(reused bool) {
 	s.respP.Reset()
 	s.st = stExchange
 	s.out = parser.AppendRequestHead(s.out[:0], &s.rp.Req, &parser.ForwardRequest{
-		Authority: s.authority,
-		Via:       s.via,
-		Upgrade:   s.rp.Req.ConnUpgrade,
+		Authority:      s.authority,
+		Via:            s.via,
+		Upgrade:        s.rp.Req.ConnUpgrade,
+		MaxForwards:    s.fwdMaxForwards,
+		SetMaxForwards: s.setMaxForwards,
 	})
 	s.d.WriteUpstream(s.out)
 	s.d.SetTimer(s.cfg.ResponseTimeout)

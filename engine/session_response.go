@@ -107,7 +107,7 @@ func (s *Session) readResponseHead(b []byte) int {
 	s.respChunks.Reset()
 	s.closeAfter = s.closeAfter || s.drain || !req.KeepAlive() || !s.reqDone ||
 		s.respFrame == parser.FramingClose
-	fr := parser.ForwardResponse{Via: s.via}
+	fr := parser.ForwardResponse{Via: s.via, Date: s.httpDate()}
 	if s.respFrame == parser.FramingChunked && req.ProtoMinor == 0 {
 		// RFC 9112 §7: no chunked to an HTTP/1.0 client; the end of the body
 		// is then signalled by closing the connection.

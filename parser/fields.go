@@ -2,7 +2,7 @@ package parser
 
 // The fields sluice interprets: those that decide a message's framing
 // (Content-Length, Transfer-Encoding), its connection handling (Connection,
-// Upgrade) and, in requests, Host and Expect.
+// Upgrade), in requests Host and Expect, and in responses Date.
 
 // Field names sluice interprets.
 type fieldKind uint8
@@ -15,6 +15,7 @@ const (
 	fieldConnection
 	fieldUpgrade
 	fieldExpect
+	fieldDate
 )
 
 func classifyField(name []byte) fieldKind {
@@ -44,6 +45,10 @@ func classifyField(name []byte) fieldKind {
 	case 'e':
 		if equalFold(name, "expect") {
 			return fieldExpect
+		}
+	case 'd':
+		if len(name) == 4 && equalFold(name, "date") {
+			return fieldDate
 		}
 	}
 	return fieldOther

@@ -113,7 +113,7 @@ var requestRejects = []rejectCase{
 	{"empty name", "RFC 9110 §5.1", base + ": x\r\n\r\n", ErrEmptyHeaderName, Limits{}},
 	{"no colon", "RFC 9112 §5", base + "Foo\r\n\r\n", ErrMissingColon, Limits{}},
 	{"no colon with space", "RFC 9112 §5", base + "Foo bar\r\n\r\n", ErrMissingColon, Limits{}},
-	{"too many fields", "RFC 9110 §5.4 (431)", base + strings.Repeat("X: y\r\n", 100) + "\r\n", ErrTooManyHeaders, Limits{}},
+	{"too many fields", "RFC 9110 §5.4 (431)", base + strings.Repeat("X: y\r\n", DefaultMaxHeaders) + "\r\n", ErrTooManyHeaders, Limits{}},
 	{"too many fields custom", "RFC 9110 §5.4 (431)", base + "A: 1\r\nB: 2\r\n\r\n", ErrTooManyHeaders, Limits{MaxHeaders: 2}},
 	{"head too large", "RFC 9110 §5.4 (431)", base + "X: " + strings.Repeat("y", 70000) + "\r\n\r\n", ErrHeadTooLarge, Limits{}},
 	{"head too large custom", "RFC 9110 §5.4 (431)", base + "X: yyyyyyyyyy\r\n\r\n", ErrHeadTooLarge, Limits{MaxHeadBytes: 32}},

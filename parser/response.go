@@ -21,6 +21,7 @@ type Response struct {
 	ConnClose        bool // Connection: close
 	ConnKeepAlive    bool // Connection: keep-alive
 	ConnUpgrade      bool // Connection has the upgrade option and an Upgrade field is present
+	HasDate          bool // a Date field is present
 }
 
 // Reset empties r for reuse, keeping the capacity of Headers.
@@ -235,6 +236,10 @@ func (p *ResponseParser) applyField(buf []byte, k int) *Error {
 		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the
 		// framing is faulty.
 		return ErrTEInHTTP10
+	}
+	if kind == fieldDate {
+		r.HasDate = true
+		return nil
 	}
 	if kind != fieldOther {
 		return p.ff.apply(kind, buf[h.Value.Start:h.Value.End])

@@ -33,7 +33,7 @@ var responseRejects = []rejectCase{
 	{"chunked twice", "RFC 9112 §6.1", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", ErrChunkedTwice, Limits{}},
 	{"TE malformed", "RFC 9112 §6.1", "HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\n", ErrBadTransferEncoding, Limits{}},
 	{"TE in HTTP/1.0", "RFC 9112 §6.1", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", ErrTEInHTTP10, Limits{}},
-	{"too many fields", "RFC 9110 §5.4", "HTTP/1.1 200 OK\r\n" + strings.Repeat("A: b\r\n", 101) + "\r\n", ErrTooManyHeaders, Limits{}},
+	{"too many fields", "RFC 9110 §5.4", "HTTP/1.1 200 OK\r\n" + strings.Repeat("A: b\r\n", DefaultMaxHeaders+1) + "\r\n", ErrTooManyHeaders, Limits{}},
 	{"head too large", "RFC 9110 §5.4", "HTTP/1.1 200 OK\r\nA: " + strings.Repeat("b", 1<<16) + "\r\n\r\n", ErrHeadTooLarge, Limits{}},
 }
 

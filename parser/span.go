@@ -21,7 +21,10 @@ const (
 	// through the empty line (431 for requests).
 	DefaultMaxHeadBytes = 64 << 10
 	// DefaultMaxHeaders bounds the number of field lines of a head (431).
-	DefaultMaxHeaders = 100
+	// Real clients send more than 100 (cookies, tracing, custom fields);
+	// nginx and Go bound heads by bytes, not count, so the count limit is
+	// generous and MaxHeadBytes is the real bound.
+	DefaultMaxHeaders = 256
 	// DefaultMaxTrailerBytes bounds a chunked body's trailer section.
 	DefaultMaxTrailerBytes = 16 << 10
 	// MaxChunkExtBytes bounds the chunk extensions of one chunk line.

@@ -18,11 +18,17 @@ type ForwardRequest struct {
 	Via []byte
 	// Upgrade keeps the Upgrade field and sends "Connection: upgrade".
 	Upgrade bool
+	// MaxForwards, with SetMaxForwards, replaces every Max-Forwards field
+	// with this value (RFC 9110 §7.6.2: an intermediary forwarding OPTIONS
+	// or TRACE decrements it).
+	MaxForwards    int64
+	SetMaxForwards bool
 }
 
 // AppendRequestHead appends to dst the head of r as sluice forwards it:
 // "METHOD target HTTP/1.1", where an absolute-form target becomes its
-// origin-form (the path and query, "/" when empty) and other forms are kept;
+// origin-form (the path and query, "/" when empty, "*" for an OPTIONS with
+// neither: RFC 9112 §3.2.4) and other forms are kept;
 // "Host: " f.Authority; every field of r except the hop-by-hop ones
 // (Connection, Keep-Alive, Proxy-Connection, Proxy-Authorization, TE, Trailer,
 // Upgrade unless f.Upgrade, the client's Host, and every field named in
@@ -36,7 +42,12 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 	dst = append(dst, ' ')
 	if r.Form == FormAbsolute {
 		p := raw[r.Path.Start:r.Path.End]
-		if len(p) == 0 || p[0] != '/' {
+		switch {
+		case len(p) == 0 && r.Method == MethodOPTIONS:
+			// RFC 9112 §3.2.4: "OPTIONS http://h:8001 HTTP/1.1" asks
+			// about the server, and is forwarded as "OPTIONS *".
+			dst = append(dst, '*')
+		case len(p) == 0 || p[0] != '/':
 			dst = append(dst, '/')
 		}
 		dst = append(dst, p...)
@@ -46,7 +57,14 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, f.Authority...)
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength)
+	skip := ""
+	if f.SetMaxForwards {
+		skip = "Max-Forwards"
+		dst = append(dst, "Max-Forwards: "...)
+		dst = strconv.AppendInt(dst, f.MaxForwards, 10)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength, skip)
 	if f.Upgrade {
 		dst = append(dst, "Connection: upgrade\r\n"...)
 	}
@@ -68,6 +86,10 @@ type ForwardResponse struct {
 	Unframe bool
 	// Upgrade keeps the Upgrade field and sends "Connection: upgrade".
 	Upgrade bool
+	// Date, if not empty, is sent as a Date field when the response has
+	// none (RFC 9110 §6.6.1: a recipient with a clock adds it): an
+	// IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT".
+	Date []byte
 }
 
 // AppendResponseHead appends to dst the head of r as sluice returns it to the
@@ -82,7 +104,12 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, raw[r.Reason.Start:r.Reason.End]...)
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength, "")
+	if len(f.Date) > 0 && !r.HasDate {
+		dst = append(dst, "Date: "...)
+		dst = append(dst, f.Date...)
+		dst = append(dst, "\r\n"...)
+	}
 	if f.Upgrade || f.Close || f.KeepAlive {
 		dst = append(dst, "Connection: "...)
 		sep := false
@@ -108,7 +135,8 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 // Content-Length is written once, as the decimal cl, where the first
 // Content-Length field was (RFC 9110 §8.6: a list of identical values or
 // repeated fields become one value).
-func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64) []byte {
+// A field named skip (if not empty) is left out.
+func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64, skip string) []byte {
 	// listed: Connection names a field other than the ones dropped anyway,
 	// so each field must be looked up in it.
 	listed := false
@@ -126,6 +154,9 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		h := &hs[i]
 		name := raw[h.Name.Start:h.Name.End]
 		if dropField(raw, hs, name, listed, upgrade, unframe) {
+			continue
+		}
+		if skip != "" && len(name) == len(skip) && equalFold(name, skip) {
 			continue
 		}
 		if len(name) == 14 && cl >= 0 && classifyField(name) == fieldContentLength {

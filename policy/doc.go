@@ -16,10 +16,7 @@
 // client with the Status of the *Error named (errors.go):
 //
 //  1. ClientAllowed, on accept (ErrClientDenied, 403; or refuse the connection).
-//  2. AllowRate, once the destination is known (ErrRateLimited, 429 with
-//     Retry-After). It comes before authentication so that a client
-//     guessing passwords is slowed down before it costs a bcrypt each.
-//  3. Verify, when AuthRequired: a credential in the cache (or a malformed
+//  2. Verify, when AuthRequired: a credential in the cache (or a malformed
 //     one) is answered at once, done being called before Verify returns;
 //     any other costs a bcrypt, run by at most AuthConfig.Workers
 //     goroutines, which call done when it is finished. Verify refuses to
@@ -31,6 +28,12 @@
 //     header is consumed by the proxy and never forwarded.
 //     (AuthenticateCached and Authenticate remain: the latter runs bcrypt
 //     on the caller's goroutine, unbounded, so its caller must bound it.)
+//     Authentication comes before everything that depends on the
+//     request, so that a client without credentials learns nothing of
+//     the rules (such as which CONNECT ports are open) from a 403.
+//  3. AllowRate, once the client is known (ErrRateLimited, 429 with
+//     Retry-After). Password guessing is bounded by Verify's pool, queue
+//     and per-client cap, not by the rate limits.
 //  4. ConnectPortAllowed, for CONNECT (ErrConnectPort, 403).
 //  5. Check, the destination rules (ErrDestinationDenied, 403), again after
 //     a host rewrite. A rule's methods match the request method ignoring
