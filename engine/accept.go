@@ -133,7 +133,8 @@ func (s *Server) admit(c *net.TCPConn) {
 func (s *Server) refuse(c *net.TCPConn, err error) {
 	status, detail := errorResponse(err)
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write(appendErrorResponse(nil, status, detail, true, false, nil))
+	date := time.Now().UTC().AppendFormat(nil, imfFixdate)
+	_, _ = c.Write(appendErrorResponse(nil, status, detail, true, false, nil, date))
 	// Closed at once, not drained: a refused client must not keep holding a
 	// descriptor when descriptors are what is short.
 	_ = c.Close()

@@ -356,7 +356,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		return false, ErrNoFDs
 	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host)}
+	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.s.client.Addr()}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -468,6 +468,7 @@ type upConn struct {
 	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
 	abandoned bool         // released while dialing
 	host      string       // the destination name it was dialed for (dial-time address check)
+	client    netip.Addr   // the client it was dialed for (dial-time address check)
 	pinnedTo  *clientConn  // idle and private to this client (PinUpstream); not in the pool
 }
 
@@ -603,7 +604,7 @@ func (s *Server) dial(up *upConn) {
 				return err
 			}
 			if pol != nil {
-				if err := pol.CheckAddr(host, ap.Addr()); err != nil {
+				if err := pol.CheckAddrFor(up.client, host, ap.Addr()); err != nil {
 					return err
 				}
 			}

@@ -15,7 +15,8 @@ import (
 // or waits for a credential check.
 func (s *Session) policyBeforeDNS() bool {
 	p := s.cfg.Policy
-	if p.AuthRequired() {
+	if p.AuthRequired() && !s.bound {
+		// (Inside a CONNECT-bound connection the CONNECT's user holds.)
 		cred, _ := s.rp.Req.Header("Proxy-Authorization")
 		if len(cred) == 0 {
 			s.fail(policy.ErrAuthRequired)
@@ -84,7 +85,7 @@ const RuleDefault = "default"
 func (s *Session) policyRules() bool {
 	p := s.cfg.Policy
 	req := &s.rp.Req
-	if s.tunnel && !p.ConnectPortAllowed(s.port) {
+	if s.tunnel && !p.ConnectPortAllowed(s.port) && !p.ConnectHTTPPort(s.port) {
 		s.fail(policy.ErrConnectPort)
 		return false
 	}

@@ -20,6 +20,7 @@ const (
 	stConnecting              // waiting for an upstream connection
 	stExchange                // request head sent: request body and/or response in progress
 	stTunnel                  // handed to the driver as a byte tunnel (CONNECT, Upgrade)
+	stPeek                    // a CONNECT to an HTTP port answered 200; its first bytes awaited
 	stClosed                  // client closed or closing: every event is ignored
 )
 
@@ -80,6 +81,16 @@ type Session struct {
 	// connection to pinAddr (Driver.PinUpstream).
 	pinned  bool
 	pinAddr netip.AddrPort
+
+	// Set across requests: the connection is bound to a CONNECT's
+	// destination (session_connect.go).
+	bound          bool
+	boundHost      []byte
+	boundPort      uint16
+	boundAuthority []byte
+	boundUser      []byte
+	boundUserName  string
+	peeked         bool // a CONNECT to an HTTP port turned out not to carry HTTP
 
 	// The upstream side of the current exchange.
 	upAddr     netip.AddrPort // address of the attached upstream
@@ -182,6 +193,7 @@ func (s *Session) resetRequest() {
 	s.retried = false
 	s.attempts = 0
 	s.setMaxForwards = false
+	s.peeked = false
 	s.upGotBytes = false
 	s.interim = 0
 	s.clientSent = false
@@ -202,6 +214,8 @@ func (s *Session) ClientData(b []byte) int {
 	switch s.st {
 	case stIdle, stHead:
 		return s.readHead(b)
+	case stPeek:
+		return s.peek(b)
 	case stExchange:
 		if !s.reqDone {
 			return s.sendBody(b)
@@ -271,6 +285,10 @@ func (s *Session) lookup() {
 	if s.maxForwards() {
 		return
 	}
+	if s.tunnel && !s.peeked && s.connectHTTPPort(s.port) {
+		s.startPeek()
+		return
+	}
 	if ans := s.d.Lookup(s.hostLower); ans != nil {
 		s.resolved(ans, nil)
 		return
@@ -285,6 +303,13 @@ func (s *Session) lookup() {
 // rewrite header, else the absolute-form authority (RFC 9112 §3.2.2: it wins
 // over Host), else the Host header. Default port 80.
 func (s *Session) chooseTarget(req *parser.Request) error {
+	if s.bound {
+		if err := s.boundTarget(req); err != nil {
+			return err
+		}
+		s.rec.Host, s.rec.Port = s.hostLower, s.port
+		return nil
+	}
 	var host []byte
 	port := 0
 	rewrite := s.rewriteValue(req)
@@ -321,7 +346,7 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	s.port = uint16(port)
 	s.hostLower = appendLower(s.hostLower[:0], host)
 	s.rec.Host, s.rec.Port = s.hostLower, s.port
-	if s.tunnel && s.cfg.Policy == nil && !s.connectPortAllowed(s.port) {
+	if s.tunnel && s.cfg.Policy == nil && !s.connectPortAllowed(s.port) && !s.connectHTTPPort(s.port) {
 		return ErrConnectPort
 	}
 	return nil
@@ -385,7 +410,7 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		var denied error
 		var r *policy.Request
 		for _, a := range ans.Addrs {
-			if err := p.CheckAddr(s.hostLower, a); err != nil {
+			if err := p.CheckAddrFor(s.client.Addr(), s.hostLower, a); err != nil {
 				denied = err
 				continue
 			}
@@ -508,11 +533,15 @@ func (s *Session) connected(reused bool) {
 		s.connStart = time.Time{}
 	}
 	if s.tunnel {
-		s.rec.Status = 200
 		s.rec.Tunnel = true
-		s.rec.BytesOut += int64(len(connectEstablished))
 		s.st = stTunnel
 		s.d.SetTimer(0)
+		if s.peeked {
+			s.d.Tunnel(nil) // answered 200 before the peek
+			return
+		}
+		s.rec.Status = 200
+		s.rec.BytesOut += int64(len(connectEstablished))
 		s.d.Tunnel(connectEstablished)
 		return
 	}

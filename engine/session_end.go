@@ -28,6 +28,9 @@ func (s *Session) Timeout() {
 	case stHead:
 		s.closeAfter = true
 		s.fail(ErrHeadTimeout)
+	case stPeek:
+		s.finishRecord(ErrHeadTimeout.Detail)
+		s.closeClient()
 	case stAuth:
 		s.fail(ErrAuthTimeout)
 	case stResolving:
@@ -95,7 +98,7 @@ func (s *Session) fail(err error) {
 	}
 	// RFC 9110 §9.3.2: a response to HEAD has no content.
 	head := s.haveHead && s.rp.Req.Method == parser.MethodHEAD
-	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head, s.extraHdr)
+	s.out = appendErrorResponse(s.out[:0], status, detail, s.closeAfter || s.drain, head, s.extraHdr, s.httpDate())
 	s.toClient(s.out)
 	s.clientSent = true
 	s.finishRecord(detail)
@@ -128,8 +131,9 @@ var connectEstablished = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
 // appendErrorResponse writes sluice's own response for a failure: a short text
 // body and the detail in a sluice-error field.
 // With headOnly (a HEAD request) the body is left out.
-// extra holds whole header lines to add ("Name: value\r\n").
-func appendErrorResponse(dst []byte, status int, detail string, close, headOnly bool, extra []byte) []byte {
+// extra holds whole header lines to add ("Name: value\r\n"); date is the
+// Date field's value (RFC 9110 §6.6.1).
+func appendErrorResponse(dst []byte, status int, detail string, close, headOnly bool, extra, date []byte) []byte {
 	text := statusText(status)
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
@@ -139,6 +143,8 @@ func appendErrorResponse(dst []byte, status int, detail string, close, headOnly 
 	dst = append(dst, detail...)
 	dst = append(dst, "\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(text)+len(detail)+3), 10)
+	dst = append(dst, "\r\nDate: "...)
+	dst = append(dst, date...)
 	if close {
 		dst = append(dst, "\r\nConnection: close"...)
 	}

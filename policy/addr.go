@@ -183,3 +183,40 @@ func parsePrefix(s string) (netip.Prefix, string) {
 	}
 	return p.Masked(), ""
 }
+
+// CheckAddrFor is CheckAddr for a request from client. Besides CheckAddr's
+// ranges, it denies the loopback addresses (127.0.0.0/8, ::1, and the IPv6
+// forms that carry 127.0.0.0/8) to a client that is not itself on loopback:
+// a gateway that admits the network must not hand it its own host's
+// loopback services (its admin port, a local database, the kubelet's
+// read-only port). A host listed in AllowAddrHosts is exempt, as from
+// every address check: that is how a rule-set allows loopback explicitly.
+// It does not allocate unless it denies.
+func (p *Policy) CheckAddrFor(client netip.Addr, host []byte, a netip.Addr) error {
+	if err := p.CheckAddr(host, a); err != nil {
+		return err
+	}
+	if client.Unmap().IsLoopback() || !isLoopbackForm(a) {
+		return nil
+	}
+	if p.allowAddrHosts != nil && p.allowAddrHosts.contains(normHost(host)) {
+		return nil
+	}
+	return &Error{Status: 403, Reason: "destination address " + a.String() + " denied (loopback, to a client not on loopback)"}
+}
+
+// isLoopbackForm reports whether a is a loopback address or an IPv6 form
+// that carries one (mapped, IPv4-compatible, NAT64, 6to4).
+func isLoopbackForm(a netip.Addr) bool {
+	a = a.WithZone("")
+	if a.Unmap().IsLoopback() {
+		return true
+	}
+	v4, n := embeddedIPv4(a, true)
+	for _, e := range v4[:n] {
+		if e.IsLoopback() {
+			return true
+		}
+	}
+	return false
+}

@@ -201,3 +201,37 @@ func TestClientAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAddrForLoopback(t *testing.T) {
+	p := mustCompile(t, Config{ClientCIDRs: []string{"0.0.0.0/0", "::/0"}, AllowAddrHosts: []string{"local.test", "127.0.0.9"}})
+	lo, remote := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.7")
+	for _, tc := range []struct {
+		client netip.Addr
+		host   string
+		addr   string
+		denied bool
+	}{
+		{lo, "x.test", "127.0.0.1", false},
+		{netip.MustParseAddr("::1"), "x.test", "::1", false},
+		{netip.MustParseAddr("::ffff:127.0.0.2"), "x.test", "127.0.0.1", false},
+		{remote, "x.test", "127.0.0.1", true},
+		{remote, "x.test", "127.3.4.5", true},
+		{remote, "x.test", "::1", true},
+		{remote, "x.test", "::ffff:127.0.0.1", true},
+		{remote, "x.test", "::127.0.0.1", true},
+		{remote, "x.test", "64:ff9b::7f00:1", true},
+		{remote, "x.test", "2002:7f00:1::1", true},
+		{remote, "local.test", "127.0.0.1", false},
+		{remote, "127.0.0.9", "127.0.0.9", false},
+		{remote, "x.test", "192.0.2.8", false},
+	} {
+		err := p.CheckAddrFor(tc.client, []byte(tc.host), netip.MustParseAddr(tc.addr))
+		if (err != nil) != tc.denied {
+			t.Errorf("client %v -> %s (%s): %v, want denied=%v", tc.client, tc.host, tc.addr, err, tc.denied)
+		}
+	}
+	a := netip.MustParseAddr("192.0.2.8")
+	if n := testing.AllocsPerRun(100, func() { _ = p.CheckAddrFor(remote, []byte("x.test"), a) }); n != 0 {
+		t.Fatalf("CheckAddrFor allocates %v", n)
+	}
+}

@@ -21,6 +21,7 @@ type Policy struct {
 	defaultAllow   bool
 	rewrite        string
 	connectPorts   portSet
+	connectHTTP    portSet
 	denied4        []deniedRange // built-in, presets, DenyCIDRs: IPv4
 	denied6        []deniedRange // and IPv6
 	allowAddrHosts *hostIndex    // nil if none
@@ -66,6 +67,16 @@ func Compile(cfg Config) (*Policy, error) {
 	var reason string
 	if p.connectPorts, reason = parsePorts(ports); reason != "" {
 		return nil, configErrorf("policy.connect_ports", ports, "%s", reason)
+	}
+	switch hp := cfg.ConnectHTTPPorts; hp {
+	case "-":
+	default:
+		if hp == "" {
+			hp = DefaultConnectHTTPPorts
+		}
+		if p.connectHTTP, reason = parsePorts(hp); reason != "" {
+			return nil, configErrorf("policy.connect_http_ports", hp, "%s", reason)
+		}
 	}
 
 	if h := cfg.RewriteHeader; h != "" && !isToken(h) {

@@ -10,6 +10,10 @@ const (
 	// DefaultConnectPorts are the ports CONNECT may reach (Squid's SSL_ports
 	// minus its legacy entries).
 	DefaultConnectPorts = "443"
+	// DefaultConnectHTTPPorts are the ports CONNECT may reach to carry plain
+	// HTTP, inspected: Node's undici and the common WebSocket proxy agents
+	// tunnel http:// and ws:// through CONNECT to port 80.
+	DefaultConnectHTTPPorts = "80"
 	// DefaultAction applies to a request no rule matches.
 	DefaultAction = ActionAllow
 	// DefaultRealm is the realm of Proxy-Authenticate.
@@ -83,6 +87,16 @@ type Config struct {
 	// list of ports and ranges ("443,8443,1000-2000") or "*" for any.
 	// Default "443".
 	ConnectPorts string `yaml:"connect_ports"`
+
+	// ConnectHTTPPorts are ports a CONNECT may reach when what it carries
+	// is HTTP/1.x: sluice answers 200, reads the first bytes, and handles
+	// each request inside as HTTP to the CONNECT's destination (every
+	// request gets the rules, method and upgrade checks, access log and
+	// metrics of an absolute-form request). Bytes that are not HTTP are
+	// tunnelled only if the port is also in ConnectPorts; else the
+	// connection closes. Same syntax as ConnectPorts; default "80"; "-"
+	// for none.
+	ConnectHTTPPorts string `yaml:"connect_http_ports"`
 
 	// DenyCIDRs are resolved-address ranges denied in addition to the
 	// built-in ones (see CheckAddr) and DenyPresets.

@@ -206,3 +206,11 @@ func lowerASCII(c byte) byte {
 func (p *Policy) ConnectPortAllowed(port uint16) bool {
 	return p.connectPorts.contains(port)
 }
+
+// ConnectHTTPPort reports whether a CONNECT to port may carry HTTP, which
+// the engine then inspects request by request (Config.ConnectHTTPPorts).
+// A CONNECT to a port that is neither this nor ConnectPortAllowed is
+// answered ErrConnectPort.
+func (p *Policy) ConnectHTTPPort(port uint16) bool {
+	return p.connectHTTP.contains(port)
+}
