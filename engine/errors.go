@@ -29,7 +29,6 @@ const MaxInterim = 10
 var (
 	ErrNoDestination    = &Error{400, "no destination in request"}
 	ErrBadDestination   = &Error{400, "invalid destination"}
-	ErrBodyFraming      = &Error{400, "malformed request body framing"}
 	ErrHeadTimeout      = &Error{408, "request head timeout"}
 	ErrLoop             = &Error{508, "forwarding loop: destination is sluice itself"}
 	ErrTLSOrigination   = &Error{501, "https absolute-form needs TLS origination"}
@@ -51,7 +50,6 @@ var (
 	ErrConnectAttempts  = &Error{504, "upstream connect attempts exhausted"}
 	ErrConnectBudget    = &Error{504, "upstream connect time budget exhausted"}
 	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
-	ErrShuttingDown     = &Error{503, "proxy shutting down"}
 	ErrAuthTimeout      = &Error{503, "proxy authentication timeout"}
 	ErrNoFDs            = &Error{503, "proxy out of file descriptors"}
 )

@@ -27,7 +27,7 @@ func (s *Session) policyBeforeDNS() bool {
 			// A credential not seen lately costs a bcrypt: off the loop,
 			// on the policy's bounded verifier.
 			s.st = stAuth
-			s.d.SetTimer(0)
+			s.d.SetTimer(s.cfg.HeadTimeout)
 			if err := s.d.Authenticate(cred, s.gen); err != nil {
 				s.fail(err)
 			}

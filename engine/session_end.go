@@ -32,9 +32,9 @@ func (s *Session) Timeout() {
 		s.finishRecord(ErrHeadTimeout.Detail)
 		s.closeClient()
 	case stAuth:
+		// The verifier's queue is bounded, but a credential must not wait
+		// on it longer than a request head may take to arrive.
 		s.fail(ErrAuthTimeout)
-	case stResolving:
-		s.fail(ErrDNSTimeout)
 	case stConnecting:
 		// Only the total budget arms the timer here: each dial reports
 		// its own timeout through ConnectFailed.

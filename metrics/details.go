@@ -16,7 +16,6 @@ var knownErrorDetails = []string{
 	// engine (errors.go), and its mapping of resolver errors.
 	engine.ErrNoDestination.Detail,
 	engine.ErrBadDestination.Detail,
-	engine.ErrBodyFraming.Detail,
 	engine.ErrHeadTimeout.Detail,
 	engine.ErrLoop.Detail,
 	engine.ErrTLSOrigination.Detail,
@@ -35,7 +34,15 @@ var knownErrorDetails = []string{
 	engine.ErrDNSTimeout.Detail,
 	engine.ErrConnectTimeout.Detail,
 	engine.ErrResponseTimeout.Detail,
-	engine.ErrShuttingDown.Detail,
+	engine.ErrAuthTimeout.Detail,
+	engine.ErrNoFDs.Detail,
+	engine.ErrTooManyInterim.Detail,
+	engine.ErrConnectAttempts.Detail,
+	engine.ErrConnectBudget.Detail,
+	engine.ErrUpgradeDenied.Detail,
+	engine.ErrRawTunnelDenied.Detail,
+	engine.ErrBoundDestination.Detail,
+	engine.ErrTraceNotForwarded.Detail,
 	// engine (session.go): exchanges that end without an error response.
 	// These have no sentinel to refer to.
 	engine.DetailClientClosed,
@@ -47,6 +54,8 @@ var knownErrorDetails = []string{
 	policy.ErrConnectPort.Reason,
 	policy.ErrAuthRequired.Reason,
 	policy.ErrRateLimited.Reason,
+	policy.ErrAuthOverloaded.Reason,
+	policy.ErrAuthClientBusy.Reason,
 
 	// parser (errors.go): rejected requests and upstream responses.
 	parser.ErrBadRequestLine.Reason,

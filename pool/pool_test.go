@@ -124,17 +124,20 @@ func TestHostLimit(t *testing.T) {
 	}
 }
 
-func TestBuffers(t *testing.T) {
-	b := Buffers{Size: 1024}
-	bp := b.Get()
-	if cap(*bp) < 1024 || len(*bp) != 0 {
-		t.Fatalf("Get: len %d cap %d", len(*bp), cap(*bp))
+// TestHostLimitForgets: the counts hold only addresses with connections
+// open, not every address ever dialed.
+func TestHostLimitForgets(t *testing.T) {
+	var h HostLimit
+	for i := 0; i < 1000; i++ {
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 80)
+		h.Acquire(a)
+		h.Release(a)
 	}
-	*bp = append(*bp, "hello"...)
-	b.Put(bp)
-	big := make([]byte, 0, 1<<20)
-	b.Put(&big) // dropped: too large
-	if bp2 := b.Get(); len(*bp2) != 0 || cap(*bp2) > 2048 {
-		t.Fatalf("Get after Put: len %d cap %d", len(*bp2), cap(*bp2))
+	if n := h.Addrs(); n != 0 {
+		t.Fatalf("%d addresses remembered after every connection closed", n)
+	}
+	h.Acquire(addrA)
+	if n := h.Addrs(); n != 1 {
+		t.Fatalf("%d addresses, want 1", n)
 	}
 }
