@@ -35,7 +35,7 @@ func TestExampleConfig(t *testing.T) {
 	}
 	ec := c.engineConfig()
 	if ec.Listen != "127.0.0.1:3128" || ec.Loops != 2 || ec.ConnectTimeout != 5*time.Second ||
-		ec.UpstreamIdle != 30*time.Second || ec.MaxConnsPerHost != 512 || ec.Limits.MaxHeaders != 100 ||
+		ec.UpstreamIdle != 30*time.Second || ec.MaxConnsPerHost != 512 || ec.Limits.MaxHeaders != 256 ||
 		ec.RewriteHeader != "X-Sluice-Host" {
 		t.Errorf("engineConfig = %+v", ec)
 	}
