@@ -102,7 +102,7 @@ func (s *Server) admit(c *net.TCPConn) {
 		return
 	}
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	if p := s.cfg.Policy; p != nil && !p.ClientAllowed(client.Addr()) {
+	if p := s.cfg.dynamic().Policy; p != nil && !p.ClientAllowed(client.Addr()) {
 		// Not an open proxy: a client outside the ACL gets 403, then the
 		// connection closes.
 		s.refuse(c, policy.ErrClientDenied)

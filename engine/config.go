@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
@@ -107,7 +108,21 @@ type Config struct {
 
 	Logger   *slog.Logger // nil means slog.Default()
 	Observer Observer     // receives a Record per request and tunnel; nil: none
+
+	// dyn holds the settings a reload may change (Server.Reload); made by
+	// withDefaults from Policy and RewriteHeader.
+	dyn *atomic.Pointer[Dynamic]
 }
+
+// Dynamic are the settings a running server can change (Server.Reload): each
+// request is decided by the ones in force when its head arrived.
+type Dynamic struct {
+	Policy        *policy.Policy // nil: none
+	RewriteHeader string         // as Config.RewriteHeader
+}
+
+// dynamic returns the settings in force.
+func (cfg *Config) dynamic() *Dynamic { return cfg.dyn.Load() }
 
 // withDefaults returns cfg with every zero field set to its default.
 func (cfg Config) withDefaults() Config {
@@ -156,6 +171,8 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.dyn = new(atomic.Pointer[Dynamic])
+	cfg.dyn.Store(&Dynamic{Policy: cfg.Policy, RewriteHeader: cfg.RewriteHeader})
 	return cfg
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -356,7 +357,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		return false, ErrNoFDs
 	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.s.client.Addr()}
+	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.s.client.Addr(), pol: cc.s.pol}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -427,7 +428,7 @@ func (cc *clientConn) Tunnel(preface []byte) {
 // re-entered.
 func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
 	el := cc.l.el
-	return cc.l.srv.cfg.Policy.Verify(cc.s.client.Addr(), cred, func(user string, ok bool) {
+	return cc.s.pol.Verify(cc.s.client.Addr(), cred, func(user string, ok bool) {
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			if cc.gone {
 				return nil
@@ -468,7 +469,8 @@ type upConn struct {
 	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
 	abandoned bool         // released while dialing
 	host      string       // the destination name it was dialed for (dial-time address check)
-	client    netip.Addr   // the client it was dialed for (dial-time address check)
+	client    netip.Addr     // the client it was dialed for (dial-time address check)
+	pol       *policy.Policy // the policy of the request it was dialed for (dial-time check)
 	pinnedTo  *clientConn  // idle and private to this client (PinUpstream); not in the pool
 }
 
@@ -594,7 +596,7 @@ func (up *upConn) close() {
 // loop (OnOpen hands it to the session) or reports the failure there.
 func (s *Server) dial(up *upConn) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
-	if check, pol := s.cfg.DialAddrCheck, s.cfg.Policy; check != nil || pol != nil {
+	if check, pol := s.cfg.DialAddrCheck, up.pol; check != nil || pol != nil {
 		// Checked at dial time on the address actually dialed (DESIGN.md:
 		// check what you dial), so a rebinding name cannot slip past.
 		host := []byte(up.host)

@@ -271,3 +271,46 @@ func TestCurlProxyTunnelHTTP(t *testing.T) {
 		t.Fatalf("curl through CONNECT: %q", out)
 	}
 }
+
+// TestReloadSwapsPolicy: Reload changes the decision of the next request,
+// also on a kept-alive connection, and a request in flight finishes under
+// the policy it started with.
+func TestReloadSwapsPolicy(t *testing.T) {
+	deny := withPolicy(t, policy.Config{Rules: []policy.Rule{{Name: "no-origin", Hosts: []string{"origin.test"}, Action: "deny"}}})
+	allow := withPolicy(t, policy.Config{})
+	e := newEnv(t, Config{Policy: deny})
+	c, br := e.raw()
+	get := func(path string) int {
+		fmt.Fprintf(c, "GET http://%s%s HTTP/1.1\r\nHost: x\r\n\r\n", e.project, path)
+		resp, _ := readResponse(t, br, "GET")
+		return resp.StatusCode
+	}
+	if got := get("/small"); got != 403 {
+		t.Fatalf("before: %d", got)
+	}
+	if err := e.srv.Reload(Dynamic{Policy: allow}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("/small"); got != 200 {
+		t.Fatalf("after the reload: %d", got)
+	}
+	// In flight across a reload back to deny: the request started allowed.
+	fmt.Fprintf(c, "GET http://%s/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab", e.project)
+	time.Sleep(50 * time.Millisecond)
+	if err := e.srv.Reload(Dynamic{Policy: deny}); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "cde")
+	if resp, body := readResponse(t, br, "GET"); resp.StatusCode != 200 || body != "abcde" {
+		t.Fatalf("in flight: %d %q", resp.StatusCode, body)
+	}
+	if got := get("/small"); got != 403 {
+		t.Fatalf("after reloading back: %d", got)
+	}
+	if err := e.srv.Reload(Dynamic{RewriteHeader: "bad header"}); err == nil {
+		t.Fatal("an invalid rewrite header was accepted")
+	}
+	if got := get("/small"); got != 403 {
+		t.Fatalf("after a refused reload: %d", got)
+	}
+}

@@ -420,7 +420,7 @@ func (m *MemDriver) AuthenticateAll() {
 	p := m.Auths
 	m.Auths = nil
 	for _, a := range p {
-		user, ok := m.Config.Policy.Authenticate([]byte(a.Cred))
+		user, ok := m.Session.pol.Authenticate([]byte(a.Cred))
 		m.Session.Authenticated(a.Gen, user, ok)
 	}
 	m.settle()

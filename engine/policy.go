@@ -14,7 +14,7 @@ import (
 // ports are open) from a 403. It reports false when the request was refused
 // or waits for a credential check.
 func (s *Session) policyBeforeDNS() bool {
-	p := s.cfg.Policy
+	p := s.pol
 	if p.AuthRequired() && !s.bound {
 		// (Inside a CONNECT-bound connection the CONNECT's user holds.)
 		cred, _ := s.rp.Req.Header("Proxy-Authorization")
@@ -45,7 +45,7 @@ func (s *Session) policyBeforeDNS() bool {
 
 // policyAfterAuth applies the rate limits, then the destination rules.
 func (s *Session) policyAfterAuth() bool {
-	p := s.cfg.Policy
+	p := s.pol
 	if ok, retry := p.AllowRate(s.client.Addr(), s.hostLower, s.d.Now()); !ok {
 		secs := int64(math.Ceil(retry.Seconds()))
 		if secs < 1 {
@@ -83,7 +83,7 @@ const RuleDefault = "default"
 // policyRules checks the destination rules, applying a matching rule's host
 // rewrite header (and checking the new destination again).
 func (s *Session) policyRules() bool {
-	p := s.cfg.Policy
+	p := s.pol
 	req := &s.rp.Req
 	if s.tunnel && !p.ConnectPortAllowed(s.port) && !p.ConnectHTTPPort(s.port) {
 		s.fail(policy.ErrConnectPort)

@@ -131,6 +131,21 @@ func (s *Server) Start() error {
 	}
 }
 
+// Reload swaps in new Dynamic settings (SIGHUP, POST /reload): the next
+// request on every connection is decided by them, while requests in flight
+// finish under the ones they started with. It fails, changing nothing, on an
+// invalid rewrite header.
+func (s *Server) Reload(d Dynamic) error {
+	if err := (Config{RewriteHeader: d.RewriteHeader}).Check(); err != nil {
+		return err
+	}
+	s.cfg.dyn.Store(&d)
+	return nil
+}
+
+// Dynamic returns the Dynamic settings in force.
+func (s *Server) Dynamic() Dynamic { return *s.cfg.dynamic() }
+
 // Addr returns the address the server listens on.
 func (s *Server) Addr() netip.AddrPort {
 	if len(s.self) == 0 {

@@ -49,6 +49,12 @@ type Session struct {
 
 	st    state
 	gen   uint32 // incremented per request; asynchronous results carry it
+
+	// What the current request is decided by: the server's Dynamic
+	// settings as the request started (a reload swaps them for the next
+	// request; a request in flight keeps the ones it started with).
+	pol        *policy.Policy
+	rewriteHdr string
 	drain bool   // close the client connection after the current response
 
 	// The current request. rp.Req's spans point into head, a copy of the head
@@ -245,6 +251,8 @@ func (s *Session) readHead(b []byte) int {
 	s.head = append(s.head[:0], b[:n]...)
 	s.rp.Req.Rebase(s.head)
 	s.haveHead = true
+	d := s.cfg.dynamic()
+	s.pol, s.rewriteHdr = d.Policy, d.RewriteHeader
 	s.beginRecord(n)
 	s.startRequest()
 	return n
@@ -268,7 +276,7 @@ func (s *Session) startRequest() {
 		s.fail(err)
 		return
 	}
-	if s.cfg.Policy != nil {
+	if s.pol != nil {
 		if !s.policyBeforeDNS() {
 			return
 		}
@@ -346,7 +354,7 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	s.port = uint16(port)
 	s.hostLower = appendLower(s.hostLower[:0], host)
 	s.rec.Host, s.rec.Port = s.hostLower, s.port
-	if s.tunnel && s.cfg.Policy == nil && !s.connectPortAllowed(s.port) && !s.connectHTTPPort(s.port) {
+	if s.tunnel && s.pol == nil && !s.connectPortAllowed(s.port) && !s.connectHTTPPort(s.port) {
 		return ErrConnectPort
 	}
 	return nil
@@ -355,7 +363,7 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 // connectPortAllowed applies the CONNECT port policy: the Policy's, else
 // Config.ConnectPortAllowed, else 443 only (Squid's SSL_ports).
 func (s *Session) connectPortAllowed(port uint16) bool {
-	if p := s.cfg.Policy; p != nil {
+	if p := s.pol; p != nil {
 		return p.ConnectPortAllowed(port)
 	}
 	if f := s.cfg.ConnectPortAllowed; f != nil {
@@ -366,10 +374,10 @@ func (s *Session) connectPortAllowed(port uint16) bool {
 
 // rewriteValue returns the first value of the configured rewrite header, or nil.
 func (s *Session) rewriteValue(req *parser.Request) []byte {
-	if s.cfg.RewriteHeader == "" {
+	if s.rewriteHdr == "" {
 		return nil
 	}
-	v, ok := req.Header(s.cfg.RewriteHeader)
+	v, ok := req.Header(s.rewriteHdr)
 	if !ok {
 		return nil
 	}
@@ -403,7 +411,7 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		return
 	}
 	s.addrs = ans.Addrs
-	if p := s.cfg.Policy; p != nil {
+	if p := s.pol; p != nil {
 		// The resolved-address guard (SSRF, DNS rebinding): only allowed
 		// addresses are tried; none allowed is a 403 and no connection.
 		s.addrBuf = s.addrBuf[:0]

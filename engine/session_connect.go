@@ -30,7 +30,7 @@ var ErrBoundDestination = &Error{403, "request names another destination than it
 
 // connectHTTPPort reports whether a CONNECT to port carries inspected HTTP.
 func (s *Session) connectHTTPPort(port uint16) bool {
-	if p := s.cfg.Policy; p != nil {
+	if p := s.pol; p != nil {
 		return p.ConnectHTTPPort(port)
 	}
 	return port == 80
@@ -38,7 +38,7 @@ func (s *Session) connectHTTPPort(port uint16) bool {
 
 // connectRawAllowed reports whether a CONNECT to port may be a raw tunnel.
 func (s *Session) connectRawAllowed(port uint16) bool {
-	if p := s.cfg.Policy; p != nil {
+	if p := s.pol; p != nil {
 		return p.ConnectPortAllowed(port)
 	}
 	return s.connectPortAllowed(port)

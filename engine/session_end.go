@@ -91,9 +91,9 @@ func (s *Session) fail(err error) {
 	if keepAlive10 {
 		s.extraHdr = append(s.extraHdr, "Connection: keep-alive\r\n"...)
 	}
-	if status == 407 && s.cfg.Policy != nil {
+	if status == 407 && s.pol != nil {
 		s.extraHdr = append(s.extraHdr, "Proxy-Authenticate: Basic realm=\""...)
-		s.extraHdr = append(s.extraHdr, s.cfg.Policy.Realm()...)
+		s.extraHdr = append(s.extraHdr, s.pol.Realm()...)
 		s.extraHdr = append(s.extraHdr, "\"\r\n"...)
 	}
 	// RFC 9110 §9.3.2: a response to HEAD has no content.

@@ -132,7 +132,7 @@ func (s *Session) upgradeAllowed(raw []byte, hs []parser.Header) bool {
 }
 
 func (s *Session) allowsUpgrade(proto []byte) bool {
-	if s.cfg.Policy != nil {
+	if s.pol != nil {
 		return s.decision.AllowsUpgrade(proto)
 	}
 	name := proto
