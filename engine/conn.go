@@ -461,17 +461,17 @@ type upConn struct {
 	l         *loop
 	addr      netip.AddrPort
 	owner     *clientConn
-	gen       uint32       // the owner's request generation when attached
-	gone      bool         // OnClose seen
-	detached  bool         // handed to a tunnel: gnet's OnClose is not a close
-	closing   bool         // Close requested
-	carry     []byte       // bytes taken off gnet in stream mode, fed before its new input
-	parked    *net.TCPConn // off the loop, waiting for a stream job (its gnet Conn is closed)
-	abandoned bool         // released while dialing
-	host      string       // the destination name it was dialed for (dial-time address check)
+	gen       uint32         // the owner's request generation when attached
+	gone      bool           // OnClose seen
+	detached  bool           // handed to a tunnel: gnet's OnClose is not a close
+	closing   bool           // Close requested
+	carry     []byte         // bytes taken off gnet in stream mode, fed before its new input
+	parked    *net.TCPConn   // off the loop, waiting for a stream job (its gnet Conn is closed)
+	abandoned bool           // released while dialing
+	host      string         // the destination name it was dialed for (dial-time address check)
 	client    netip.Addr     // the client it was dialed for (dial-time address check)
 	pol       *policy.Policy // the policy of the request it was dialed for (dial-time check)
-	pinnedTo  *clientConn  // idle and private to this client (PinUpstream); not in the pool
+	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
 }
 
 // opened is OnOpen of the enrolled connection.

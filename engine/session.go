@@ -47,15 +47,15 @@ type Session struct {
 	// self holds sluice's own listening addresses, for loop detection.
 	self []netip.AddrPort
 
-	st    state
-	gen   uint32 // incremented per request; asynchronous results carry it
+	st  state
+	gen uint32 // incremented per request; asynchronous results carry it
 
 	// What the current request is decided by: the server's Dynamic
 	// settings as the request started (a reload swaps them for the next
 	// request; a request in flight keeps the ones it started with).
 	pol        *policy.Policy
 	rewriteHdr string
-	drain bool   // close the client connection after the current response
+	drain      bool // close the client connection after the current response
 
 	// The current request. rp.Req's spans point into head, a copy of the head
 	// the session owns, so the request survives waiting for DNS or a dial.

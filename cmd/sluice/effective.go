@@ -108,6 +108,7 @@ func (c *fileConfig) effectivePolicy(realm string) policy.Config {
 	}
 	p.DefaultAction = orDefault(p.DefaultAction, policy.DefaultAction)
 	p.ConnectPorts = orDefault(p.ConnectPorts, policy.DefaultConnectPorts)
+	p.ConnectHTTPPorts = orDefault(p.ConnectHTTPPorts, policy.DefaultConnectHTTPPorts)
 	p.Rules = slices.Clone(p.Rules)
 	for i := range p.Rules {
 		p.Rules[i].Name = orDefault(p.Rules[i].Name, fmt.Sprintf("rules[%d]", i)) // policy.Rule.Name

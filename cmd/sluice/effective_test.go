@@ -85,7 +85,7 @@ func TestConfigEndpointEffective(t *testing.T) {
 		"limits.splice_above":               "-1",
 		"limits.max_request_line":           "8192",
 		"limits.max_head_bytes":             "65536",
-		"limits.max_headers":                "100",
+		"limits.max_headers":                "256",
 		"resolver.nameservers":              "[127.0.0.1:1]", // -dns
 		"resolver.resolv_conf":              "/etc/resolv.conf",
 		"resolver.hosts_file":               "/etc/hosts",

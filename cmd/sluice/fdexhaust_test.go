@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -251,22 +253,30 @@ func TestAdminNotThroughProxy(t *testing.T) {
 	}
 	for _, bind := range []string{"127.0.0.1", ""} {
 		t.Run("admin="+bind+":port", func(t *testing.T) {
-			al, _ := net.Listen("tcp", "127.0.0.1:0")
-			port := al.Addr().(*net.TCPAddr).Port
-			al.Close()
 			pl, _ := net.Listen("tcp", "127.0.0.1:0")
 			proxy := pl.Addr().String()
 			pl.Close()
-			cmd := exec.Command(buildBinary(t), "-listen", proxy, "-admin", fmt.Sprintf("%s:%d", bind, port),
+			// The admin port is the kernel's choice, read from the log.
+			cmd := exec.Command(buildBinary(t), "-listen", proxy, "-admin", bind+":0",
 				"-dns", "127.0.0.1:1", "-access-log", "", "-rewrite-header", "X-Sluice-Host")
-			var stderr bytes.Buffer
+			var stderr syncBuffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			waitListening(t, proxy, &stderr)
-			waitListening(t, fmt.Sprintf("127.0.0.1:%d", port), &stderr)
+			port := 0
+			deadline := time.Now().Add(10 * time.Second)
+			for port == 0 {
+				if m := adminLogRE.FindSubmatch(stderr.Bytes()); m != nil {
+					port, _ = strconv.Atoi(string(m[1]))
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no admin address logged: %s", stderr.Bytes())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			for _, req := range []string{
 				fmt.Sprintf("GET http://127.0.0.1:%d/config HTTP/1.1\r\nHost: x\r\n\r\n", port),
 				fmt.Sprintf("GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\nX-Sluice-Host: 127.0.0.1:%d\r\n\r\n", port),
@@ -287,3 +297,6 @@ func TestAdminNotThroughProxy(t *testing.T) {
 		})
 	}
 }
+
+// adminLogRE finds the admin port in sluice's "listening" log line.
+var adminLogRE = regexp.MustCompile(`admin=\S*:(\d+)`)
