@@ -54,6 +54,7 @@ var families = []family{
 	{name: "sluice_fds_budget", typ: "gauge", help: "File descriptors the engine may use: the budget."},
 	{name: "sluice_fds_refused_total", typ: "counter", help: "File descriptors refused by the budget."},
 	{name: "sluice_access_log_dropped_total", typ: "counter", help: "Access log lines dropped because the log's queue was full."},
+	{name: "sluice_config_reloads_total", typ: "counter", help: "Configuration reloads (SIGHUP, POST /reload) by result: success, or failure (the configuration in force was kept)."},
 
 	// The DNS cache: Envoy's dns_cache.<name>.* statistics, with the
 	// sluice_dns_cache_ prefix and, for counters, the _total suffix.

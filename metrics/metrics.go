@@ -24,6 +24,8 @@ type Sources struct {
 	// AccessLogDrops reports the access log lines dropped
 	// (accesslog.Logger.Drops).
 	AccessLogDrops func() uint64
+	// Reloads reports the configuration reloads that succeeded and failed.
+	Reloads func() (ok, failed uint64)
 }
 
 // Method and status-class labels of sluice_requests_total, in index order.
@@ -215,6 +217,11 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteCounterUint64(w, p+"negative_evicted_total", st.NegativeEvicted)
 		vm.WriteGaugeUint64(w, p+"num_negative", nonNeg(st.NumNegative))
 		vm.WriteGaugeUint64(w, p+"pending_requests", nonNeg(st.Pending))
+	}
+	if src.Reloads != nil {
+		ok, failed := src.Reloads()
+		vm.WriteCounterUint64(w, `sluice_config_reloads_total{result="success"}`, ok)
+		vm.WriteCounterUint64(w, `sluice_config_reloads_total{result="failure"}`, failed)
 	}
 	if src.AccessLogDrops != nil {
 		vm.WriteCounterUint64(w, "sluice_access_log_dropped_total", src.AccessLogDrops())

@@ -165,6 +165,7 @@ func allSources() Sources {
 				PendingOverflow: 6, NumHosts: 7, Pending: 2, NegativeEvicted: 17, NumNegative: 18}
 		},
 		AccessLogDrops: func() uint64 { return 42 },
+		Reloads:        func() (uint64, uint64) { return 3, 1 },
 	}
 }
 
@@ -200,6 +201,8 @@ func TestSources(t *testing.T) {
 		"sluice_dns_cache_num_hosts":                     7,
 		"sluice_dns_cache_pending_requests":              2,
 		"sluice_access_log_dropped_total":                42,
+		`sluice_config_reloads_total{result="success"}`:  3,
+		`sluice_config_reloads_total{result="failure"}`:  1,
 	} {
 		if v := value(t, got, k); v != want {
 			t.Errorf("%s = %v, want %v", k, v, want)

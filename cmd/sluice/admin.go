@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -32,6 +33,12 @@ type adminDeps struct {
 	// Config returns the effective configuration; /config marshals it with
 	// its yaml tags and redacts secrets (redactSecrets).
 	Config func() any
+	// ConfigLoaded returns when the configuration in force was loaded
+	// (shown by /config); nil: not shown.
+	ConfigLoaded func() time.Time
+	// Reload re-reads the config file (POST /reload); it returns the error
+	// that kept the configuration in force. nil turns /reload off.
+	Reload func() error
 }
 
 // newAdminDeps is adminDeps for a running proxy.
@@ -136,7 +143,20 @@ func adminMux(d adminDeps) http.Handler {
 	}
 	if d.Config != nil {
 		mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+			if d.ConfigLoaded != nil {
+				w.Header().Set("Sluice-Config-Loaded", d.ConfigLoaded().UTC().Format(time.RFC3339))
+			}
 			serveConfig(w, r, d.Config())
+		})
+	}
+	if d.Reload != nil {
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+			if err := d.Reload(); err != nil {
+				// 400: the file is at fault; the old configuration stays.
+				http.Error(w, "reload failed, configuration unchanged: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			io.WriteString(w, "reloaded\n")
 		})
 	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...

@@ -115,7 +115,9 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.logLevel()}))
+	level := new(slog.LevelVar) // a reload may change it
+	level.Set(c.logLevel())
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	pol, err := policy.Compile(c.policyConfig())
 	if err != nil {
@@ -147,11 +149,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	}
 	defer alog.Close() // after the drain: tunnels report when they end
 	var srv *engine.Server
+	rl := &reloader{path: o.config, opts: o, reopen: alog.Reopen, level: level, log: log, current: c}
 	met := metrics.New(metrics.Sources{
 		Conns:          func() (int64, int64) { return srv.Conns() },
 		Counters:       func() engine.Counters { return srv.Counters() },
 		DNS:            res.Stats,
 		AccessLogDrops: alog.Drops,
+		Reloads:        func() (uint64, uint64) { return rl.ok.Load(), rl.failed.Load() },
 	})
 	ecfg.Observer = metrics.NewMulti(alog, met)
 	// The admin listener binds first, so that the proxy knows its address
@@ -181,16 +185,27 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	}
 	// What /config shows, taken before Start raises GOMAXPROCS (the
 	// default auth workers depend on it).
-	eff := c.effective(srv.Config(), pol.Realm())
+	engineCfg := srv.Config()
+	rl.srv = srv
+	rl.effective = func(c *fileConfig, p *policy.Policy) *fileConfig {
+		eff := c.effective(engineCfg, p.Realm())
+		eff.Listen, eff.Admin = srv.Addr().String(), &adminAddr // as bound: a port 0 shows the kernel's choice
+		return eff
+	}
+	eff := c.effective(engineCfg, pol.Realm())
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 1
 	}
 	eff.Listen, eff.Admin = srv.Addr().String(), &adminAddr // as bound: a port 0 shows the kernel's choice
+	rl.inForce.Store(&configInForce{cfg: eff, loaded: time.Now()})
 
 	if admin != nil {
 		lim := &limitListener{Listener: adminLn, max: adminMaxConns, fds: srv.FDs()}
-		admin.Handler = adminMux(newAdminDeps(srv, res, met, func() any { return eff }))
+		deps := newAdminDeps(srv, res, met, func() any { return rl.inForce.Load().cfg })
+		deps.ConfigLoaded = func() time.Time { return rl.inForce.Load().loaded }
+		deps.Reload = func() error { return rl.reload("POST /reload") }
+		admin.Handler = adminMux(deps)
 		go func() { _ = admin.Serve(lim) }()
 	}
 	ver, rev := buildVersion()
@@ -206,10 +221,9 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				// logrotate moved the file: write to a new one.
-				if err := alog.Reopen(); err != nil {
-					log.Error("access log reopen", "err", err)
-				}
+				// Re-read the config file, and reopen the access log
+				// (logrotate moved it): both are what SIGHUP means.
+				_ = rl.reload("SIGHUP")
 				continue
 			}
 			return drain(srv, admin, log, sig, drainTimeout)

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluiceproxy/sluice/resolver/dnstest"
+)
+
+// reloadEnv is the binary started with a config file it can rewrite, an
+// origin and a DNS server with three names: always.test (allowed by both
+// policies), flip.test (allowed by policy A only) and never.test (denied by
+// both).
+type reloadEnv struct {
+	t          *testing.T
+	cfg        string
+	proxy      string
+	admin      string
+	oport      int
+	cmd        *exec.Cmd
+	stderr     *syncBuffer
+	fileBefore string
+}
+
+const (
+	policyA = "policy:\n  rules:\n    - {name: no-never, hosts: [never.test], action: deny}\n"
+	policyB = "policy:\n  rules:\n    - {name: no-never, hosts: [never.test], action: deny}\n    - {name: no-flip, hosts: [flip.test], action: deny}\n"
+)
+
+func newReloadEnv(t *testing.T, body string) *reloadEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})}
+	oln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go origin.Serve(oln)
+	t.Cleanup(func() { origin.Close() })
+	dns := dnstest.New(t)
+	for _, h := range []string{"always.test", "flip.test", "never.test"} {
+		dns.Set(h, 3600, "127.0.0.1")
+	}
+	e := &reloadEnv{t: t, cfg: filepath.Join(t.TempDir(), "sluice.yaml"), oport: oln.Addr().(*net.TCPAddr).Port}
+	e.write(body)
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	e.proxy = pl.Addr().String()
+	pl.Close()
+	e.cmd = exec.Command(buildBinary(t), "-config", e.cfg, "-listen", e.proxy, "-admin", "127.0.0.1:0",
+		"-dns", dns.Addr(), "-access-log", "")
+	e.stderr = &syncBuffer{}
+	e.cmd.Stderr = e.stderr
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.cmd.Process.Kill(); e.cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for e.admin == "" {
+		if m := adminLogRE.FindSubmatch(e.stderr.Bytes()); m != nil {
+			e.admin = "127.0.0.1:" + string(m[1])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no admin address logged: %s", e.stderr.Bytes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return e
+}
+
+// write replaces the config file atomically, as an operator's tool would.
+func (e *reloadEnv) write(body string) {
+	tmp := e.cfg + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, e.cfg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// get sends one request for host on a new connection.
+func (e *reloadEnv) get(host string) int {
+	e.t.Helper()
+	c, err := net.Dial("tcp", e.proxy)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, e.oport, host)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		e.t.Fatalf("%s: %v", host, err)
+	}
+	return resp.StatusCode
+}
+
+// reload posts /reload and returns the status and body.
+func (e *reloadEnv) reload() (int, string) {
+	resp, err := http.Post("http://"+e.admin+"/reload", "", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of a sample line of /metrics.
+func (e *reloadEnv) metric(sample string) string {
+	resp, err := http.Get("http://" + e.admin + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestReload: SIGHUP and POST /reload swap the policy (a host denied before
+// is allowed after, and back); a bad file keeps the policy in force, answers
+// 400 naming file and line, and counts a failure; settings that need a
+// restart are logged as ignored; /config shows when it was loaded.
+func TestReload(t *testing.T) {
+	e := newReloadEnv(t, policyB)
+	if got := e.get("flip.test"); got != 403 {
+		t.Fatalf("flip.test under B: %d", got)
+	}
+	e.write(policyA)
+	e.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.get("flip.test") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload:\n%s", e.stderr.Bytes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.write(policyB)
+	if code, body := e.reload(); code != 200 {
+		t.Fatalf("POST /reload: %d %s", code, body)
+	}
+	if got := e.get("flip.test"); got != 403 {
+		t.Fatalf("flip.test back under B: %d", got)
+	}
+	// A bad file: the policy in force stays.
+	e.write(policyA + "    - {name: bad, hosts: [\"a b\"], action: allow}\n")
+	code, body := e.reload()
+	if code != 400 || !strings.Contains(body, "sluice.yaml:4:") || !strings.Contains(body, "hosts[0]") {
+		t.Fatalf("bad file: %d %q", code, body)
+	}
+	if got := e.get("flip.test"); got != 403 {
+		t.Fatalf("after a bad reload: %d", got)
+	}
+	if v := e.metric(`sluice_config_reloads_total{result="failure"}`); v != "1" {
+		t.Fatalf("failed reloads metric %q", v)
+	}
+	if v := e.metric(`sluice_config_reloads_total{result="success"}`); v != "2" {
+		t.Fatalf("successful reloads metric %q", v)
+	}
+	// A restart-only setting: logged, ignored; the rest applies.
+	e.write("listen: 127.0.0.1:1\ntimeouts:\n  connect: 2s\n" + policyA)
+	if code, body := e.reload(); code != 200 {
+		t.Fatalf("reload with a restart-only change: %d %s", code, body)
+	}
+	if got := e.get("flip.test"); got != 200 {
+		t.Fatalf("policy of a reload with ignored settings: %d", got)
+	}
+	log := string(e.stderr.Bytes())
+	if !strings.Contains(log, "change only with a restart") || !strings.Contains(log, "listen") || !strings.Contains(log, "timeouts.connect") {
+		t.Fatalf("ignored settings not logged:\n%s", log)
+	}
+	resp, err := http.Get("http://" + e.admin + "/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	loaded, err := time.Parse(time.RFC3339, resp.Header.Get("Sluice-Config-Loaded"))
+	if err != nil || time.Since(loaded) > time.Minute {
+		t.Fatalf("Sluice-Config-Loaded %q", resp.Header.Get("Sluice-Config-Loaded"))
+	}
+	if !strings.Contains(string(b), "listen: "+e.proxy) || strings.Contains(string(b), "no-flip") {
+		t.Fatalf("/config after the reload:\n%s", b)
+	}
+}
+
+// TestReloadUnderLoad: 50 keep-alive clients send requests to a host both
+// policies allow, one only A allows, and one both deny, while the policy is
+// reloaded 100 times, alternating: no request fails or is reset, and every
+// answer is one of the two policies'.
+func TestReloadUnderLoad(t *testing.T) {
+	e := newReloadEnv(t, policyA)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var total, bad atomic.Int64
+	var mu sync.Mutex
+	var badSample []string
+	hosts := []string{"always.test", "flip.test", "never.test"}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", e.proxy)
+			if err != nil {
+				bad.Add(1)
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				host := hosts[(i+n)%3]
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprintf(c, "GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, e.oport, host)
+				resp, err := http.ReadResponse(br, nil)
+				ok := err == nil
+				if ok {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					switch host {
+					case "always.test":
+						ok = resp.StatusCode == 200
+					case "flip.test":
+						ok = resp.StatusCode == 200 || resp.StatusCode == 403
+					case "never.test":
+						ok = resp.StatusCode == 403
+					}
+				}
+				total.Add(1)
+				if !ok {
+					bad.Add(1)
+					mu.Lock()
+					badSample = append(badSample, fmt.Sprintf("%s: %v %v", host, err, resp))
+					mu.Unlock()
+					return
+				}
+			}
+		}(i)
+	}
+	for i := 0; i < 100; i++ {
+		body := policyA
+		if i%2 == 0 {
+			body = policyB
+		}
+		e.write(body)
+		if code, msg := e.reload(); code != 200 {
+			t.Fatalf("reload %d: %d %s", i, code, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("100 reloads under 50 clients: %d requests, %d failed", total.Load(), bad.Load())
+	if bad.Load() != 0 {
+		t.Fatalf("%d requests failed: %v", bad.Load(), badSample)
+	}
+	if v := e.metric(`sluice_config_reloads_total{result="success"}`); v != "100" {
+		t.Fatalf("successful reloads %q", v)
+	}
+}
