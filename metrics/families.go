@@ -70,6 +70,9 @@ var families = []family{
 	{name: "sluice_dns_cache_negative_evicted_total", typ: "counter", help: "Negatively cached hosts evicted early, or failed resolutions not cached, to respect the cache's limits."},
 	{name: "sluice_dns_cache_num_hosts", typ: "gauge", help: "Hosts in the DNS cache now (Envoy num_hosts)."},
 	{name: "sluice_dns_cache_num_negative", typ: "gauge", help: "Hosts in the DNS cache whose answer is a cached error now."},
+	{name: "sluice_dns_cache_cache_file_loaded_total", typ: "counter", help: "Hosts loaded from the resolver's cache file at start (served stale, refreshed on first use)."},
+	{name: "sluice_dns_cache_cache_file_writes_total", typ: "counter", help: "Successful writes of the resolver's cache file."},
+	{name: "sluice_dns_cache_cache_file_errors_total", typ: "counter", help: "Failed writes of the resolver's cache file, and a file ignored at start."},
 	{name: "sluice_dns_cache_pending_requests", typ: "gauge", help: "Resolve callbacks waiting for an answer now."},
 
 	// Go runtime, from runtime/metrics.

@@ -216,6 +216,9 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteGaugeUint64(w, p+"num_hosts", nonNeg(st.NumHosts))
 		vm.WriteCounterUint64(w, p+"negative_evicted_total", st.NegativeEvicted)
 		vm.WriteGaugeUint64(w, p+"num_negative", nonNeg(st.NumNegative))
+		vm.WriteCounterUint64(w, p+"cache_file_loaded_total", st.CacheFileLoaded)
+		vm.WriteCounterUint64(w, p+"cache_file_writes_total", st.CacheFileWrites)
+		vm.WriteCounterUint64(w, p+"cache_file_errors_total", st.CacheFileErrors)
 		vm.WriteGaugeUint64(w, p+"pending_requests", nonNeg(st.Pending))
 	}
 	if src.Reloads != nil {

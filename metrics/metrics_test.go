@@ -162,7 +162,8 @@ func allSources() Sources {
 		DNS: func() resolver.Stats {
 			return resolver.Stats{QueryAttempt: 20, QuerySuccess: 17, QueryFailure: 3, QueryTimeout: 2,
 				HostAdded: 8, HostRemoved: 1, HostAddressChanged: 4, HostOverflow: 5,
-				PendingOverflow: 6, NumHosts: 7, Pending: 2, NegativeEvicted: 17, NumNegative: 18}
+				PendingOverflow: 6, NumHosts: 7, Pending: 2, NegativeEvicted: 17, NumNegative: 18,
+				CacheFileLoaded: 19, CacheFileWrites: 20, CacheFileErrors: 21}
 		},
 		AccessLogDrops: func() uint64 { return 42 },
 		Reloads:        func() (uint64, uint64) { return 3, 1 },
@@ -202,6 +203,9 @@ func TestSources(t *testing.T) {
 		"sluice_dns_cache_pending_requests":              2,
 		"sluice_access_log_dropped_total":                42,
 		`sluice_config_reloads_total{result="success"}`:  3,
+		"sluice_dns_cache_cache_file_loaded_total":       19,
+		"sluice_dns_cache_cache_file_writes_total":       20,
+		"sluice_dns_cache_cache_file_errors_total":       21,
 		`sluice_config_reloads_total{result="failure"}`:  1,
 	} {
 		if v := value(t, got, k); v != want {

@@ -93,6 +93,8 @@ type resolverConfig struct {
 	FailureBackoffBase time.Duration   `yaml:"failure_backoff_base"`
 	FailureBackoffMax  time.Duration   `yaml:"failure_backoff_max"`
 	MaxStale           time.Duration   `yaml:"max_stale"`
+	CacheFile          string          `yaml:"cache_file"`
+	CacheFileInterval  time.Duration   `yaml:"cache_file_interval"`
 }
 
 // configError is an error in a config file: the file, the line, the field
@@ -542,6 +544,8 @@ func (c *fileConfig) resolverFields() []fieldSetter[resolver.Config] {
 		{"resolver.host_ttl", func(rc *resolver.Config) { rc.HostTTL = r.HostTTL }},
 		{"resolver.max_hosts", func(rc *resolver.Config) { rc.MaxHosts = r.MaxHosts }},
 		{"resolver.max_negative_hosts", func(rc *resolver.Config) { rc.MaxNegativeHosts = r.MaxNegativeHosts }},
+		{"resolver.cache_file", func(rc *resolver.Config) { rc.CacheFile = r.CacheFile }},
+		{"resolver.cache_file_interval", func(rc *resolver.Config) { rc.CacheFileInterval = r.CacheFileInterval }},
 		{"resolver.max_pending", func(rc *resolver.Config) { rc.MaxPending = r.MaxPending }},
 		{"resolver.query_timeout", func(rc *resolver.Config) { rc.QueryTimeout = r.QueryTimeout }},
 		{"resolver.workers", func(rc *resolver.Config) { rc.Workers = r.Workers }},
@@ -619,6 +623,8 @@ func (c *fileConfig) resolverConfig() resolver.Config {
 		HostTTL:            r.HostTTL,
 		MaxHosts:           r.MaxHosts,
 		MaxNegativeHosts:   r.MaxNegativeHosts,
+		CacheFile:          r.CacheFile,
+		CacheFileInterval:  r.CacheFileInterval,
 		MaxPending:         r.MaxPending,
 		QueryTimeout:       r.QueryTimeout,
 		Workers:            r.Workers,

@@ -88,6 +88,7 @@ func (c *fileConfig) effectiveResolver() resolverConfig {
 	r.MaxHosts = orDefault(r.MaxHosts, resolver.DefaultMaxHosts)
 	r.MaxPending = orDefault(r.MaxPending, resolver.DefaultMaxPending)
 	r.Workers = orDefault(r.Workers, resolver.DefaultWorkers)
+	r.CacheFileInterval = orDefault(r.CacheFileInterval, resolver.DefaultCacheFileInterval)
 	if r.MaxNegativeHosts == 0 {
 		// "Default MaxHosts/4, at least 1 (DefaultMaxNegativeHosts with
 		// the default MaxHosts)".

@@ -124,7 +124,9 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
-	res, err := resolver.New(c.resolverConfig())
+	rcfg := c.resolverConfig()
+	rcfg.Logger = log
+	res, err := resolver.New(rcfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2

@@ -281,3 +281,67 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("successful reloads %q", v)
 	}
 }
+
+// TestCacheFileAcrossRestart: with resolver.cache_file, a restart while the
+// only nameserver is down still serves a host the first run resolved.
+func TestCacheFileAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "known")
+	})}
+	oln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go origin.Serve(oln)
+	defer origin.Close()
+	dns := dnstest.New(t)
+	dns.Set("known.test", 60, "127.0.0.1")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluice.yaml")
+	cache := filepath.Join(dir, "dns-cache.json")
+	os.WriteFile(cfg, []byte("resolver:\n  cache_file: "+cache+"\n  query_timeout: 1s\n"), 0o600)
+	get := func(proxy, host string) (int, string) {
+		c, err := net.Dial("tcp", proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, oln.Addr().(*net.TCPAddr).Port, host)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	addr, stderr, cmd := startBinaryCmd(t, "-config", cfg, "-dns", dns.Addr(), "-access-log", "")
+	if code, body := get(addr, "known.test"); code != 200 || body != "known" {
+		t.Fatalf("first run: %d %q\n%s", code, body, stderr)
+	}
+	cmd.Process.Signal(syscall.SIGTERM) // the file is written at shutdown
+	cmd.Wait()
+	if b, err := os.ReadFile(cache); err != nil || !strings.Contains(string(b), "known.test") {
+		t.Fatalf("cache file: %v %q", err, b)
+	}
+	dns.Close() // every nameserver down
+	addr, stderr, _ = startBinaryCmd(t, "-config", cfg, "-dns", dns.Addr(), "-access-log", "")
+	if code, body := get(addr, "known.test"); code != 200 || body != "known" {
+		t.Fatalf("after the restart with DNS down: %d %q\n%s", code, body, stderr)
+	}
+	if code, _ := get(addr, "unknown.test"); code != 503 && code != 504 {
+		t.Fatalf("an unknown host with DNS down: %d", code)
+	}
+	// A corrupt file is ignored, never fatal.
+	os.WriteFile(cache, []byte("{not json"), 0o600)
+	addr, stderr, cmd = startBinaryCmd(t, "-config", cfg, "-dns", dns.Addr(), "-access-log", "")
+	code, _ := get(addr, "unknown.test")
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait() // stderr is complete, and no longer written
+	if code != 503 && code != 504 {
+		t.Fatalf("with a corrupt cache file: %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "cache file") {
+		t.Fatalf("no warning for the corrupt cache file:\n%s", stderr)
+	}
+}
