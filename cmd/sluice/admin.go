@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -28,6 +29,9 @@ type adminDeps struct {
 	// Ready returns nil when the proxy is ready for traffic, else why not
 	// (see readiness).
 	Ready func() error
+	// Live returns nil while the process is alive and serving (/livez);
+	// nil: always.
+	Live func() error
 	// DNS returns the resolver's cache (resolver.Resolver.Dump).
 	DNS func() []resolver.HostInfo
 	// Config returns the effective configuration; /config marshals it with
@@ -44,7 +48,7 @@ type adminDeps struct {
 // newAdminDeps is adminDeps for a running proxy.
 func newAdminDeps(srv *engine.Server, res *resolver.Resolver, m *metrics.Metrics, config func() any) adminDeps {
 	d := adminDeps{
-		Ready:  readiness(srv, res.Ready()),
+		Ready:  readiness(readyInputs{srv: srv, resolverReady: res.Ready()}),
 		DNS:    res.Dump,
 		Config: config,
 	}
@@ -61,10 +65,31 @@ type proxyState interface {
 	Err() error
 }
 
+// readyInputs are what readiness looks at.
+type readyInputs struct {
+	srv           proxyState
+	resolverReady <-chan struct{} // closed once the preresolve hosts answered (or failed)
+	// terminating is set on SIGTERM, before the pre-stop delay and the
+	// drain; nil: never.
+	terminating *atomic.Bool
+	// After preresolveWait from started, the proxy is ready even if the
+	// preresolve hosts have not answered: a nameserver that never answers
+	// must not keep a pod out of service forever. 0: wait for them.
+	started        time.Time
+	preresolveWait time.Duration
+	now            func() time.Time // nil: time.Now
+}
+
 // readiness returns adminDeps.Ready for a started proxy: ready once the
-// resolver has answered for its preresolve hosts (resolverReady closed) and
-// until the proxy drains or stops.
-func readiness(srv proxyState, resolverReady <-chan struct{}) func() error {
+// resolver has answered for its preresolve hosts (resolverReady closed, or
+// preresolveWait passed), until SIGTERM (terminating) or the drain or stop;
+// when not ready, the error says why.
+func readiness(in readyInputs) func() error {
+	now := in.now
+	if now == nil {
+		now = time.Now
+	}
+	srv, resolverReady := in.srv, in.resolverReady
 	return func() error {
 		select {
 		case <-srv.Done():
@@ -74,13 +99,34 @@ func readiness(srv proxyState, resolverReady <-chan struct{}) func() error {
 			return errors.New("proxy stopped")
 		default:
 		}
+		if in.terminating != nil && in.terminating.Load() {
+			return errors.New("shutting down (SIGTERM)")
+		}
 		if srv.Draining() {
 			return errors.New("draining")
 		}
 		select {
 		case <-resolverReady:
 		default:
+			if in.preresolveWait > 0 && now().Sub(in.started) >= in.preresolveWait {
+				return nil // waited long enough for the preresolve hosts
+			}
 			return errors.New("resolver: preresolve hosts not resolved yet")
+		}
+		return nil
+	}
+}
+
+// liveness returns adminDeps.Live: alive unless the engine stopped by
+// itself (the process is then about to exit 1).
+func liveness(srv proxyState) func() error {
+	return func() error {
+		select {
+		case <-srv.Done():
+			if err := srv.Err(); err != nil {
+				return fmt.Errorf("proxy stopped: %w", err)
+			}
+		default:
 		}
 		return nil
 	}
@@ -90,7 +136,9 @@ func readiness(srv proxyState, resolverReady <-chan struct{}) func() error {
 //
 //	/metrics       Prometheus text format
 //	/healthz       200 "ok": the process is up
-//	/readyz        200 "ready", or 503 with the reason (draining, ...)
+//	/livez         200 "alive", or 503 once the engine stopped by itself (Kubernetes livenessProbe)
+//	/readyz        200 "ready", or 503 with the reason: preresolve hosts not answered yet,
+//	               shutting down (from SIGTERM, through the pre-stop delay), draining, stopped
 //	/debug/dns     the DNS cache as JSON: {"count": n, "hosts": [resolver.HostInfo...]};
 //	               ?host=NAME shows one host
 //	/debug/pprof/  net/http/pprof, on this mux (not http.DefaultServeMux)
@@ -102,6 +150,16 @@ func adminMux(d adminDeps) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		if d.Live != nil {
+			if err := d.Live(); err != nil {
+				http.Error(w, "not alive: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "alive\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if d.Ready != nil {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,7 +263,7 @@ func (f *fakeProxy) Err() error            { return f.err }
 func TestReadiness(t *testing.T) {
 	p := &fakeProxy{done: make(chan struct{})}
 	resolverReady := make(chan struct{})
-	ready := readiness(p, resolverReady)
+	ready := readiness(readyInputs{srv: p, resolverReady: resolverReady})
 	if err := ready(); err == nil || !strings.Contains(err.Error(), "resolver") {
 		t.Errorf("before preresolve: %v", err)
 	}
@@ -627,5 +628,34 @@ func TestBlockedAccessLogDoesNotSlowRequests(t *testing.T) {
 	m.WritePrometheus(&b)
 	if !strings.Contains(b.String(), "sluice_access_log_dropped_total") {
 		t.Fatalf("no drop counter on /metrics:\n%s", b.String())
+	}
+}
+
+// TestReadinessBounds: SIGTERM makes /readyz fail at once; preresolve hosts
+// that never answer stop blocking readiness after preresolveWait.
+func TestReadinessBounds(t *testing.T) {
+	p := &fakeProxy{done: make(chan struct{})}
+	var term atomic.Bool
+	now := time.Unix(1000, 0)
+	ready := readiness(readyInputs{srv: p, resolverReady: make(chan struct{}), terminating: &term,
+		started: now, preresolveWait: 10 * time.Second, now: func() time.Time { return now }})
+	if err := ready(); err == nil || !strings.Contains(err.Error(), "preresolve") {
+		t.Fatalf("at start: %v", err)
+	}
+	now = now.Add(10 * time.Second)
+	if err := ready(); err != nil {
+		t.Fatalf("after the bounded wait: %v", err)
+	}
+	term.Store(true)
+	if err := ready(); err == nil || !strings.Contains(err.Error(), "SIGTERM") {
+		t.Fatalf("after SIGTERM: %v", err)
+	}
+	if err := liveness(p)(); err != nil {
+		t.Fatalf("liveness: %v", err)
+	}
+	p.err = errors.New("boom")
+	close(p.done)
+	if err := liveness(p)(); err == nil {
+		t.Fatal("liveness after the engine stopped by itself")
 	}
 }

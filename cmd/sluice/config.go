@@ -43,6 +43,7 @@ type fileConfig struct {
 	Limits        limitsConfig   `yaml:"limits"`
 	Resolver      resolverConfig `yaml:"resolver"`
 	Policy        policy.Config  `yaml:"policy"`
+	Drain         drainConfig    `yaml:"drain"`
 
 	// Set by loadConfigFile, for messages.
 	file string
@@ -58,6 +59,15 @@ type timeoutsConfig struct {
 	Response     time.Duration `yaml:"response"`
 	UpstreamIdle time.Duration `yaml:"upstream_idle"`
 	Drain        time.Duration `yaml:"drain"`
+}
+
+// drainConfig is the `drain:` section: what SIGTERM does before the drain
+// (timeouts.drain bounds the drain itself).
+type drainConfig struct {
+	// PreStopDelay keeps the listener accepting this long after SIGTERM
+	// while /readyz already fails, so that a Kubernetes Service stops
+	// sending new connections before sluice stops taking them. Default 0.
+	PreStopDelay time.Duration `yaml:"pre_stop_delay"`
 }
 
 // limitsConfig is the `limits:` section.
@@ -452,6 +462,10 @@ func (c *fileConfig) validate() error {
 	}
 	if c.RewriteHeader != "" && c.Policy.RewriteHeader != "" && c.RewriteHeader != c.Policy.RewriteHeader {
 		return c.errAtPath("policy.rewrite_header", fmt.Errorf("%q differs from rewrite_header %q: set one of them", c.Policy.RewriteHeader, c.RewriteHeader))
+	}
+
+	if c.Drain.PreStopDelay < 0 {
+		return c.errAtPath("drain.pre_stop_delay", fmt.Errorf("%v is negative", c.Drain.PreStopDelay))
 	}
 
 	// Engine: each field alone, then all together.

@@ -37,6 +37,7 @@ func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 		LogLevel:      c.LogLevel,
 		AccessLog:     new(c.accessLogPath()),
 		RewriteHeader: c.rewriteHeader(),
+		Drain:         c.Drain,
 		Timeouts: timeoutsConfig{
 			Connect:      e.ConnectTimeout,
 			ConnectTotal: e.ConnectTotalTimeout,

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -202,9 +203,15 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	eff.Listen, eff.Admin = srv.Addr().String(), &adminAddr // as bound: a port 0 shows the kernel's choice
 	rl.inForce.Store(&configInForce{cfg: eff, loaded: time.Now()})
 
+	var terminating atomic.Bool // SIGTERM seen: /readyz fails from now on
 	if admin != nil {
 		lim := &limitListener{Listener: adminLn, max: adminMaxConns, fds: srv.FDs()}
 		deps := newAdminDeps(srv, res, met, func() any { return rl.inForce.Load().cfg })
+		deps.Ready = readiness(readyInputs{
+			srv: srv, resolverReady: res.Ready(), terminating: &terminating,
+			started: time.Now(), preresolveWait: preresolveWait(c),
+		})
+		deps.Live = liveness(srv)
 		deps.ConfigLoaded = func() time.Time { return rl.inForce.Load().loaded }
 		deps.Reload = func() error { return rl.reload("POST /reload") }
 		admin.Handler = adminMux(deps)
@@ -228,12 +235,31 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 				_ = rl.reload("SIGHUP")
 				continue
 			}
+			terminating.Store(true)
+			rl.mu.Lock()
+			delay := rl.current.Drain.PreStopDelay
+			rl.mu.Unlock()
+			if delay > 0 {
+				// /readyz fails already; keep accepting while endpoints
+				// are updated, then drain.
+				log.Info("pre-stop delay: still accepting", "signal", sig.String(), "delay", delay.String())
+				select {
+				case <-time.After(delay):
+				case <-srv.Done():
+				}
+			}
 			return drain(srv, admin, log, sig, drainTimeout)
 		case <-srv.Done():
 			log.Error("engine stopped", "err", srv.Err())
 			return 1
 		}
 	}
+}
+
+// preresolveWait bounds how long /readyz waits for the preresolve hosts: two
+// DNS query timeouts, at least 10 s.
+func preresolveWait(c *fileConfig) time.Duration {
+	return max(10*time.Second, 2*c.effectiveResolver().QueryTimeout)
 }
 
 // drain shuts the proxy down gracefully on sig and returns the exit code.
@@ -247,7 +273,8 @@ func drain(srv *engine.Server, admin *http.Server, log *slog.Logger, sig os.Sign
 			_ = admin.Close()
 		}
 		if err != nil {
-			log.Warn("drain incomplete", "err", err)
+			// ErrDrainTimeout says how many connections were cut.
+			log.Warn("drain incomplete: connections cut", "err", err)
 		}
 		log.Info("stopped")
 		return 0

@@ -345,3 +345,54 @@ func TestCacheFileAcrossRestart(t *testing.T) {
 		t.Fatalf("no warning for the corrupt cache file:\n%s", stderr)
 	}
 }
+
+// TestSIGTERMReadiness is the Kubernetes shutdown sequence on the binary:
+// /readyz fails at once on SIGTERM while /livez stays up; with
+// drain.pre_stop_delay the proxy keeps accepting and serving for that long;
+// then it drains and exits 0.
+func TestSIGTERMReadiness(t *testing.T) {
+	e := newReloadEnv(t, "drain:\n  pre_stop_delay: 1500ms\n"+policyA)
+	status := func(path string) int {
+		resp, err := http.Get("http://" + e.admin + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/readyz"); got != 200 {
+		t.Fatalf("/readyz before SIGTERM: %d", got)
+	}
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	start := time.Now()
+	deadline := start.Add(time.Second)
+	for status("/readyz") != 503 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz still ready a second after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status("/livez"); got != 200 {
+		t.Fatalf("/livez during the pre-stop delay: %d", got)
+	}
+	// New connections are still served during the delay.
+	if got := e.get("always.test"); got != 200 {
+		t.Fatalf("a request during the pre-stop delay: %d", got)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- e.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+		if d := time.Since(start); d < 1500*time.Millisecond {
+			t.Fatalf("exited %v after SIGTERM, before the pre-stop delay", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after the drain")
+	}
+	if !strings.Contains(string(e.stderr.Bytes()), "pre-stop delay") {
+		t.Fatalf("no pre-stop log line:\n%s", e.stderr.Bytes())
+	}
+}
