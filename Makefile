@@ -52,7 +52,8 @@ clean:
 # Peer comparison (bench/peers/README.md). Install the peers once with
 #   sudo bench/peers/install.sh
 # then `make peers` (as root: squid, ATS and tinyproxy need it) runs sluice,
-# nginx, HAProxy, Squid, tinyproxy, ATS, a net/http baseline and direct on
+# nginx, HAProxy, Squid, tinyproxy, ATS, a net/http baseline, an L4 relay
+# (HAProxy mode tcp, the ceiling for any proxy hop) and direct on
 # loopback (~4 min) into bench/peers/results/. PEERSFLAGS go to run-peers.sh
 # (e.g. PEERSFLAGS='-d 5 -P "direct sluice haproxy"').
 # `make chart` draws the newest bench/peers/results/scaling-*.tsv (from

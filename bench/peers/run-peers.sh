@@ -30,7 +30,7 @@ THREADS=1
 CONNS_LIST=50     # wrk connections; several ("1 10 100 1000") = one run per count
 WRK_TIMEOUT=5s     # wrk --timeout (a response slower than this is an error)
 PATHS="small big"
-ALL_PEERS="direct sluice nginx squid tinyproxy haproxy ats go-baseline"
+ALL_PEERS="direct l4relay sluice nginx squid tinyproxy haproxy ats go-baseline"
 KNOWN_PEERS="$ALL_PEERS sluice-1loop"
 PEERS=$ALL_PEERS
 EXTRAS=()          # NAME:PORT:COMMAND
@@ -55,6 +55,7 @@ ORIGIN_PORT=18080
 declare -A PORT=(
   [nginx]=18101 [squid]=18102 [tinyproxy]=18103 [haproxy]=18104
   [ats]=18105 [go-baseline]=18106 [sluice]=18110 [sluice-1loop]=18111
+  [l4relay]=18120
 )
 
 usage() {
@@ -425,6 +426,19 @@ start_haproxy() {
   PEER_PID=$STARTED_PID
 }
 
+# l4relay: HAProxy in mode tcp straight to the origin (conf/l4relay.cfg),
+# nothing parsed, no DNS, splice-auto: the ceiling for any proxy hop on
+# these CPUs. Its checks that need a proxy (the /big name, the conflicting
+# Host) go to the origin as sent, so their columns say what the origin did.
+start_l4relay() {
+  local d=$RUN/l4relay
+  mkdir -p "$d"
+  render "$CONF/l4relay.cfg" "$d/l4relay.cfg" "$1"
+  haproxy -c -q -f "$d/l4relay.cfg" >"$d/check.log" 2>&1 || { PEER_NOTE="haproxy -c failed (l4relay)"; return 1; }
+  start_bg "$d/stdout.log" haproxy -db -f "$d/l4relay.cfg"
+  PEER_PID=$STARTED_PID
+}
+
 start_ats() {
   local a=$RUN/ats f
   mkdir -p "$a/etc" "$a/share" "$a/var" "$a/run" "$a/log" "$a/cache"
@@ -521,6 +535,7 @@ peer_version() {
     squid) squid -v | head -1 | sed 's/Squid Cache: Version /squid /' ;;
     tinyproxy) tinyproxy -v 2>&1 | head -1 ;;
     haproxy) haproxy -v | head -1 | awk '{print "haproxy", $3}' ;;
+    l4relay) haproxy -v | head -1 | awk '{print "haproxy", $3, "mode tcp (L4 relay)"}' ;;
     ats) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' | awk '{print "ATS", $NF}' | head -1 ;;
     go-baseline) go version 2>/dev/null | awk '{print $3}' | sed 's/^/net\/http /' ;;
     sluice|sluice-1loop)
