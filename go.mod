@@ -7,10 +7,10 @@ require (
 	github.com/VictoriaMetrics/metrics v1.35.1
 	github.com/miekg/dns v1.1.62
 	github.com/panjf2000/gnet/v2 v2.10.0
+	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.33.0
 	golang.org/x/sys v0.30.0
 	golang.org/x/time v0.10.0
-	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
