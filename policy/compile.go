@@ -34,11 +34,13 @@ type Policy struct {
 	perHost   *buckets
 }
 
-// Compile validates cfg and compiles it. Errors are *ConfigError naming the
-// field by its path in the config file ("policy.rules[2].hosts[0]") and the
-// bad value. With Auth set, Compile reads the htpasswd file.
+// Compile validates cfg and compiles it. Its error is a ConfigErrors holding
+// every error of cfg, each a *ConfigError naming the field by its path in the
+// config file ("policy.rules[2].hosts[0]") and the bad value. With Auth set,
+// Compile reads the htpasswd file.
 func Compile(cfg Config) (*Policy, error) {
 	p := &Policy{rules: newHostIndex(true), rewrite: cfg.RewriteHeader}
+	var errs ConfigErrors
 
 	cidrs := cfg.ClientCIDRs
 	if len(cidrs) == 0 {
@@ -47,7 +49,8 @@ func Compile(cfg Config) (*Policy, error) {
 	for i, s := range cidrs {
 		pfx, reason := parsePrefix(s)
 		if reason != "" {
-			return nil, configErrorf(fmt.Sprintf("policy.client_cidrs[%d]", i), s, "%s", reason)
+			errs = append(errs, configErrorf(fmt.Sprintf("policy.client_cidrs[%d]", i), s, "%s", reason))
+			continue
 		}
 		p.clients = append(p.clients, pfx)
 	}
@@ -57,7 +60,7 @@ func Compile(cfg Config) (*Policy, error) {
 		p.defaultAllow = true
 	case ActionDeny:
 	default:
-		return nil, configErrorf("policy.default_action", cfg.DefaultAction, "want allow or deny")
+		errs = append(errs, configErrorf("policy.default_action", cfg.DefaultAction, "want allow or deny"))
 	}
 
 	ports := cfg.ConnectPorts
@@ -66,7 +69,7 @@ func Compile(cfg Config) (*Policy, error) {
 	}
 	var reason string
 	if p.connectPorts, reason = parsePorts(ports); reason != "" {
-		return nil, configErrorf("policy.connect_ports", ports, "%s", reason)
+		errs = append(errs, configErrorf("policy.connect_ports", ports, "%s", reason))
 	}
 	switch hp := cfg.ConnectHTTPPorts; hp {
 	case "-":
@@ -75,36 +78,32 @@ func Compile(cfg Config) (*Policy, error) {
 			hp = DefaultConnectHTTPPorts
 		}
 		if p.connectHTTP, reason = parsePorts(hp); reason != "" {
-			return nil, configErrorf("policy.connect_http_ports", hp, "%s", reason)
+			errs = append(errs, configErrorf("policy.connect_http_ports", hp, "%s", reason))
 		}
 	}
 
 	if h := cfg.RewriteHeader; h != "" && !isToken(h) {
-		return nil, configErrorf("policy.rewrite_header", h, "not a header name")
+		errs = append(errs, configErrorf("policy.rewrite_header", h, "not a header name"))
 	}
 
-	if err := p.compileRules(cfg); err != nil {
-		return nil, err
-	}
-	if err := p.compileAddrGuard(cfg); err != nil {
-		return nil, err
-	}
-
+	errs = p.compileRules(errs, cfg)
+	errs = p.compileAddrGuard(errs, cfg)
 	if cfg.Auth != nil {
 		a, err := newAuthenticator(*cfg.Auth, time.Now)
 		if err != nil {
-			return nil, err
+			errs = append(errs, asConfigError("policy.auth", err))
 		}
 		p.auth = a
 	}
-
-	if err := p.compileRateLimits(cfg.RateLimits); err != nil {
-		return nil, err
+	errs = p.compileRateLimits(errs, cfg.RateLimits)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return p, nil
 }
 
-func (p *Policy) compileRules(cfg Config) error {
+// compileRules compiles cfg.Rules, appending their errors to errs.
+func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 	names := make(map[string]int, len(cfg.Rules))
 	for i, r := range cfg.Rules {
 		field := fmt.Sprintf("policy.rules[%d]", i)
@@ -113,7 +112,7 @@ func (p *Policy) compileRules(cfg Config) error {
 			ru.name = fmt.Sprintf("rules[%d]", i)
 		}
 		if j, dup := names[ru.name]; dup {
-			return configErrorf(field+".name", ru.name, "duplicate rule name (also rules[%d])", j)
+			errs = append(errs, configErrorf(field+".name", ru.name, "duplicate rule name (also rules[%d])", j))
 		}
 		names[ru.name] = i
 
@@ -122,9 +121,9 @@ func (p *Policy) compileRules(cfg Config) error {
 			ru.allow = true
 		case ActionDeny:
 		case "":
-			return configErrorf(field+".action", "", "missing (want allow or deny)")
+			errs = append(errs, configErrorf(field+".action", "", "missing (want allow or deny)"))
 		default:
-			return configErrorf(field+".action", r.Action, "want allow or deny")
+			errs = append(errs, configErrorf(field+".action", r.Action, "want allow or deny"))
 		}
 
 		if len(r.Hosts) == 0 {
@@ -133,7 +132,8 @@ func (p *Policy) compileRules(cfg Config) error {
 		for j, h := range r.Hosts {
 			hp, reason := parseHostPattern(h)
 			if reason != "" {
-				return configErrorf(fmt.Sprintf("%s.hosts[%d]", field, j), h, "%s", reason)
+				errs = append(errs, configErrorf(fmt.Sprintf("%s.hosts[%d]", field, j), h, "%s", reason))
+				continue
 			}
 			p.rules.add(hp, int32(i))
 		}
@@ -142,7 +142,7 @@ func (p *Policy) compileRules(cfg Config) error {
 		if !ru.anyPort {
 			var reason string
 			if ru.ports, reason = parsePorts(r.Ports); reason != "" {
-				return configErrorf(field+".ports", r.Ports, "%s", reason)
+				errs = append(errs, configErrorf(field+".ports", r.Ports, "%s", reason))
 			}
 			ru.anyPort = ru.ports.any
 		}
@@ -150,25 +150,28 @@ func (p *Policy) compileRules(cfg Config) error {
 		for j, m := range r.Methods {
 			f := fmt.Sprintf("%s.methods[%d]", field, j)
 			if !isToken(m) {
-				return configErrorf(f, m, "not a method name")
+				errs = append(errs, configErrorf(f, m, "not a method name"))
+				continue
 			}
 			if strings.ToUpper(m) != m {
 				// Matching ignores case (Rule.Methods), but the file says
 				// what is meant, as RFC 9110 §9.1 spells methods.
-				return configErrorf(f, m, "methods are case-sensitive (RFC 9110 §9.1): write %q", strings.ToUpper(m))
+				errs = append(errs, configErrorf(f, m, "methods are case-sensitive (RFC 9110 §9.1): write %q", strings.ToUpper(m)))
+				continue
 			}
 			ru.methods = append(ru.methods, m)
 		}
 
 		var err error
 		if ru.upgrades, err = compileUpgrades(field, r); err != nil {
-			return err
+			errs = append(errs, asConfigError(field+".upgrades", err))
 		}
 
 		for j, c := range r.Clients {
 			pfx, reason := parsePrefix(c)
 			if reason != "" {
-				return configErrorf(fmt.Sprintf("%s.clients[%d]", field, j), c, "%s", reason)
+				errs = append(errs, configErrorf(fmt.Sprintf("%s.clients[%d]", field, j), c, "%s", reason))
+				continue
 			}
 			ru.clients = append(ru.clients, pfx)
 		}
@@ -176,30 +179,32 @@ func (p *Policy) compileRules(cfg Config) error {
 		for j, u := range r.Users {
 			f := fmt.Sprintf("%s.users[%d]", field, j)
 			if cfg.Auth == nil {
-				return configErrorf(f, u, "users need policy.auth")
+				errs = append(errs, configErrorf(f, u, "users need policy.auth"))
+				continue
 			}
 			switch {
 			case u == "*":
 				ru.anyUser = true
 			case u == "" || strings.ContainsAny(u, ":\r\n"):
-				return configErrorf(f, u, "not a user name")
+				errs = append(errs, configErrorf(f, u, "not a user name"))
 			default:
 				ru.users = append(ru.users, u)
 			}
 		}
 
 		if h := r.RewriteHeader; h != "" && !isToken(h) {
-			return configErrorf(field+".rewrite_header", h, "not a header name")
+			errs = append(errs, configErrorf(field+".rewrite_header", h, "not a header name"))
 		}
 		if ru.rewrite == "" {
 			ru.rewrite = cfg.RewriteHeader
 		}
 		p.ruleList = append(p.ruleList, ru)
 	}
-	return nil
+	return errs
 }
 
-func (p *Policy) compileAddrGuard(cfg Config) error {
+// compileAddrGuard compiles the address guard, appending its errors to errs.
+func (p *Policy) compileAddrGuard(errs ConfigErrors, cfg Config) ConfigErrors {
 	add := func(r deniedRange) {
 		if r.prefix.Addr().Is4() {
 			p.denied4 = append(p.denied4, r)
@@ -213,8 +218,9 @@ func (p *Policy) compileAddrGuard(cfg Config) error {
 	for i, name := range cfg.DenyPresets {
 		rs, ok := presets[name]
 		if !ok {
-			return configErrorf(fmt.Sprintf("policy.deny_presets[%d]", i), name,
-				"unknown preset (want %s, %s or %s)", PresetLoopback, PresetPrivate, PresetReserved)
+			errs = append(errs, configErrorf(fmt.Sprintf("policy.deny_presets[%d]", i), name,
+				"unknown preset (want %s, %s or %s)", PresetLoopback, PresetPrivate, PresetReserved))
+			continue
 		}
 		for _, r := range rs {
 			add(r)
@@ -223,7 +229,8 @@ func (p *Policy) compileAddrGuard(cfg Config) error {
 	for i, s := range cfg.DenyCIDRs {
 		pfx, reason := parsePrefix(s)
 		if reason != "" {
-			return configErrorf(fmt.Sprintf("policy.deny_cidrs[%d]", i), s, "%s", reason)
+			errs = append(errs, configErrorf(fmt.Sprintf("policy.deny_cidrs[%d]", i), s, "%s", reason))
+			continue
 		}
 		add(deniedRange{pfx, "deny_cidrs " + pfx.String()})
 	}
@@ -232,15 +239,17 @@ func (p *Policy) compileAddrGuard(cfg Config) error {
 		for i, h := range cfg.AllowAddrHosts {
 			hp, reason := parseHostPattern(h)
 			if reason != "" {
-				return configErrorf(fmt.Sprintf("policy.allow_addr_hosts[%d]", i), h, "%s", reason)
+				errs = append(errs, configErrorf(fmt.Sprintf("policy.allow_addr_hosts[%d]", i), h, "%s", reason))
+				continue
 			}
 			p.allowAddrHosts.add(hp, 0)
 		}
 	}
-	return nil
+	return errs
 }
 
-func (p *Policy) compileRateLimits(rl RateLimits) error {
+// compileRateLimits compiles the rate limits, appending their errors to errs.
+func (p *Policy) compileRateLimits(errs ConfigErrors, rl RateLimits) ConfigErrors {
 	for _, l := range []struct {
 		name string
 		lim  RateLimit
@@ -253,14 +262,17 @@ func (p *Policy) compileRateLimits(rl RateLimits) error {
 		field := "policy.rate_limits." + l.name
 		rps, burst := l.lim.RPS, l.lim.Burst
 		if rps < 0 || math.IsNaN(rps) || math.IsInf(rps, 0) {
-			return configErrorf(field+".rps", fmt.Sprint(rps), "want a positive number (0: off)")
+			errs = append(errs, configErrorf(field+".rps", fmt.Sprint(rps), "want a positive number (0: off)"))
+			continue
 		}
 		if burst < 0 {
-			return configErrorf(field+".burst", fmt.Sprint(burst), "must not be negative")
+			errs = append(errs, configErrorf(field+".burst", fmt.Sprint(burst), "must not be negative"))
+			continue
 		}
 		if rps == 0 {
 			if burst != 0 {
-				return configErrorf(field+".burst", fmt.Sprint(burst), "burst without rps")
+				errs = append(errs, configErrorf(field+".burst", fmt.Sprint(burst), "burst without rps"))
+				continue
 			}
 			continue
 		}
@@ -269,7 +281,7 @@ func (p *Policy) compileRateLimits(rl RateLimits) error {
 		}
 		l.set(rate.Limit(rps), burst)
 	}
-	return nil
+	return errs
 }
 
 // AuthRequired reports whether requests must carry proxy credentials.

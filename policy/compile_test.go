@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,5 +109,37 @@ func TestCompileZeroConfig(t *testing.T) {
 	}
 	if ok, _ := p.AllowRate(addr("127.0.0.1"), []byte("x"), time.Now()); !ok {
 		t.Error("zero Config: rate limited")
+	}
+}
+
+// TestCompileReportsEveryError: Compile names every bad field, not only the
+// first, so that a config file is fixed in one round.
+func TestCompileReportsEveryError(t *testing.T) {
+	_, err := Compile(Config{
+		ClientCIDRs:   []string{"10.0.0.0/33"},
+		DefaultAction: "block",
+		Rules: []Rule{
+			{Hosts: []string{"*.", "ok.test", "a..b"}, Action: "permit", Ports: "80-"},
+			{Methods: []string{"get"}, Action: "allow"},
+		},
+		DenyPresets: []string{"public"},
+		RateLimits:  RateLimits{Global: RateLimit{RPS: -1}},
+	})
+	var errs ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %T %v is not ConfigErrors", err, err)
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Field)
+	}
+	want := []string{"policy.client_cidrs[0]", "policy.default_action", "policy.rules[0].action",
+		"policy.rules[0].hosts[0]", "policy.rules[0].hosts[2]", "policy.rules[0].ports",
+		"policy.rules[1].methods[0]", "policy.deny_presets[0]", "policy.rate_limits.global.rps"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("fields\n got %q\nwant %q", got, want)
+	}
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Error("not ErrInvalidConfig")
 	}
 }

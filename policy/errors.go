@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error is a request refused by the policy, with the HTTP status the client is
@@ -62,6 +63,39 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns ErrInvalidConfig.
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// ConfigErrors are all the errors of a Config that Compile found, in the
+// order of its fields. errors.As finds the first *ConfigError in them, and
+// errors.Is matches ErrInvalidConfig.
+type ConfigErrors []*ConfigError
+
+// Error returns the errors, one a line.
+func (e ConfigErrors) Error() string {
+	s := make([]string, len(e))
+	for i, ce := range e {
+		s[i] = ce.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Unwrap returns the errors.
+func (e ConfigErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, ce := range e {
+		out[i] = ce
+	}
+	return out
+}
+
+// asConfigError returns err if it is a *ConfigError, else err as the
+// reason of one naming field.
+func asConfigError(field string, err error) *ConfigError {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return &ConfigError{Field: field, Reason: err.Error()}
+}
 
 func configErrorf(field, value, format string, args ...any) *ConfigError {
 	return &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
