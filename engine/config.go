@@ -176,49 +176,62 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// Check validates cfg, naming the first bad field and its value.
+// Check validates cfg. Its error is ConfigErrors, every bad field, each
+// named by its key in the config file (Settings) and with its value.
 func (cfg Config) Check() error {
+	var errs ConfigErrors
+	bad := func(field, value, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)})
+	}
 	if cfg.Listen != "" {
 		if err := checkListen(cfg.Listen); err != nil {
-			return fmt.Errorf("engine: listen: %q: %v", cfg.Listen, err)
+			bad("listen", cfg.Listen, "%v", err)
 		}
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{
-		{"connect_timeout", cfg.ConnectTimeout}, {"connect_total", cfg.ConnectTotalTimeout},
-		{"head_timeout", cfg.HeadTimeout},
-		{"idle_timeout", cfg.IdleTimeout}, {"response_timeout", cfg.ResponseTimeout},
-		{"upstream_idle_timeout", cfg.UpstreamIdle}, {"drain_timeout", cfg.DrainTimeout},
+		{"timeouts.connect", cfg.ConnectTimeout}, {"timeouts.connect_total", cfg.ConnectTotalTimeout},
+		{"timeouts.head", cfg.HeadTimeout},
+		{"timeouts.idle", cfg.IdleTimeout}, {"timeouts.response", cfg.ResponseTimeout},
+		{"timeouts.upstream_idle", cfg.UpstreamIdle}, {"timeouts.drain", cfg.DrainTimeout},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("engine: %s: %v is negative", d.name, d.v)
+			bad(d.name, d.v.String(), "must not be negative")
 		}
 	}
 	for _, n := range []struct {
 		name string
 		v    int
 	}{
-		{"loops", cfg.Loops}, {"max_idle_per_host", cfg.MaxIdlePerHost},
-		{"max_connect_attempts", cfg.MaxConnectAttempts},
-		{"max_conns_per_host", cfg.MaxConnsPerHost}, {"max_conns", cfg.MaxConns},
-		{"max_buffered", cfg.MaxBuffered}, {"stream_threshold", cfg.StreamThreshold},
-		{"stream_high_water", cfg.StreamHighWater}, {"read_buffer", cfg.ReadBuffer},
+		{"loops", cfg.Loops}, {"limits.max_idle_per_host", cfg.MaxIdlePerHost},
+		{"limits.max_connect_attempts", cfg.MaxConnectAttempts},
+		{"limits.max_conns_per_host", cfg.MaxConnsPerHost}, {"limits.max_conns", cfg.MaxConns},
+		{"limits.max_buffered", cfg.MaxBuffered}, {"limits.stream_threshold", cfg.StreamThreshold},
+		{"limits.stream_high_water", cfg.StreamHighWater}, {"read_buffer", cfg.ReadBuffer},
+		// parser.Limits takes any value; a negative one is a mistake.
+		{"limits.max_request_line", cfg.Limits.MaxRequestLine},
+		{"limits.max_head_bytes", cfg.Limits.MaxHeadBytes},
+		{"limits.max_headers", cfg.Limits.MaxHeaders},
 	} {
 		if n.v < 0 {
-			return fmt.Errorf("engine: %s: %d is negative", n.name, n.v)
+			bad(n.name, strconv.Itoa(n.v), "must not be negative")
 		}
 	}
 	if cfg.SpliceAbove < -1 {
-		return fmt.Errorf("engine: splice_above: %d is neither a size nor -1 (never)", cfg.SpliceAbove)
+		bad("limits.splice_above", strconv.Itoa(cfg.SpliceAbove), "neither a size nor -1 (never)")
 	}
 	if h := cfg.RewriteHeader; h != "" {
 		for i := 0; i < len(h); i++ {
 			if !isTokenByte(h[i]) {
-				return fmt.Errorf("engine: rewrite_header: %q is not a header name", h)
+				bad("rewrite_header", h, "not a header name")
+				break
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type Error struct {
 
 func (e *Error) Error() string { return "engine: " + e.Detail }
 
+// ErrInvalidConfig is matched (errors.Is) by every error of Config.Check.
+var ErrInvalidConfig = errors.New("engine: invalid configuration")
+
 // MaxInterim is how many interim (1xx) responses one request may get before
 // the upstream is dropped with ErrTooManyInterim.
 const MaxInterim = 10

@@ -63,7 +63,7 @@ type Server struct {
 // NewServer validates cfg and returns a server that is not yet listening.
 func NewServer(cfg Config, res Resolver) (*Server, error) {
 	if err := cfg.Check(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Loops == 0 {
@@ -137,7 +137,7 @@ func (s *Server) Start() error {
 // invalid rewrite header.
 func (s *Server) Reload(d Dynamic) error {
 	if err := (Config{RewriteHeader: d.RewriteHeader}).Check(); err != nil {
-		return err
+		return fmt.Errorf("engine: %w", err)
 	}
 	s.cfg.dyn.Store(&d)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,13 +44,15 @@ const minMinTTL = time.Second
 
 // Config configures a Resolver. The zero value of every field means its
 // documented default (the Default* constants), so Config{} is a working
-// configuration. The package documentation lists every setting.
+// configuration. The package documentation lists every setting. It is also
+// the `resolver:` section of sluice's config file: the yaml tags are its
+// keys, and Validate names them.
 type Config struct {
 	// Nameservers are the servers to query, as "ip", "ip:port" or
 	// "[ipv6]:port" (port 53 if absent). Empty means the nameservers of
 	// ResolvConf. Given explicitly, they replace resolv.conf's nameservers
 	// but its search list and options still apply (unless ResolvConf is "-").
-	Nameservers []string
+	Nameservers []string `yaml:"nameservers"`
 
 	// ResolvConf is the resolv.conf(5) file giving nameservers, search list
 	// ("search", "domain") and options ndots, timeout, attempts and rotate.
@@ -57,30 +60,31 @@ type Config struct {
 	// file means glibc's defaults: nameserver 127.0.0.1 and ::1, no search
 	// list, ndots 1, timeout 5 s, attempts 2); "-" reads no file and uses those
 	// defaults.
-	ResolvConf string
+	ResolvConf string `yaml:"resolv_conf"`
 
 	// HostsFile is the hosts(5) file consulted before DNS; it is re-read
 	// when it changes. Default "/etc/hosts" (missing is fine); "-" disables it.
-	HostsFile string
+	HostsFile string `yaml:"hosts_file"`
 
 	// Family selects the record types queried and the address order.
 	// Default FamilyAuto.
-	Family Family
+	Family Family `yaml:"family"`
 
 	// MinTTL and MaxTTL clamp the TTL of every answer: the TTL is the
 	// smallest TTL of the records used (CNAMEs included). Defaults 5 s and
 	// 1 h; MinTTL must be at least 1 s. Hosts-file answers get MinTTL.
-	MinTTL, MaxTTL time.Duration
+	MinTTL time.Duration `yaml:"min_ttl"`
+	MaxTTL time.Duration `yaml:"max_ttl"`
 
 	// HostTTL evicts a host that no Lookup or Resolve has asked for in this
 	// long (Envoy host_ttl). Default 5 min.
-	HostTTL time.Duration
+	HostTTL time.Duration `yaml:"host_ttl"`
 
 	// MaxHosts caps the number of cached hosts, negative entries and
 	// pending ones included (Envoy max_hosts). A new host beyond it evicts
 	// a negatively cached host (see MaxNegativeHosts) or, when there is
 	// none that can go, fails at once with ErrCacheOverflow. Default 1024.
-	MaxHosts int
+	MaxHosts int `yaml:"max_hosts"`
 
 	// MaxNegativeHosts caps the number of negatively cached hosts, those
 	// whose current answer is an error (NXDOMAIN, NODATA, SERVFAIL,
@@ -93,39 +97,40 @@ type Config struct {
 	// hosts never are, and Preresolve hosts do not count here. Default
 	// MaxHosts/4, at least 1 (DefaultMaxNegativeHosts with the default
 	// MaxHosts); at most MaxHosts.
-	MaxNegativeHosts int
+	MaxNegativeHosts int `yaml:"max_negative_hosts"`
 
 	// MaxPending caps the number of Resolve callbacks waiting for an answer
 	// (Envoy max_pending_requests); beyond it Resolve fails at once with
 	// ErrPendingOverflow. Default 1024.
-	MaxPending int
+	MaxPending int `yaml:"max_pending"`
 
 	// QueryTimeout bounds one resolution of one host, from the moment it is
 	// queued until its answer: queue wait, every search-list name, every
 	// attempt, both record types. Default 5 s. It uses real time.
-	QueryTimeout time.Duration
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 
 	// Workers is the number of resolver goroutines serving the queue.
 	// Default 32.
-	Workers int
+	Workers int `yaml:"workers"`
 
 	// FailureBackoffBase and FailureBackoffMax set the negative-caching time
 	// of a failed resolution: after the n-th consecutive failure the
 	// failure is cached (or, for a refresh, the last good answer kept) for a
 	// random time in [d/2, d] where d = min(Base * 2^(n-1), Max) (Envoy
 	// dns_failure_refresh_rate). Defaults 1 s and 60 s.
-	FailureBackoffBase, FailureBackoffMax time.Duration
+	FailureBackoffBase time.Duration `yaml:"failure_backoff_base"`
+	FailureBackoffMax  time.Duration `yaml:"failure_backoff_max"`
 
 	// MaxStale bounds how long after its expiry the last good answer is kept
 	// while refreshes keep failing (RFC 8767 serve-stale); past it a failed
 	// refresh publishes the error. Default 24 h; negative disables
 	// serve-stale.
-	MaxStale time.Duration
+	MaxStale time.Duration `yaml:"max_stale"`
 
 	// Preresolve lists hosts resolved by Start. They are pinned: never
 	// evicted, and refreshed before expiry even when unused. They count
 	// towards MaxHosts.
-	Preresolve []string
+	Preresolve []string `yaml:"preresolve"`
 
 	// CacheFile, when set, keeps the cache's good answers across restarts
 	// (Envoy's key_value_config for its DNS cache): every
@@ -146,24 +151,42 @@ type Config struct {
 	// other-version file is ignored, and an invalid entry skipped, with a
 	// warning to Logger. Default "" (off). One file per Resolver: two
 	// resolvers must not share it. New does not touch the file.
-	CacheFile string
+	CacheFile string `yaml:"cache_file"`
 
 	// CacheFileInterval is how often CacheFile is written while running.
 	// Default 1 min; it follows Clock.
-	CacheFileInterval time.Duration
+	CacheFileInterval time.Duration `yaml:"cache_file_interval"`
 
 	// Logger receives the resolver's warnings (cache file problems).
 	// Default slog.Default().
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 
 	// Clock is the time source for TTLs, backoff and eviction. Default
 	// SystemClock().
-	Clock Clock
+	Clock Clock `yaml:"-"`
+}
+
+// WithDefaults returns c with every zero field set to its default, as New
+// uses it (Nameservers in "ip:port" form, Preresolve in lower case), and
+// Validate's errors. /config shows it.
+func (c Config) WithDefaults() (Config, error) { return c.withDefaults() }
+
+// Validate checks every field of c and returns all the errors it finds, as
+// ConfigErrors (nil if none): each names the field by its key in the config
+// file ("resolver.min_ttl", "resolver.nameservers[1]"), a check of two
+// fields names both keys. It reads no file (New reads ResolvConf).
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // withDefaults returns a copy of c with defaults filled in and checks every
-// field, naming the bad one.
+// field; the error is ConfigErrors, naming every bad field.
 func (c Config) withDefaults() (Config, error) {
+	var errs ConfigErrors
+	bad := func(field, value, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: "resolver." + field, Value: value, Reason: fmt.Sprintf(format, args...)})
+	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = DefaultResolvConf
 	}
@@ -171,24 +194,25 @@ func (c Config) withDefaults() (Config, error) {
 		c.HostsFile = DefaultHostsFile
 	}
 	if c.Family > FamilyAll {
-		return c, fmt.Errorf("resolver: Family %d: unknown address family", uint8(c.Family))
+		bad("family", c.Family.String(), "unknown address family")
 	}
 	durations := []struct {
 		name string
 		p    *time.Duration
 		def  time.Duration
 	}{
-		{"MinTTL", &c.MinTTL, DefaultMinTTL},
-		{"MaxTTL", &c.MaxTTL, DefaultMaxTTL},
-		{"HostTTL", &c.HostTTL, DefaultHostTTL},
-		{"QueryTimeout", &c.QueryTimeout, DefaultQueryTimeout},
-		{"FailureBackoffBase", &c.FailureBackoffBase, DefaultFailureBackoffBase},
-		{"FailureBackoffMax", &c.FailureBackoffMax, DefaultFailureBackoffMax},
-		{"CacheFileInterval", &c.CacheFileInterval, DefaultCacheFileInterval},
+		{"min_ttl", &c.MinTTL, DefaultMinTTL},
+		{"max_ttl", &c.MaxTTL, DefaultMaxTTL},
+		{"host_ttl", &c.HostTTL, DefaultHostTTL},
+		{"query_timeout", &c.QueryTimeout, DefaultQueryTimeout},
+		{"failure_backoff_base", &c.FailureBackoffBase, DefaultFailureBackoffBase},
+		{"failure_backoff_max", &c.FailureBackoffMax, DefaultFailureBackoffMax},
+		{"cache_file_interval", &c.CacheFileInterval, DefaultCacheFileInterval},
 	}
 	for _, d := range durations {
 		if *d.p < 0 {
-			return c, fmt.Errorf("resolver: %s %v: must not be negative", d.name, *d.p)
+			bad(d.name, d.p.String(), "must not be negative")
+			*d.p = d.def // so that the checks below do not repeat it
 		}
 		if *d.p == 0 {
 			*d.p = d.def
@@ -198,46 +222,45 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxStale = DefaultMaxStale
 	}
 	if c.MinTTL < minMinTTL {
-		return c, fmt.Errorf("resolver: MinTTL %v: must be at least %v", c.MinTTL, minMinTTL)
-	}
-	if c.MaxTTL < c.MinTTL {
-		return c, fmt.Errorf("resolver: MaxTTL %v: must be at least MinTTL (%v)", c.MaxTTL, c.MinTTL)
+		bad("min_ttl", c.MinTTL.String(), "must be at least %v", minMinTTL)
+	} else if c.MaxTTL < c.MinTTL {
+		bad("max_ttl", c.MaxTTL.String(), "must be at least resolver.min_ttl (%v)", c.MinTTL)
 	}
 	if c.FailureBackoffMax < c.FailureBackoffBase {
-		return c, fmt.Errorf("resolver: FailureBackoffMax %v: must be at least FailureBackoffBase (%v)",
-			c.FailureBackoffMax, c.FailureBackoffBase)
+		bad("failure_backoff_max", c.FailureBackoffMax.String(),
+			"must be at least resolver.failure_backoff_base (%v)", c.FailureBackoffBase)
 	}
 	ints := []struct {
 		name string
 		p    *int
 		def  int
 	}{
-		{"MaxHosts", &c.MaxHosts, DefaultMaxHosts},
-		{"MaxPending", &c.MaxPending, DefaultMaxPending},
-		{"Workers", &c.Workers, DefaultWorkers},
+		{"max_hosts", &c.MaxHosts, DefaultMaxHosts},
+		{"max_pending", &c.MaxPending, DefaultMaxPending},
+		{"workers", &c.Workers, DefaultWorkers},
 	}
 	for _, n := range ints {
 		if *n.p < 0 {
-			return c, fmt.Errorf("resolver: %s %d: must not be negative", n.name, *n.p)
+			bad(n.name, strconv.Itoa(*n.p), "must not be negative")
+			*n.p = n.def
 		}
 		if *n.p == 0 {
 			*n.p = n.def
 		}
 	}
-	if c.MaxNegativeHosts < 0 {
-		return c, fmt.Errorf("resolver: MaxNegativeHosts %d: must not be negative", c.MaxNegativeHosts)
-	}
-	if c.MaxNegativeHosts == 0 {
+	switch {
+	case c.MaxNegativeHosts < 0:
+		bad("max_negative_hosts", strconv.Itoa(c.MaxNegativeHosts), "must not be negative")
+	case c.MaxNegativeHosts == 0:
 		c.MaxNegativeHosts = max(c.MaxHosts/negativeShare, 1)
-	}
-	if c.MaxNegativeHosts > c.MaxHosts {
-		return c, fmt.Errorf("resolver: MaxNegativeHosts %d: must be at most MaxHosts (%d)", c.MaxNegativeHosts, c.MaxHosts)
+	case c.MaxNegativeHosts > c.MaxHosts:
+		bad("max_negative_hosts", strconv.Itoa(c.MaxNegativeHosts), "must be at most resolver.max_hosts (%d)", c.MaxHosts)
 	}
 	servers := make([]string, 0, len(c.Nameservers))
 	for i, s := range c.Nameservers {
 		hp, err := parseNameserver(s)
 		if err != nil {
-			return c, fmt.Errorf("resolver: Nameservers[%d] %q: %v", i, s, err)
+			bad(fmt.Sprintf("nameservers[%d]", i), s, "%v", err)
 		}
 		servers = append(servers, hp)
 	}
@@ -246,12 +269,12 @@ func (c Config) withDefaults() (Config, error) {
 	for i, h := range c.Preresolve {
 		h = strings.ToLower(h)
 		if _, ok := parseLiteral(h); !ok && !validHostName(h) {
-			return c, fmt.Errorf("resolver: Preresolve[%d] %q: not a host name", i, h)
+			bad(fmt.Sprintf("preresolve[%d]", i), h, "not a host name")
 		}
 		hosts = append(hosts, h)
 	}
 	if len(hosts) > c.MaxHosts {
-		return c, fmt.Errorf("resolver: Preresolve: %d hosts, more than MaxHosts (%d)", len(hosts), c.MaxHosts)
+		bad("preresolve", "", "%d hosts, more than resolver.max_hosts (%d)", len(hosts), c.MaxHosts)
 	}
 	c.Preresolve = hosts
 	if c.Clock == nil {
@@ -259,6 +282,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if len(errs) > 0 {
+		return c, errs
 	}
 	return c, nil
 }

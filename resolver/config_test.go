@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -41,36 +42,59 @@ func TestMaxNegativeHostsDefault(t *testing.T) {
 	}
 }
 
-// TestConfigInvalid: every bad value is refused by New, naming the field.
+// TestConfigInvalid: every bad value is refused by New, naming the field by
+// its key in the config file.
 func TestConfigInvalid(t *testing.T) {
 	for _, tt := range []struct {
 		field string
 		cfg   Config
 	}{
-		{"MinTTL", Config{MinTTL: 500 * time.Millisecond}},
-		{"MinTTL", Config{MinTTL: -time.Second}},
-		{"MaxTTL", Config{MinTTL: time.Minute, MaxTTL: time.Second}},
-		{"HostTTL", Config{HostTTL: -1}},
-		{"QueryTimeout", Config{QueryTimeout: -1}},
-		{"FailureBackoffMax", Config{FailureBackoffBase: time.Minute, FailureBackoffMax: time.Second}},
-		{"MaxHosts", Config{MaxHosts: -1}},
-		{"MaxPending", Config{MaxPending: -5}},
-		{"MaxNegativeHosts", Config{MaxNegativeHosts: -1}},
-		{"MaxNegativeHosts", Config{MaxHosts: 10, MaxNegativeHosts: 11}},
-		{"Workers", Config{Workers: -1}},
-		{"CacheFileInterval", Config{CacheFileInterval: -time.Second}},
-		{"Family", Config{Family: 9}},
-		{"Nameservers[1]", Config{Nameservers: []string{"127.0.0.1", "dns.example"}}},
-		{"Nameservers[0]", Config{Nameservers: []string{"127.0.0.1:0"}}},
-		{"Preresolve[0]", Config{Preresolve: []string{"bad host"}}},
-		{"Preresolve", Config{MaxHosts: 1, Preresolve: []string{"a.test", "b.test"}}},
-		{"ResolvConf", Config{ResolvConf: "/nonexistent/resolv.conf"}},
+		{"resolver.min_ttl", Config{MinTTL: 500 * time.Millisecond}},
+		{"resolver.min_ttl", Config{MinTTL: -time.Second}},
+		{"resolver.max_ttl", Config{MinTTL: time.Minute, MaxTTL: time.Second}},
+		{"resolver.host_ttl", Config{HostTTL: -1}},
+		{"resolver.query_timeout", Config{QueryTimeout: -1}},
+		{"resolver.failure_backoff_max", Config{FailureBackoffBase: time.Minute, FailureBackoffMax: time.Second}},
+		{"resolver.max_hosts", Config{MaxHosts: -1}},
+		{"resolver.max_pending", Config{MaxPending: -5}},
+		{"resolver.max_negative_hosts", Config{MaxNegativeHosts: -1}},
+		{"resolver.max_negative_hosts", Config{MaxHosts: 10, MaxNegativeHosts: 11}},
+		{"resolver.workers", Config{Workers: -1}},
+		{"resolver.cache_file_interval", Config{CacheFileInterval: -time.Second}},
+		{"resolver.family", Config{Family: 9}},
+		{"resolver.nameservers[1]", Config{Nameservers: []string{"127.0.0.1", "dns.example"}}},
+		{"resolver.nameservers[0]", Config{Nameservers: []string{"127.0.0.1:0"}}},
+		{"resolver.preresolve[0]", Config{Preresolve: []string{"bad host"}}},
+		{"resolver.preresolve", Config{MaxHosts: 1, Preresolve: []string{"a.test", "b.test"}}},
+		{"resolver.resolv_conf", Config{ResolvConf: "/nonexistent/resolv.conf"}},
 	} {
 		tt.cfg.HostsFile = Disabled
 		_, err := New(tt.cfg)
-		if err == nil || !strings.Contains(err.Error(), tt.field) || !strings.HasPrefix(err.Error(), "resolver: ") {
+		var ce *ConfigError
+		if err == nil || !strings.HasPrefix(err.Error(), tt.field+": ") || !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: error %v", tt.field, err)
 		}
+	}
+}
+
+// TestConfigValidateEvery: Validate reports every bad field, and a check of
+// two fields names both by their keys.
+func TestConfigValidateEvery(t *testing.T) {
+	err := Config{MinTTL: 10 * time.Second, MaxTTL: 5 * time.Second, Workers: -1,
+		Nameservers: []string{"dns.test", "127.0.0.1", "::1:0:x"}}.Validate()
+	var errs ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %T %v", err, err)
+	}
+	want := `resolver.max_ttl: "5s": must be at least resolver.min_ttl (10s)
+resolver.workers: "-1": must not be negative
+resolver.nameservers[0]: "dns.test": not an IP address or IP:port
+resolver.nameservers[2]: "::1:0:x": not an IP address or IP:port`
+	if err.Error() != want {
+		t.Errorf("error\n%s\nwant\n%s", err, want)
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero Config: %v", err)
 	}
 }
 

@@ -53,12 +53,12 @@ func loadResolvConf(path string) (*resolvConf, error) {
 		if errors.Is(err, fs.ErrNotExist) && path == DefaultResolvConf {
 			return defaultResolvConf(), nil
 		}
-		return nil, fmt.Errorf("resolver: ResolvConf: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	rc, err := parseResolvConf(f)
 	if err != nil {
-		return nil, fmt.Errorf("resolver: ResolvConf %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rc, nil
 }

@@ -65,7 +65,8 @@ type Resolver struct {
 }
 
 // New validates cfg, reads resolv.conf and the hosts file, and returns a
-// Resolver that is not started yet. Errors name the bad Config field.
+// Resolver that is not started yet. Its error is ConfigErrors (see
+// Config.Validate), naming every bad field.
 func New(cfg Config) (*Resolver, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -73,7 +74,7 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	rc, err := loadResolvConf(cfg.ResolvConf)
 	if err != nil {
-		return nil, err
+		return nil, ConfigErrors{{Field: "resolver.resolv_conf", Reason: err.Error()}}
 	}
 	if len(cfg.Nameservers) > 0 {
 		rc.servers = cfg.Nameservers
