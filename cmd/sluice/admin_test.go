@@ -92,7 +92,7 @@ func TestAdminEndpoints(t *testing.T) {
 				{Host: "b.test", State: resolver.StateFailed, Error: "name not found", Failures: 2},
 			}
 		},
-		Config: func() any { return &fileConfig{Listen: "127.0.0.1:3128"} },
+		Config: func() any { return &fileConfig{Settings: engine.Settings{Listen: "127.0.0.1:3128"}} },
 	})
 
 	if code, body, _ := get(t, h, "/healthz"); code != 200 || body != "ok\n" {

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
 
 	"github.com/sluiceproxy/sluice/engine"
-	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -31,71 +31,27 @@ var defaultClientCIDRs = []string{"127.0.0.0/8", "::1/128"}
 // GOMAXPROCS, which engine.Server.Start raises.
 func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 	out := &fileConfig{
-		Listen:        e.Listen,
-		Admin:         new(c.adminAddr()),
-		Loops:         e.Loops,
-		LogLevel:      c.LogLevel,
-		AccessLog:     new(c.accessLogPath()),
-		RewriteHeader: c.rewriteHeader(),
-		Drain:         c.Drain,
-		Timeouts: timeoutsConfig{
-			Connect:      e.ConnectTimeout,
-			ConnectTotal: e.ConnectTotalTimeout,
-			Head:         e.HeadTimeout,
-			Idle:         e.IdleTimeout,
-			Response:     e.ResponseTimeout,
-			UpstreamIdle: e.UpstreamIdle,
-			Drain:        e.DrainTimeout,
-		},
-		Limits: limitsConfig{
-			MaxConns:        e.MaxConns,
-			MaxConnectTries: e.MaxConnectAttempts,
-			MaxConnsPerHost: e.MaxConnsPerHost,
-			MaxIdlePerHost:  e.MaxIdlePerHost,
-			MaxBuffered:     e.MaxBuffered,
-			StreamThreshold: e.StreamThreshold,
-			StreamHighWater: e.StreamHighWater,
-			SpliceAbove:     e.SpliceAbove,
-			MaxRequestLine:  orDefault(e.Limits.MaxRequestLine, parser.DefaultMaxRequestLine),
-			MaxHeadBytes:    orDefault(e.Limits.MaxHeadBytes, parser.DefaultMaxHeadBytes),
-			MaxHeaders:      orDefault(e.Limits.MaxHeaders, parser.DefaultMaxHeaders),
-		},
-		Resolver: c.effectiveResolver(),
-		Policy:   c.effectivePolicy(realm),
+		Settings:  engine.SettingsOf(e),
+		Admin:     new(c.adminAddr()),
+		LogLevel:  cmp.Or(c.LogLevel, "info"),
+		AccessLog: new(c.accessLogPath()),
+		Drain:     c.Drain,
+		Resolver:  c.effectiveResolver(),
+		Policy:    c.effectivePolicy(realm),
 	}
-	if out.LogLevel == "" {
-		out.LogLevel = "info"
-	}
+	out.RewriteHeader = c.rewriteHeader() // e's is the one at start; a reload may change it
 	return out
 }
 
 // effectiveResolver is the resolver section with resolver.Config's defaults
-// (resolver.Config documents each; resolver.New applies them). Nameservers
-// stay empty when none are configured: the resolver then takes
-// resolv_conf's, which the section shows.
-func (c *fileConfig) effectiveResolver() resolverConfig {
-	r := c.Resolver
-	r.Nameservers = slices.Clone(r.Nameservers)
-	r.Preresolve = slices.Clone(r.Preresolve)
-	r.ResolvConf = orDefault(r.ResolvConf, resolver.DefaultResolvConf)
-	r.HostsFile = orDefault(r.HostsFile, resolver.DefaultHostsFile)
-	r.MinTTL = orDefault(r.MinTTL, resolver.DefaultMinTTL)
-	r.MaxTTL = orDefault(r.MaxTTL, resolver.DefaultMaxTTL)
-	r.HostTTL = orDefault(r.HostTTL, resolver.DefaultHostTTL)
-	r.QueryTimeout = orDefault(r.QueryTimeout, resolver.DefaultQueryTimeout)
-	r.FailureBackoffBase = orDefault(r.FailureBackoffBase, resolver.DefaultFailureBackoffBase)
-	r.FailureBackoffMax = orDefault(r.FailureBackoffMax, resolver.DefaultFailureBackoffMax)
-	r.MaxStale = orDefault(r.MaxStale, resolver.DefaultMaxStale)
-	r.MaxHosts = orDefault(r.MaxHosts, resolver.DefaultMaxHosts)
-	r.MaxPending = orDefault(r.MaxPending, resolver.DefaultMaxPending)
-	r.Workers = orDefault(r.Workers, resolver.DefaultWorkers)
-	r.CacheFileInterval = orDefault(r.CacheFileInterval, resolver.DefaultCacheFileInterval)
-	if r.MaxNegativeHosts == 0 {
-		// "Default MaxHosts/4, at least 1 (DefaultMaxNegativeHosts with
-		// the default MaxHosts)".
-		const share = resolver.DefaultMaxHosts / resolver.DefaultMaxNegativeHosts // 4
-		r.MaxNegativeHosts = max(r.MaxHosts/share, 1)
-	}
+// (resolver.Config.WithDefaults). Nameservers and preresolve hosts stay as
+// configured; nameservers stay empty when none are configured: the
+// resolver then takes resolv_conf's, which the section shows.
+func (c *fileConfig) effectiveResolver() resolver.Config {
+	r, _ := c.Resolver.WithDefaults() // validated at load
+	r.Nameservers = slices.Clone(c.Resolver.Nameservers)
+	r.Preresolve = slices.Clone(c.Resolver.Preresolve)
+	r.Logger, r.Clock = nil, nil
 	return r
 }
 

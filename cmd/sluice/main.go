@@ -107,13 +107,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	c := &fileConfig{}
 	if o.config != "" {
 		if c, err = loadConfigFile(o.config); err != nil {
-			fmt.Fprintln(stderr, "sluice:", err)
+			printError(stderr, err)
 			return 2
 		}
 	}
 	c.applyFlags(o, o.set)
 	if err := c.validate(); err != nil {
-		fmt.Fprintln(stderr, "sluice:", err)
+		printError(stderr, err)
 		return 2
 	}
 	level := new(slog.LevelVar) // a reload may change it

@@ -111,7 +111,7 @@ func (r *reloader) load() (*fileConfig, *policy.Policy, error) {
 func (c *fileConfig) locate(err error) error {
 	var ce *policy.ConfigError
 	if errors.As(err, &ce) && c.file != "" {
-		if line := c.lineOf(ce.Field); line > 0 {
+		if line := lineOf(c.root, ce.Field); line > 0 {
 			return fmt.Errorf("%s:%d: %w", c.file, line, err)
 		}
 		return fmt.Errorf("%s: %w", c.file, err)
