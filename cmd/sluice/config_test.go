@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -346,5 +348,77 @@ func TestApplyFlags(t *testing.T) {
 	}
 	if err := c.validate(); err != nil {
 		t.Errorf("validate after flags: %v", err)
+	}
+}
+
+// TestConfigEveryErrorBinary: a file with several mistakes gets every one
+// reported, each at its line, by -check-config and at start, through the
+// real binary.
+func TestConfigEveryErrorBinary(t *testing.T) {
+	bin := buildBinary(t)
+	path := writeConfig(t, `listen: 127.0.0.1:0
+listn: 127.0.0.1:1
+loops: many
+limits:
+  max_headers: 1.5
+timeouts:
+  connect: 5x
+resolver:
+  resolv_conf: "-"
+  min_ttl: 10s
+  max_ttl: 5s
+policy:
+  rules:
+    - hosts: [ok.test, "*."]
+      action: allow
+`)
+	want := []string{
+		`c.yaml:2: listn: unknown field`,
+		`c.yaml:3: loops: "many": want an integer`,
+		`c.yaml:5: limits.max_headers: "1.5": want an integer`,
+		`c.yaml:7: timeouts.connect: "5x": want a duration such as 5s, 250ms or 1m30s`,
+		`c.yaml:11: resolver.max_ttl: "5s": must be at least resolver.min_ttl (10s)`,
+		`c.yaml:14: policy.rules[0].hosts[1]: "*.": invalid host pattern`,
+	}
+	for _, args := range [][]string{{"-check-config", path}, {"-config", path, "-admin", ""}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+			t.Fatalf("%v: %v, want a failure exit\n%s", args, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != len(want) {
+			t.Errorf("%v: %d lines, want %d:\n%s", args, len(lines), len(want), out)
+			continue
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(lines[i], "sluice: ") || !strings.Contains(lines[i], w) {
+				t.Errorf("%v: line %d\n got %s\nwant …%s…", args, i+1, lines[i], w)
+			}
+		}
+	}
+}
+
+// TestCheckConfigStart: -check-config catches what would fail at start (an
+// access log in a directory that does not exist) and warns, exit 0, about a
+// listen address in use.
+func TestCheckConfigStart(t *testing.T) {
+	var out bytes.Buffer
+	path := writeConfig(t, "access_log: /nonexistent/dir/access.log\n")
+	if code := checkConfigFile(path, &out); code != 1 ||
+		!strings.Contains(out.String(), `c.yaml:1: access_log: "/nonexistent/dir/access.log": directory /nonexistent/dir does not exist`) {
+		t.Errorf("exit %d: %s", code, out.String())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out.Reset()
+	path = writeConfig(t, "admin: \"\"\nlisten: "+ln.Addr().String()+"\n")
+	if code := checkConfigFile(path, &out); code != 0 ||
+		!strings.Contains(out.String(), "sluice: warning: ") || !strings.Contains(out.String(), `c.yaml:2: listen: "`+ln.Addr().String()+`": cannot listen now`) ||
+		!strings.Contains(out.String(), "configuration valid") {
+		t.Errorf("exit %d: %s", code, out.String())
 	}
 }
