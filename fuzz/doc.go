@@ -4,5 +4,6 @@
 //
 // parser_fuzz_test.go fuzzes package parser on its own and against
 // net/http.ReadRequest; README.md lists the intended differences between the
-// two.
+// two. harness_test.go checks that FuzzChunked's body costs time linear in
+// its input, as every target's must (README.md, Throughput).
 package fuzz
