@@ -117,7 +117,8 @@ type Session struct {
 	streaming  bool // a body is in stream mode (Driver.StreamBody) until StreamDone
 	streamResp bool // with streaming: the response body; else the request body
 
-	out []byte // scratch for heads the session writes; reused
+	out  []byte     // scratch for heads the session writes; reused
+	spec StreamSpec // scratch for maybeStream
 
 	// Max-Forwards to send upstream for OPTIONS and TRACE (session_final.go).
 	fwdMaxForwards int64
@@ -625,7 +626,10 @@ func (s *Session) sendBody(b []byte) int {
 // than SpliceAbove left, as soon as the client has drained what was relayed.
 // It reports whether it did.
 func (s *Session) maybeStream(resp bool) bool {
-	spec := StreamSpec{ToClient: resp}
+	// The spec lives in the session: a local would escape to the heap
+	// through the Driver interface, one allocation per call.
+	spec := &s.spec
+	*spec = StreamSpec{ToClient: resp}
 	if resp {
 		if !s.reqDone {
 			return false
@@ -648,7 +652,7 @@ func (s *Session) maybeStream(resp bool) bool {
 	s.streaming = true
 	s.streamResp = resp
 	s.d.SetTimer(0) // the stream applies the idle timeout itself
-	s.d.StreamBody(&spec)
+	s.d.StreamBody(spec)
 	return true
 }
 

@@ -70,6 +70,7 @@ var knownErrorDetails = []string{
 	parser.ErrBadPort.Reason,
 	parser.ErrHeadTooLarge.Reason,
 	parser.ErrTooManyHeaders.Reason,
+	parser.ErrTooManyConnectionOptions.Reason,
 	parser.ErrBareLF.Reason,
 	parser.ErrSpaceBeforeColon.Reason,
 	parser.ErrObsFold.Reason,

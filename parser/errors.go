@@ -57,6 +57,9 @@ var (
 	ErrHeadTooLarge = newError(431, "header section too large")
 	// ErrTooManyHeaders: more than Limits.MaxHeaders field lines.
 	ErrTooManyHeaders = newError(431, "too many header fields")
+	// ErrTooManyConnectionOptions: the Connection fields list more than
+	// MaxConnectionOptions options.
+	ErrTooManyConnectionOptions = newError(400, "too many Connection options")
 
 	// Field lines (RFC 9112 §5, RFC 9110 §5), also used for trailer fields.
 

@@ -114,6 +114,8 @@ var requestRejects = []rejectCase{
 	{"no colon", "RFC 9112 §5", base + "Foo\r\n\r\n", ErrMissingColon, Limits{}},
 	{"no colon with space", "RFC 9112 §5", base + "Foo bar\r\n\r\n", ErrMissingColon, Limits{}},
 	{"too many fields", "RFC 9110 §5.4 (431)", base + strings.Repeat("X: y\r\n", DefaultMaxHeaders) + "\r\n", ErrTooManyHeaders, Limits{}},
+	{"too many Connection options", "the head writer's cost (fields.go)", base + "Connection: " + strings.Repeat("a,", MaxConnectionOptions) + "x\r\n\r\n", ErrTooManyConnectionOptions, Limits{}},
+	{"too many Connection options in several fields", "the head writer's cost (fields.go)", base + strings.Repeat("Connection: a, b\r\n", MaxConnectionOptions/2) + "Connection: c\r\n\r\n", ErrTooManyConnectionOptions, Limits{}},
 	{"too many fields custom", "RFC 9110 §5.4 (431)", base + "A: 1\r\nB: 2\r\n\r\n", ErrTooManyHeaders, Limits{MaxHeaders: 2}},
 	{"head too large", "RFC 9110 §5.4 (431)", base + "X: " + strings.Repeat("y", 70000) + "\r\n\r\n", ErrHeadTooLarge, Limits{}},
 	{"head too large custom", "RFC 9110 §5.4 (431)", base + "X: yyyyyyyyyy\r\n\r\n", ErrHeadTooLarge, Limits{MaxHeadBytes: 32}},
