@@ -243,6 +243,9 @@ func TestStreamKeepAliveSurvives(t *testing.T) {
 	}))
 	c, br := e.raw()
 	for round := 0; round < 3; round++ {
+		// 32 MiB a round: under -race on two busy cores a round can take
+		// seconds, so each gets its own deadline (e.raw's 10 s is for all).
+		c.SetDeadline(time.Now().Add(30 * time.Second))
 		fmt.Fprintf(c, "GET http://origin.test:%d/big HTTP/1.1\r\nHost: origin.test\r\n\r\n", origin.port)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -260,6 +263,7 @@ func TestStreamKeepAliveSurvives(t *testing.T) {
 		}
 	}
 	// An upload that streams, then a pipelined request right behind it.
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	var req bytes.Buffer
 	fmt.Fprintf(&req, "POST http://origin.test:%d/up HTTP/1.1\r\nHost: origin.test\r\nContent-Length: %d\r\n\r\n", origin.port, size)
 	go func() {
