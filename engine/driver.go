@@ -63,9 +63,8 @@ type Driver interface {
 	// take a response body in stream mode at once (Config.SpliceAbove).
 	Drained() bool
 	// StreamBody hands the rest of a body to stream mode; the driver later
-	// calls StreamDone, or ClientClosed if the stream failed. spec is valid
-	// only during the call.
-	StreamBody(spec *StreamSpec)
+	// calls StreamDone, or ClientClosed if the stream failed.
+	StreamBody(spec StreamSpec)
 
 	// SetTimer arms the session's one timer to fire Timeout after d; 0 disarms it.
 	SetTimer(d time.Duration)

@@ -386,7 +386,7 @@ func (m *MemDriver) Behind(toClient bool) bool {
 func (m *MemDriver) Drained() bool { return m.ClientDrained }
 
 // StreamBody implements Driver.
-func (m *MemDriver) StreamBody(spec *StreamSpec) { m.Streams = append(m.Streams, *spec) }
+func (m *MemDriver) StreamBody(spec StreamSpec) { m.Streams = append(m.Streams, spec) }
 
 // FinishStream reports the last streamed body moved, as the gnet driver does
 // once both connections are back on the loop.

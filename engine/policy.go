@@ -15,7 +15,7 @@ import (
 // or waits for a credential check.
 func (s *Session) policyBeforeDNS() bool {
 	p := s.pol
-	if p.AuthRequired() && !s.bound {
+	if p.AuthRequired() && s.bound == nil {
 		// (Inside a CONNECT-bound connection the CONNECT's user holds.)
 		cred, _ := s.rp.Req.Header("Proxy-Authorization")
 		if len(cred) == 0 {
@@ -90,7 +90,8 @@ func (s *Session) policyRules() bool {
 		return false
 	}
 	for {
-		d := p.Check(s.policyRequest())
+		r := s.policyRequest()
+		d := p.Check(&r)
 		s.rec.Rule = d.Rule
 		if d.Rule == "" {
 			s.rec.Rule = RuleDefault
@@ -116,11 +117,11 @@ func (s *Session) policyRules() bool {
 	}
 }
 
-// policyRequest fills the request the policy is asked about (reused, so
-// asking allocates nothing).
-func (s *Session) policyRequest() *policy.Request {
+// policyRequest returns the request the policy is asked about. Callers pass
+// its address to the policy, which does not keep it: it stays on the stack.
+func (s *Session) policyRequest() policy.Request {
 	req := &s.rp.Req
-	s.preq = policy.Request{
+	return policy.Request{
 		Client:  s.client.Addr(),
 		Method:  req.Bytes(req.MethodName),
 		Host:    s.hostLower,
@@ -128,7 +129,6 @@ func (s *Session) policyRequest() *policy.Request {
 		User:    s.user,
 		Connect: s.tunnel,
 	}
-	return &s.preq
 }
 
 // retarget makes the first value of a rewrite header the destination and the

@@ -78,7 +78,6 @@ type Session struct {
 	rewritten bool      // a per-rule rewrite header already retargeted the request
 	user      []byte
 	decision  policy.Decision // the destination rules' decision (Upgrade checks)
-	preq      policy.Request  // what the policy is asked; reused
 	connAuth  bool            // the exchange uses connection-bound auth: pin its upstream
 	addrBuf   []netip.Addr    // resolved addresses the policy allows; reused
 	extraHdr  []byte          // extra header lines for sluice's own error response
@@ -88,15 +87,11 @@ type Session struct {
 	pinned  bool
 	pinAddr netip.AddrPort
 
-	// Set across requests: the connection is bound to a CONNECT's
-	// destination (session_connect.go).
-	bound          bool
-	boundHost      []byte
-	boundPort      uint16
-	boundAuthority []byte
-	boundUser      []byte
-	boundUserName  string
-	peeked         bool // a CONNECT to an HTTP port turned out not to carry HTTP
+	// Set across requests: the CONNECT destination the connection is bound
+	// to (session_connect.go); nil for almost every connection, so it is
+	// allocated only when one binds.
+	bound  *boundTo
+	peeked bool // a CONNECT to an HTTP port turned out not to carry HTTP
 
 	// The upstream side of the current exchange.
 	upAddr     netip.AddrPort // address of the attached upstream
@@ -117,8 +112,7 @@ type Session struct {
 	streaming  bool // a body is in stream mode (Driver.StreamBody) until StreamDone
 	streamResp bool // with streaming: the response body; else the request body
 
-	out  []byte     // scratch for heads the session writes; reused
-	spec StreamSpec // scratch for maybeStream
+	out []byte // scratch for heads the session writes; reused
 
 	// Max-Forwards to send upstream for OPTIONS and TRACE (session_final.go).
 	fwdMaxForwards int64
@@ -312,7 +306,7 @@ func (s *Session) lookup() {
 // rewrite header, else the absolute-form authority (RFC 9112 §3.2.2: it wins
 // over Host), else the Host header. Default port 80.
 func (s *Session) chooseTarget(req *parser.Request) error {
-	if s.bound {
+	if s.bound != nil {
 		if err := s.boundTarget(req); err != nil {
 			return err
 		}
@@ -417,7 +411,7 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		// addresses are tried; none allowed is a 403 and no connection.
 		s.addrBuf = s.addrBuf[:0]
 		var denied error
-		var r *policy.Request
+		r := s.policyRequest()
 		for _, a := range ans.Addrs {
 			if err := p.CheckAddrFor(s.client.Addr(), s.hostLower, a); err != nil {
 				denied = err
@@ -425,10 +419,7 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 			}
 			// A rule denying an IP literal denies that address whatever
 			// name resolves to it.
-			if r == nil {
-				r = s.policyRequest()
-			}
-			if rule, no := p.AddrRuleDenies(r, a); no {
+			if rule, no := p.AddrRuleDenies(&r, a); no {
 				s.rec.Rule = rule
 				denied = policy.ErrDestinationDenied
 				continue
@@ -626,10 +617,9 @@ func (s *Session) sendBody(b []byte) int {
 // than SpliceAbove left, as soon as the client has drained what was relayed.
 // It reports whether it did.
 func (s *Session) maybeStream(resp bool) bool {
-	// The spec lives in the session: a local would escape to the heap
+	// Passed by value: a pointer to a local would escape to the heap
 	// through the Driver interface, one allocation per call.
-	spec := &s.spec
-	*spec = StreamSpec{ToClient: resp}
+	spec := StreamSpec{ToClient: resp}
 	if resp {
 		if !s.reqDone {
 			return false

@@ -28,6 +28,16 @@ var ErrRawTunnelDenied = &Error{403, "raw tunnel to this port denied: not HTTP"}
 // names another destination than the CONNECT.
 var ErrBoundDestination = &Error{403, "request names another destination than its CONNECT"}
 
+// boundTo is the CONNECT a connection is bound to. Owned by the session;
+// immutable once made.
+type boundTo struct {
+	host      []byte // lower case
+	port      uint16
+	authority []byte // the CONNECT's authority, the Host to forward when a request has none
+	user      []byte // the CONNECT's authenticated user
+	userName  string
+}
+
 // connectHTTPPort reports whether a CONNECT to port carries inspected HTTP.
 func (s *Session) connectHTTPPort(port uint16) bool {
 	if p := s.pol; p != nil {
@@ -80,12 +90,13 @@ func (s *Session) peek(b []byte) int {
 // bindTo makes the CONNECT's destination the fixed destination of every
 // request that follows on this connection, and ends the CONNECT's record.
 func (s *Session) bindTo() {
-	s.bound = true
-	s.boundHost = append(s.boundHost[:0], s.hostLower...)
-	s.boundPort = s.port
-	s.boundAuthority = append(s.boundAuthority[:0], s.authority...)
-	s.boundUser = append(s.boundUser[:0], s.user...)
-	s.boundUserName = s.rec.User
+	s.bound = &boundTo{
+		host:      append([]byte(nil), s.hostLower...),
+		port:      s.port,
+		authority: append([]byte(nil), s.authority...),
+		user:      append([]byte(nil), s.user...),
+		userName:  s.rec.User,
+	}
 	s.finishRecord("")
 	s.st = stIdle
 	s.resetRequest()
@@ -104,19 +115,20 @@ func (s *Session) boundTarget(req *parser.Request) error {
 			port = 80
 		}
 		h := appendLower(s.hostLower[:0], req.Bytes(req.Host))
-		if string(h) != string(s.boundHost) || uint16(port) != s.boundPort {
+		if string(h) != string(s.bound.host) || uint16(port) != s.bound.port {
 			return ErrBoundDestination
 		}
 	}
-	s.hostLower = append(s.hostLower[:0], s.boundHost...)
-	s.port = s.boundPort
-	s.authority = s.boundAuthority
+	b := s.bound
+	s.hostLower = append(s.hostLower[:0], b.host...)
+	s.port = b.port
+	s.authority = b.authority
 	if req.HostIndex >= 0 {
 		s.authority = req.Bytes(req.Headers[req.HostIndex].Value)
 	}
 	s.rewritten = true // the destination is fixed: no rewrite header applies
-	s.user = append(s.user[:0], s.boundUser...)
-	s.rec.User = s.boundUserName
+	s.user = append(s.user[:0], b.user...)
+	s.rec.User = b.userName
 	s.rec.Scheme = "http"
 	return nil
 }

@@ -260,9 +260,9 @@ func (j *streamJob) peekSome() (int, error) {
 
 // StreamBody implements Driver: the body moves once the session call returns
 // and the bytes it consumed are discarded (settle).
-func (cc *clientConn) StreamBody(spec *StreamSpec) {
+func (cc *clientConn) StreamBody(spec StreamSpec) {
 	cc.streamWant = true
-	cc.streamSpec = *spec
+	cc.streamSpec = spec
 }
 
 // Behind implements Driver: the receiver has more than the high-water mark
