@@ -32,6 +32,9 @@ type MemDriver struct {
 	BehindClient, BehindUpstream, ClientDrained bool
 	// Streams records the bodies handed to stream mode; FinishStream ends the last.
 	Streams []StreamSpec
+	// AutoStream moves a streamed body itself (memstream.go) instead of
+	// waiting for FinishStream.
+	AutoStream bool
 
 	ClientIn     []byte // client bytes not yet consumed by the session
 	ClientOut    []byte // everything the session wrote to the client
@@ -54,6 +57,7 @@ type MemDriver struct {
 	timerAt      time.Time // zero when disarmed
 	pendingNames []pendingName
 	pendingDial  []*MemUpstream
+	stream       *memStream // with AutoStream: the body in stream mode
 }
 
 // MemUpstream is one in-memory upstream connection.
@@ -117,6 +121,7 @@ func (m *MemDriver) ClientHangup() {
 		return
 	}
 	m.ClientClosed = true
+	m.stream = nil
 	m.Session.ClientClosed()
 	if p := m.Pinned; p != nil {
 		m.Pinned = nil
@@ -143,6 +148,12 @@ func (m *MemDriver) UpstreamSend(b []byte) {
 func (m *MemDriver) UpstreamHangup() {
 	up := m.Up
 	if up == nil || !up.Open {
+		return
+	}
+	if m.stream != nil {
+		// The close ends a close-delimited body, or cuts any other: either
+		// way the stream job closes both connections (stream.go).
+		m.streamFailed()
 		return
 	}
 	up.Open, up.Closed = false, true
@@ -221,6 +232,11 @@ func (m *MemDriver) finishDial(up *MemUpstream) {
 }
 
 func (m *MemDriver) feedUpstream(up *MemUpstream) {
+	if m.stream != nil {
+		if !m.streamMove() {
+			return
+		}
+	}
 	for m.Up == up && len(up.In) > 0 {
 		n := m.Session.UpstreamData(up.In)
 		up.In = consume(up.In, n)
@@ -250,6 +266,12 @@ func (m *MemDriver) settle() {
 			t.ToUpstream = append(t.ToUpstream, m.ClientIn...)
 			m.ClientIn = m.ClientIn[:0]
 			return
+		}
+		if m.stream != nil {
+			if !m.streamMove() {
+				return
+			}
+			continue
 		}
 		if m.ClientClosed || m.Session.Closed() || len(m.ClientIn) == 0 {
 			return
@@ -386,7 +408,12 @@ func (m *MemDriver) Behind(toClient bool) bool {
 func (m *MemDriver) Drained() bool { return m.ClientDrained }
 
 // StreamBody implements Driver.
-func (m *MemDriver) StreamBody(spec StreamSpec) { m.Streams = append(m.Streams, spec) }
+func (m *MemDriver) StreamBody(spec StreamSpec) {
+	m.Streams = append(m.Streams, spec)
+	if m.AutoStream {
+		m.stream = &memStream{spec: spec}
+	}
+}
 
 // FinishStream reports the last streamed body moved, as the gnet driver does
 // once both connections are back on the loop.

@@ -448,3 +448,33 @@ func TestSessionSpliceAbove(t *testing.T) {
 		})
 	}
 }
+
+// TestMemDriverAutoStream: with AutoStream the in-memory driver moves a
+// streamed body as the stream job does: a response body and a chunked
+// request body in stream mode arrive whole, the request pipelined behind the
+// upload stays with the client, and the pooled upstream is reused.
+func TestMemDriverAutoStream(t *testing.T) {
+	m := newMemConfig(t, Config{StreamThreshold: 4})
+	m.AutoStream = true
+	m.BehindClient, m.BehindUpstream = true, true
+	send(m, "GET http://origin.test/a HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+	up := m.Up
+	upSend(m, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456")
+	upSend(m, "789abcdefghij")
+	if out := takeOut(m); !hasStatus(out, "200") || !strings.HasSuffix(out, "0123456789abcdefghij") || len(m.Streams) != 1 {
+		t.Fatalf("streamed response: %q (streams %d)", out, len(m.Streams))
+	}
+	takeUp(up)
+	send(m, "POST http://origin.test/u HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+	send(m, "6\r\n world\r\n0\r\n\r\nGET http://origin.test/next HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+	if got := takeUp(up); !strings.HasSuffix(got, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n") || len(m.Streams) != 2 || m.Streams[1].ToClient {
+		t.Fatalf("streamed upload: %q (streams %d)", got, len(m.Streams))
+	}
+	upSend(m, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+	if out := takeOut(m); !hasStatus(out, "201") {
+		t.Fatalf("response to the upload: %q", out)
+	}
+	if got := takeUp(up); !strings.HasPrefix(got, "GET /next HTTP/1.1\r\n") || up.Reused != 2 {
+		t.Fatalf("pipelined request after the upload: %q (reused %d)", got, up.Reused)
+	}
+}

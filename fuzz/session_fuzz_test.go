@@ -37,7 +37,14 @@ func FuzzSession(f *testing.F) {
 		if len(client) > 1<<14 || len(upstream) > 1<<14 {
 			return
 		}
-		m := engine.NewMemDriver(engine.Config{}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		// Bodies over 16 bytes may stream; split's bits 5 and 6 say
+		// whether the upstream or the client is behind, so stream mode
+		// (moved by the MemDriver as the gnet driver moves it) is fuzzed
+		// too.
+		m := engine.NewMemDriver(engine.Config{StreamThreshold: 16}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		m.AutoStream = true
+		m.BehindUpstream = split&0x20 != 0
+		m.BehindClient = split&0x40 != 0
 		m.Names["origin.test"] = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
 		step := int(split%32) + 1
 		answered := map[*engine.MemUpstream]bool{}

@@ -1,0 +1,100 @@
+package engine
+
+import "github.com/sluiceproxy/sluice/parser"
+
+// Stream mode in memory. With MemDriver.AutoStream, a body the session hands
+// to stream mode is moved the way the gnet driver's stream job moves it
+// (stream.go): exactly the body's bytes, by its framing, from the sender's
+// input to the receiver; bytes past the body stay with the sender (a
+// pipelined request) or make the upstream unusable (clean false); a
+// close-delimited body, or a sender that closes inside a body, ends the
+// client connection. So FuzzSession sees the orderings of stream mode, not
+// only of loop mode.
+
+// memStream is the body being moved. Owned by its MemDriver.
+type memStream struct {
+	spec  StreamSpec
+	moved int64
+}
+
+// streamMove moves what the sender has of the streamed body; it reports
+// whether the stream ended (and the session was told).
+func (m *MemDriver) streamMove() bool {
+	st := m.stream
+	if st == nil {
+		return false
+	}
+	src := &m.ClientIn
+	var dst *[]byte
+	if st.spec.ToClient {
+		if m.Up == nil {
+			return false
+		}
+		src, dst = &m.Up.In, &m.ClientOut
+	} else if m.Up != nil {
+		dst = &m.Up.Out
+	}
+	out := func(b []byte) {
+		if dst != nil {
+			*dst = append(*dst, b...)
+		}
+		st.moved += int64(len(b))
+	}
+	done := false
+	switch st.spec.Framing {
+	case parser.FramingLength:
+		k := min(int64(len(*src)), st.spec.Remain)
+		out((*src)[:k])
+		*src = consume(*src, int(k))
+		st.spec.Remain -= k
+		done = st.spec.Remain == 0
+	case parser.FramingChunked:
+		for len(*src) > 0 && !done {
+			n, data, fin, err := st.spec.Chunks.Decode(*src)
+			if err != nil {
+				m.streamFailed()
+				return true
+			}
+			if n == 0 {
+				break
+			}
+			if st.spec.Unframe {
+				out(data)
+			} else {
+				out((*src)[:n])
+			}
+			*src = consume(*src, n)
+			done = fin
+		}
+	case parser.FramingClose:
+		out(*src)
+		*src = (*src)[:0]
+		return false // ends with the upstream's close (UpstreamHangup)
+	}
+	if !done {
+		return false
+	}
+	m.stream = nil
+	clean := true
+	if st.spec.ToClient && len(*src) > 0 {
+		clean = false // the upstream sent past the response
+		*src = (*src)[:0]
+	}
+	m.Session.StreamDone(clean, st.moved)
+	return true
+}
+
+// streamFailed ends a stream whose sender broke the framing or closed: as
+// the gnet driver does, both connections close and the session hears of
+// the client's.
+func (m *MemDriver) streamFailed() {
+	m.stream = nil
+	if up := m.Up; up != nil {
+		up.Open, up.Closed = false, true
+		m.Up = nil
+	}
+	if !m.ClientClosed {
+		m.ClientClosed = true
+		m.Session.ClientClosed()
+	}
+}
