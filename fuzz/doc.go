@@ -4,6 +4,8 @@
 //
 // parser_fuzz_test.go fuzzes package parser on its own and against
 // net/http.ReadRequest; README.md lists the intended differences between the
-// two. harness_test.go checks that FuzzChunked's body costs time linear in
+// two. session_fuzz_test.go drives whole proxy sessions through
+// engine.MemDriver, stream mode included (MemDriver.AutoStream moves a
+// streamed body as the gnet driver's stream job does). harness_test.go checks that FuzzChunked's body costs time linear in
 // its input, as every target's must (README.md, Throughput).
 package fuzz
