@@ -39,12 +39,7 @@ func TestBcryptStorm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs bcrypt for seconds")
 	}
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	})}
-	oln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go origin.Serve(oln)
-	defer origin.Close()
+	oport := textOrigin(t, "hello")
 	dns := dnstest.New(t)
 	dns.Set("origin.test", 60, "127.0.0.1")
 
@@ -62,7 +57,7 @@ func TestBcryptStorm(t *testing.T) {
 	req := func(pass string) string {
 		cred := base64.StdEncoding.EncodeToString([]byte("alice:" + pass))
 		return fmt.Sprintf("GET http://origin.test:%d/ HTTP/1.1\r\nHost: origin.test\r\nProxy-Authorization: Basic %s\r\n\r\n",
-			oln.Addr().(*net.TCPAddr).Port, cred)
+			oport, cred)
 	}
 	good, err := net.Dial("tcp", proxy)
 	if err != nil {

@@ -45,12 +45,7 @@ func TestFDExhaustion(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	})}
-	oln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go origin.Serve(oln)
-	defer origin.Close()
+	oport := textOrigin(t, "hello")
 
 	dns := dnstest.New(t)
 	dns.Set("origin.test", 60, "127.0.0.1")
@@ -87,7 +82,7 @@ func TestFDExhaustion(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "GET http://origin.test:%d/ HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n", oln.Addr().(*net.TCPAddr).Port)
+		fmt.Fprintf(c, "GET http://origin.test:%d/ HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n", oport)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			return 0, "", err
@@ -153,7 +148,7 @@ func TestFDExhaustion(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "GET http://origin.test:%d/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", oln.Addr().(*net.TCPAddr).Port)
+			fmt.Fprintf(c, "GET http://origin.test:%d/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", oport)
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			k := "closed"
 			if err == nil {

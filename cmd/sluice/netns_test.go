@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -37,16 +36,7 @@ func TestLoopbackDeniedToNetwork(t *testing.T) {
 	}
 	// Inside the namespace.
 	bin := os.Getenv("SLUICE_BIN")
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "loopback service")
-	})}
-	oln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go origin.Serve(oln)
-	defer origin.Close()
-	oport := oln.Addr().(*net.TCPAddr).Port
+	oport := textOrigin(t, "loopback service")
 	dns := dnstest.New(t)
 	dns.Set("local.test", 60, "127.0.0.1")
 	dns.Set("allowed.test", 60, "127.0.0.1")

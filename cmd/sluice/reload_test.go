@@ -44,17 +44,12 @@ func newReloadEnv(t *testing.T, body string) *reloadEnv {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	})}
-	oln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go origin.Serve(oln)
-	t.Cleanup(func() { origin.Close() })
+	oport := textOrigin(t, "ok")
 	dns := dnstest.New(t)
 	for _, h := range []string{"always.test", "flip.test", "never.test"} {
 		dns.Set(h, 3600, "127.0.0.1")
 	}
-	e := &reloadEnv{t: t, cfg: filepath.Join(t.TempDir(), "sluice.yaml"), oport: oln.Addr().(*net.TCPAddr).Port}
+	e := &reloadEnv{t: t, cfg: filepath.Join(t.TempDir(), "sluice.yaml"), oport: oport}
 	e.write(body)
 	pl, _ := net.Listen("tcp", "127.0.0.1:0")
 	e.proxy = pl.Addr().String()
@@ -288,12 +283,7 @@ func TestCacheFileAcrossRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "known")
-	})}
-	oln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go origin.Serve(oln)
-	defer origin.Close()
+	oport := textOrigin(t, "known")
 	dns := dnstest.New(t)
 	dns.Set("known.test", 60, "127.0.0.1")
 	dir := t.TempDir()
@@ -307,7 +297,7 @@ func TestCacheFileAcrossRestart(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, oln.Addr().(*net.TCPAddr).Port, host)
+		fmt.Fprintf(c, "GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, oport, host)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatal(err)
