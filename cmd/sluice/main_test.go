@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -345,18 +346,10 @@ func TestConnectPortsFlag(t *testing.T) {
 	}
 }
 
-// textOrigin serves body for every request on a new loopback port, until the
-// test ends, and returns the port.
+// textOrigin is startOrigin's port.
 func textOrigin(t *testing.T, body string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, body)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(startOrigin(t, body))
+	n, _ := strconv.Atoi(port)
+	return n
 }
