@@ -66,14 +66,16 @@ func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, err
 		maxEntries: DefaultAuthCacheSize,
 		cache:      make(map[[sha256.Size]byte]authEntry),
 	}
+	// Every mistake of the section is reported (ConfigErrors).
+	var errs ConfigErrors
 	if a.realm == "" {
 		a.realm = DefaultRealm
 	}
 	if strings.ContainsAny(a.realm, "\"\\") || !isPrintable(a.realm) {
-		return nil, configErrorf("policy.auth.realm", a.realm, "realm may not hold quotes, backslashes or control characters")
+		errs = append(errs, configErrorf("policy.auth.realm", a.realm, "realm may not hold quotes, backslashes or control characters"))
 	}
 	if a.path == "" {
-		return nil, configErrorf("policy.auth.htpasswd", "", "missing: the htpasswd file of users")
+		errs = append(errs, configErrorf("policy.auth.htpasswd", "", "missing: the htpasswd file of users"))
 	}
 	for _, b := range []struct {
 		field    string
@@ -86,19 +88,26 @@ func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, err
 		{"policy.auth.max_per_client", cfg.MaxPerClient, &a.pool.maxPerClient, DefaultAuthMaxPerClient},
 	} {
 		if b.v < 0 {
-			return nil, configErrorf(b.field, fmt.Sprint(b.v), "must not be negative (0: default %d)", b.fallback)
+			errs = append(errs, configErrorf(b.field, fmt.Sprint(b.v), "must not be negative (0: default %d)", b.fallback))
+			continue
 		}
 		*b.dst = b.v
 		if b.v == 0 {
 			*b.dst = b.fallback
 		}
 	}
-	a.pool.init()
-	fi, users, err := readHtpasswd(a.path)
-	if err != nil {
-		return nil, configErrorf("policy.auth.htpasswd", a.path, "%v", err)
+	if a.path != "" {
+		fi, users, err := readHtpasswd(a.path)
+		if err != nil {
+			errs = append(errs, configErrorf("policy.auth.htpasswd", a.path, "%v", err))
+		} else {
+			a.setUsersLocked(fi, users)
+		}
 	}
-	a.setUsersLocked(fi, users)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	a.pool.init()
 	a.nextStat = now().Add(authStatInterval)
 	return a, nil
 }

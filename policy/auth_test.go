@@ -2,8 +2,10 @@ package policy
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,5 +234,22 @@ func TestDefaultRealm(t *testing.T) {
 	p := mustCompile(t, Config{Auth: &AuthConfig{Htpasswd: path}})
 	if p.Realm() != DefaultRealm {
 		t.Errorf("Realm() = %q", p.Realm())
+	}
+}
+
+// TestAuthConfigEveryError: every mistake of the auth section is reported.
+func TestAuthConfigEveryError(t *testing.T) {
+	_, err := Compile(Config{Auth: &AuthConfig{Realm: `a"b`, Workers: -1, Queue: -2}})
+	var errs ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Compile: %v", err)
+	}
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	want := []string{"policy.auth.realm", "policy.auth.htpasswd", "policy.auth.workers", "policy.auth.queue"}
+	if !slices.Equal(fields, want) {
+		t.Fatalf("fields %v, want %v", fields, want)
 	}
 }

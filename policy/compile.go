@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -90,6 +91,11 @@ func Compile(cfg Config) (*Policy, error) {
 	errs = p.compileAddrGuard(errs, cfg)
 	if cfg.Auth != nil {
 		a, err := newAuthenticator(*cfg.Auth, time.Now)
+		var many ConfigErrors
+		if errors.As(err, &many) {
+			errs = append(errs, many...)
+			err = nil
+		}
 		if err != nil {
 			errs = append(errs, asConfigError("policy.auth", err))
 		}
@@ -164,7 +170,12 @@ func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 
 		var err error
 		if ru.upgrades, err = compileUpgrades(field, r); err != nil {
-			errs = append(errs, asConfigError(field+".upgrades", err))
+			var many ConfigErrors
+			if errors.As(err, &many) {
+				errs = append(errs, many...)
+			} else {
+				errs = append(errs, asConfigError(field+".upgrades", err))
+			}
 		}
 
 		for j, c := range r.Clients {

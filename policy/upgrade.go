@@ -34,6 +34,7 @@ var (
 
 // compileUpgrades validates Rule.Upgrades (at field, "policy.rules[i]") and
 // returns the set a Decision of the rule carries.
+// Every bad entry is reported, as a ConfigErrors.
 func compileUpgrades(field string, r Rule) (*upgradeSet, error) {
 	if len(r.Upgrades) == 0 {
 		if len(r.Methods) > 0 {
@@ -42,6 +43,7 @@ func compileUpgrades(field string, r Rule) (*upgradeSet, error) {
 		return websocketOnly, nil
 	}
 	set := &upgradeSet{}
+	var errs ConfigErrors
 	for j, u := range r.Upgrades {
 		if u == "*" {
 			set.any = true
@@ -49,10 +51,14 @@ func compileUpgrades(field string, r Rule) (*upgradeSet, error) {
 		}
 		name, version, hasVersion := strings.Cut(u, "/")
 		if !isToken(name) || name == "*" || (hasVersion && !isToken(version)) {
-			return nil, configErrorf(fmt.Sprintf("%s.upgrades[%d]", field, j), u,
-				`not a protocol (want a name such as "websocket", name/version such as "HTTP/2.0", or "*")`)
+			errs = append(errs, configErrorf(fmt.Sprintf("%s.upgrades[%d]", field, j), u,
+				`not a protocol (want a name such as "websocket", name/version such as "HTTP/2.0", or "*")`))
+			continue
 		}
 		set.protos = append(set.protos, upgradeProto{strings.ToLower(name), strings.ToLower(version)})
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return set, nil
 }

@@ -1,6 +1,10 @@
 package policy
 
-import "testing"
+import (
+	"errors"
+	"slices"
+	"testing"
+)
 
 func TestAllowsUpgrade(t *testing.T) {
 	p := mustCompile(t, Config{Rules: []Rule{
@@ -68,5 +72,22 @@ func TestAllowsUpgrade(t *testing.T) {
 	}
 	if (Decision{Allow: true}).AllowsUpgrade([]byte("websocket")) {
 		t.Error("a Decision not made by Check allows websocket")
+	}
+}
+
+// TestUpgradesEveryError: every bad entry of a rule's upgrades is reported.
+func TestUpgradesEveryError(t *testing.T) {
+	_, err := Compile(Config{Rules: []Rule{{Action: "allow", Upgrades: []string{"web socket", "h2c", "*/1", "a/b c"}}}})
+	var errs ConfigErrors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Compile: %v", err)
+	}
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	want := []string{"policy.rules[0].upgrades[0]", "policy.rules[0].upgrades[2]", "policy.rules[0].upgrades[3]"}
+	if !slices.Equal(fields, want) {
+		t.Fatalf("fields %v, want %v", fields, want)
 	}
 }
