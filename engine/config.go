@@ -181,7 +181,7 @@ func (cfg Config) withDefaults() Config {
 func (cfg Config) Check() error {
 	var errs ConfigErrors
 	bad := func(field, value, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)})
+		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidConfig})
 	}
 	if cfg.Listen != "" {
 		if err := checkListen(cfg.Listen); err != nil {

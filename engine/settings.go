@@ -1,10 +1,9 @@
 package engine
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
+	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/parser"
 )
 
@@ -123,40 +122,8 @@ func SettingsOf(cfg Config) Settings {
 
 // ConfigError is a bad field of Config: its key in the config file
 // ("timeouts.connect", "listen"), the bad value, and what is wrong with it.
-type ConfigError struct {
-	Field  string // path in the config file
-	Value  string // the bad value, "" when the field as a whole is wrong
-	Reason string
-}
-
-// Error returns `field: "value": reason`.
-func (e *ConfigError) Error() string {
-	if e.Value == "" {
-		return e.Field + ": " + e.Reason
-	}
-	return fmt.Sprintf("%s: %q: %s", e.Field, e.Value, e.Reason)
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Its Kind is ErrInvalidConfig.
+type ConfigError = fielderr.Error
 
 // ConfigErrors are all the errors of a Config, in the order of its fields.
-type ConfigErrors []*ConfigError
-
-// Error returns the errors, one a line.
-func (e ConfigErrors) Error() string {
-	s := make([]string, len(e))
-	for i, ce := range e {
-		s[i] = ce.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// Unwrap returns the errors.
-func (e ConfigErrors) Unwrap() []error {
-	out := make([]error, len(e))
-	for i, ce := range e {
-		out[i] = ce
-	}
-	return out
-}
+type ConfigErrors = fielderr.List

@@ -3,7 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/sluiceproxy/sluice/internal/fielderr"
 )
 
 // Error is a request refused by the policy, with the HTTP status the client is
@@ -46,46 +47,13 @@ var ErrInvalidConfig = errors.New("policy: invalid configuration")
 // ConfigError is an error of Compile: the field of the configuration file that
 // holds the bad value (its path from the top of the file, such as
 // "policy.rules[2].hosts[0]", so it starts with the package name), the value,
-// and what is wrong with it.
-type ConfigError struct {
-	Field  string // path in the config file, "policy.rules[2].hosts[0]"
-	Value  string // the bad value, "" when the field as a whole is wrong
-	Reason string
-}
-
-// Error returns `field: "value": reason`.
-func (e *ConfigError) Error() string {
-	if e.Value == "" {
-		return e.Field + ": " + e.Reason
-	}
-	return fmt.Sprintf("%s: %q: %s", e.Field, capValue(e.Value), e.Reason)
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// and what is wrong with it. Its Kind is ErrInvalidConfig.
+type ConfigError = fielderr.Error
 
 // ConfigErrors are all the errors of a Config that Compile found, in the
 // order of its fields. errors.As finds the first *ConfigError in them, and
 // errors.Is matches ErrInvalidConfig.
-type ConfigErrors []*ConfigError
-
-// Error returns the errors, one a line.
-func (e ConfigErrors) Error() string {
-	s := make([]string, len(e))
-	for i, ce := range e {
-		s[i] = ce.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// Unwrap returns the errors.
-func (e ConfigErrors) Unwrap() []error {
-	out := make([]error, len(e))
-	for i, ce := range e {
-		out[i] = ce
-	}
-	return out
-}
+type ConfigErrors = fielderr.List
 
 // asConfigError returns err if it is a *ConfigError, else err as the
 // reason of one naming field.
@@ -94,18 +62,9 @@ func asConfigError(field string, err error) *ConfigError {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	return &ConfigError{Field: field, Reason: err.Error()}
+	return &ConfigError{Field: field, Reason: err.Error(), Kind: ErrInvalidConfig}
 }
 
 func configErrorf(field, value, format string, args ...any) *ConfigError {
-	return &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
-}
-
-// capValue shortens a quoted bad value (STYLE.md: quote bad input, capped).
-func capValue(s string) string {
-	const max = 128
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
+	return &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidConfig}
 }

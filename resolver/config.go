@@ -185,7 +185,7 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() (Config, error) {
 	var errs ConfigErrors
 	bad := func(field, value, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: "resolver." + field, Value: value, Reason: fmt.Sprintf(format, args...)})
+		errs = append(errs, &ConfigError{Field: "resolver." + field, Value: value, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidConfig})
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = DefaultResolvConf

@@ -2,8 +2,8 @@ package resolver
 
 import (
 	"errors"
-	"fmt"
-	"strings"
+
+	"github.com/sluiceproxy/sluice/internal/fielderr"
 )
 
 // Errors given to Resolve callbacks and stored in negatively cached Answers.
@@ -45,41 +45,9 @@ var (
 var ErrInvalidConfig = errors.New("resolver: invalid configuration")
 
 // ConfigError is a bad field of Config: its key in the config file
-// ("resolver.nameservers[1]"), the bad value, and what is wrong with it.
-type ConfigError struct {
-	Field  string // path in the config file, "resolver.min_ttl"
-	Value  string // the bad value, "" when the field as a whole is wrong
-	Reason string
-}
-
-// Error returns `field: "value": reason`.
-func (e *ConfigError) Error() string {
-	if e.Value == "" {
-		return e.Field + ": " + e.Reason
-	}
-	return fmt.Sprintf("%s: %q: %s", e.Field, e.Value, e.Reason)
-}
-
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// ("resolver.nameservers[1]"), the bad value, and what is wrong with it. Its
+// Kind is ErrInvalidConfig.
+type ConfigError = fielderr.Error
 
 // ConfigErrors are all the errors of a Config, in the order of its fields.
-type ConfigErrors []*ConfigError
-
-// Error returns the errors, one a line.
-func (e ConfigErrors) Error() string {
-	s := make([]string, len(e))
-	for i, ce := range e {
-		s[i] = ce.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// Unwrap returns the errors.
-func (e ConfigErrors) Unwrap() []error {
-	out := make([]error, len(e))
-	for i, ce := range e {
-		out[i] = ce
-	}
-	return out
-}
+type ConfigErrors = fielderr.List

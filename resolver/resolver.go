@@ -74,7 +74,7 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	rc, err := loadResolvConf(cfg.ResolvConf)
 	if err != nil {
-		return nil, ConfigErrors{{Field: "resolver.resolv_conf", Reason: err.Error()}}
+		return nil, ConfigErrors{{Field: "resolver.resolv_conf", Reason: err.Error(), Kind: ErrInvalidConfig}}
 	}
 	if len(cfg.Nameservers) > 0 {
 		rc.servers = cfg.Nameservers

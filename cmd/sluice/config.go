@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -199,9 +200,9 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 			}
 		}
 		ce := &configError{file: c.file, line: lineOf(c.root, field), field: field, value: value, err: err}
-		var pe *policy.ConfigError
-		if errors.As(err, &pe) { // callers may look for the policy's error
-			ce.err, ce.cause = errors.New(pe.Reason), pe
+		var fe *fielderr.Error
+		if errors.As(err, &fe) { // callers may look for the component's error
+			ce.err, ce.cause = errors.New(fe.Reason), fe
 		}
 		errs = append(errs, ce)
 	}
@@ -221,32 +222,24 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 	if c.Drain.PreStopDelay < 0 {
 		add("drain.pre_stop_delay", c.Drain.PreStopDelay.String(), errors.New("is negative"))
 	}
-	// The components: each names its fields by their keys in the file.
-	var ee engine.ConfigErrors
-	if errors.As(c.Settings.Validate(), &ee) {
-		for _, e := range ee {
-			add(e.Field, e.Value, errors.New(e.Reason))
-		}
-	}
-	var re resolver.ConfigErrors
-	if errors.As(c.Resolver.Validate(), &re) {
-		for _, e := range re {
-			add(e.Field, e.Value, errors.New(e.Reason))
-		}
-	}
-	var pe policy.ConfigErrors
-	if _, err := policy.Compile(c.policyConfig()); errors.As(err, &pe) {
-		for _, e := range pe {
-			add(e.Field, e.Value, e)
-		}
-	}
-	if len(errs) == 0 && len(decodeErrs) == 0 {
-		// What only New finds: an unreadable resolv_conf. New starts nothing.
-		if _, err := resolver.New(c.resolverConfig()); errors.As(err, &re) {
-			for _, e := range re {
-				add(e.Field, e.Value, errors.New(e.Reason))
+	// The components: each names its fields by their keys in the file, with
+	// one error type (internal/fielderr).
+	addAll := func(err error) {
+		var l fielderr.List
+		if errors.As(err, &l) {
+			for _, e := range l {
+				add(e.Field, e.Value, e)
 			}
 		}
+	}
+	addAll(c.Settings.Validate())
+	addAll(c.Resolver.Validate())
+	_, err := policy.Compile(c.policyConfig())
+	addAll(err)
+	if len(errs) == 0 && len(decodeErrs) == 0 {
+		// What only New finds: an unreadable resolv_conf. New starts nothing.
+		_, err := resolver.New(c.resolverConfig())
+		addAll(err)
 	}
 	return errs
 }
