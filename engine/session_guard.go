@@ -5,6 +5,7 @@ package engine
 
 import (
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/policy"
 )
 
 // Connection-oriented authentication (NTLM, Negotiate: RFC 4559) makes an
@@ -132,17 +133,10 @@ func (s *Session) upgradeAllowed(raw []byte, hs []parser.Header) bool {
 }
 
 func (s *Session) allowsUpgrade(proto []byte) bool {
-	if s.pol != nil {
-		return s.decision.AllowsUpgrade(proto)
+	if s.pol == nil {
+		return policy.DefaultDecision().AllowsUpgrade(proto)
 	}
-	name := proto
-	for i, c := range proto {
-		if c == '/' {
-			name = proto[:i]
-			break
-		}
-	}
-	return asciiEqualFold(name, "websocket")
+	return s.decision.AllowsUpgrade(proto)
 }
 
 // checkUpgrade refuses a request whose Upgrade asks for a protocol the

@@ -79,6 +79,8 @@ func compileUpgrades(field string, r Rule) (*upgradeSet, error) {
 // only for a rule without Methods and for the default action, and none for
 // a rule that restricts Methods. A denying Decision allows nothing, and
 // neither does a malformed proto. AllowsUpgrade does not allocate.
+//
+// Without any Policy, DefaultDecision applies the same default.
 func (d Decision) AllowsUpgrade(proto []byte) bool {
 	if !d.Allow || d.upgrades == nil {
 		return false
@@ -119,3 +121,8 @@ func isTokenBytes(b []byte) bool {
 	}
 	return true
 }
+
+// DefaultDecision is the decision of a proxy that has no Policy at all: every
+// destination allowed, and upgrades as under the default action (websocket
+// only).
+func DefaultDecision() Decision { return Decision{Allow: true, upgrades: websocketOnly} }

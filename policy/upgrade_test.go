@@ -91,3 +91,12 @@ func TestUpgradesEveryError(t *testing.T) {
 		t.Fatalf("fields %v, want %v", fields, want)
 	}
 }
+
+func TestDefaultDecision(t *testing.T) {
+	d := DefaultDecision()
+	for proto, want := range map[string]bool{"websocket": true, " WebSocket/13 ": true, "h2c": false, "": false} {
+		if got := d.AllowsUpgrade([]byte(proto)); got != want {
+			t.Errorf("%q: %v, want %v", proto, got, want)
+		}
+	}
+}

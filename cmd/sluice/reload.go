@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -159,7 +160,7 @@ func diffNodes(out []string, path string, a, b *yaml.Node) []string {
 				keys[n.Content[i].Value] = true
 			}
 		}
-		for _, k := range slices.Sorted(mapsKeys(keys)) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			out = diffNodes(out, path+"."+k, mappingValue(a, k), mappingValue(b, k))
 		}
 		return out
@@ -168,16 +169,6 @@ func diffNodes(out []string, path string, a, b *yaml.Node) []string {
 		out = append(out, path)
 	}
 	return out
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // sameNode reports whether two YAML values are equal.
