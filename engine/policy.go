@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 
+	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 )
 
@@ -135,7 +136,7 @@ func (s *Session) policyRequest() policy.Request {
 // forwarded Host.
 func (s *Session) retarget(v []byte) error {
 	v = firstValue(v)
-	host, port, ok := splitAuthority(v)
+	host, port, ok := parser.SplitAuthority(v)
 	if !ok || len(v) == 0 {
 		return ErrBadDestination
 	}

@@ -324,7 +324,7 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 		// without one.
 		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
 	case rewrite != nil:
-		h, p, ok := splitAuthority(rewrite)
+		h, p, ok := parser.SplitAuthority(rewrite)
 		if !ok {
 			return ErrBadDestination
 		}
