@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+)
+
+// The socket side. An engine package (engine/gnetengine, engine/netpollengine)
+// implements Engine, Loop and Socket; Server and the connection logic of this
+// package (clients, upstreams, stream mode, tunnels, pools, timers) use
+// nothing else of it, so both engines run the same code above the socket.
+
+// Engine is an event-loop library running a Server's connections.
+type Engine interface {
+	// Start makes the loops, which deliver events to h, and returns once
+	// they exist (Register works) or the engine failed to start.
+	Start(opts EngineOptions, h Handler) error
+	// Loops returns the loops made by Start.
+	Loops() []Loop
+	// Register puts a newly accepted client connection on a loop of the
+	// engine's choosing; h.Open follows on that loop with tag. It is called
+	// off the loops and returns once tc is registered. On error tc is
+	// closed.
+	Register(tc *net.TCPConn, tag any) error
+	// Stop stops the loops and closes every connection still on them.
+	Stop(ctx context.Context) error
+	// Done is closed when the loops have stopped, asked to or not; Err then
+	// says why (nil after Stop).
+	Done() <-chan struct{}
+	// Err returns why the loops stopped, once Done is closed.
+	Err() error
+}
+
+// EngineOptions is what a Server asks of its Engine.
+type EngineOptions struct {
+	Loops      int          // event loops (gnet) or shards (netpoll); > 0
+	ReadBuffer int          // bytes read per read(2), where the engine has such a setting
+	Logger     *slog.Logger // the engine's own log lines
+}
+
+// Loop is one event loop (gnet) or shard (netpoll): the connections on it,
+// and everything this package keeps per loop (idle pool, timing wheel), are
+// touched by one goroutine at a time, in the order of its events.
+type Loop interface {
+	// Execute runs f on the loop, serialised with its events, after what
+	// was queued before it. Any goroutine may call it, the loop's own
+	// included: f then runs later, never inside Execute.
+	Execute(f func())
+	// Enroll puts tc on this loop; Handler.Open follows on the loop with
+	// tag. It is called off the loop and returns once tc is registered. On
+	// error tc is closed.
+	Enroll(tc *net.TCPConn, tag any) error
+}
+
+// Handler receives what happens on the loops. Server implements it.
+type Handler interface {
+	// Open is a connection registered (Engine.Register, Loop.Enroll) with
+	// tag, on loop l. It returns what receives the socket's events, or nil
+	// to have the engine close it.
+	Open(l Loop, s Socket, tag any) Endpoint
+}
+
+// Endpoint receives one socket's events, on its loop.
+type Endpoint interface {
+	// Traffic is bytes arrived: Socket.Input returns them.
+	Traffic()
+	// Closed is the connection closed, by the peer, an error or Socket.Close.
+	// The Socket is dead once it returns. It never runs inside a Socket
+	// method, and never for a detached socket.
+	Closed(err error)
+}
+
+// Socket is one connection on a loop. Every method is called on that loop.
+type Socket interface {
+	// Input returns the bytes read and not yet discarded. The slice is
+	// valid until the next Discard, Detach, or the end of the event.
+	Input() []byte
+	// Discard drops the first n (> 0) bytes of Input.
+	Discard(n int)
+	// InboundBuffered is len(Input()), without making Input contiguous.
+	InboundBuffered() int
+	// Write queues a copy of b. It never blocks: what the kernel does not
+	// take at once waits in the socket's queue (OutboundBuffered).
+	Write(b []byte)
+	// OutboundBuffered returns the bytes queued and not yet sent.
+	OutboundBuffered() int
+	// Close closes the connection at once, dropping output not yet sent;
+	// Endpoint.Closed follows on the loop.
+	Close()
+	// Detach takes the connection off the loop without closing it: the
+	// socket comes back as a *net.TCPConn on Go's poller, and Closed is
+	// never called for it. The caller takes Input first. rest, when not
+	// nil, must be called (off the loop) before tc is read: it waits until
+	// the engine has stopped reading the socket and returns the bytes it
+	// read after Detach was called (netpoll reads on its own goroutines).
+	Detach() (tc *net.TCPConn, rest func() []byte, err error)
+	// RemoteAddr is the peer's address.
+	RemoteAddr() netip.AddrPort
+}
