@@ -1,23 +1,17 @@
 package engine
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
-	"sync/atomic"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/sluiceproxy/sluice/policy"
 )
 
-// sluice accepts client connections itself, on Go's poller, and enrolls each
-// on an event loop; gnet's own listener is an abstract unix socket that no
-// client is told about. The reason is accept(2) failing: gnet stops its whole
-// engine on any accept error but EAGAIN, EINTR and ECONNABORTED, so one
+// sluice accepts client connections itself, on Go's poller, and registers
+// each with the engine; gnet's own listener is an abstract unix socket that
+// no client is told about. The reason is accept(2) failing: gnet stops its
+// whole engine on any accept error but EAGAIN, EINTR and ECONNABORTED, so one
 // EMFILE would end the proxy (DESIGN.md, gnet facts; the red-team finding
 // "running out of file descriptors kills the process"). Here an accept error
 // is counted and backed off from, like net/http's Server does, and a client
@@ -27,18 +21,9 @@ import (
 // acceptBackoffMax bounds the back-off after failed accepts.
 const acceptBackoffMax = time.Second
 
-// accepted marks, as the gnet context of an enrolled connection, a client
-// connection admitted by the accept loop (counted already).
+// accepted tags a client connection admitted by the accept loop (counted
+// already) as it is registered with the engine.
 type accepted struct{}
-
-// gnetListenSeq numbers the abstract sockets gnet listens on.
-var gnetListenSeq atomic.Int64
-
-// gnetAddr is the address gnet listens on: an abstract unix socket (no file,
-// gone with the process) that nothing connects to.
-func gnetAddr() string {
-	return fmt.Sprintf("unix://@sluice-engine-%d-%d", os.Getpid(), gnetListenSeq.Add(1))
-}
 
 // listen binds the proxy's listener. Go sets SO_REUSEADDR on it, so a
 // restarted sluice binds at once while connections of the old one linger in
@@ -80,7 +65,7 @@ func (s *Server) acceptLoop() {
 			}
 			select {
 			case <-time.After(delay):
-			case <-s.done:
+			case <-s.eng.Done():
 				return
 			}
 			continue
@@ -93,8 +78,8 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// admit applies the checks that need no event loop, then enrolls c on the
-// loop with the fewest connections.
+// admit applies the checks that need no event loop, then registers c with
+// the engine.
 func (s *Server) admit(c *net.TCPConn) {
 	if s.draining.Load() {
 		_ = c.SetLinger(0)
@@ -114,18 +99,10 @@ func (s *Server) admit(c *net.TCPConn) {
 		return
 	}
 	_ = c.SetNoDelay(true)
-	ctx := gnet.NewContext(gnet.NewNetConnContext(context.Background(), c), accepted{})
-	ch, err := s.eng.Register(ctx)
-	if err != nil {
-		_ = c.Close()
-		s.clientClosed()
-		return
-	}
-	if res := <-ch; res.Err != nil {
-		// gnet closed the connection; it never reached OnOpen.
+	if err := s.eng.Register(c, accepted{}); err != nil {
+		// The engine closed the connection; it never reached Open.
 		s.clientClosed()
 	}
-	// Enroll gave the loop a duplicate of the descriptor and closed c.
 }
 
 // refuse answers c with err's response and closes it, from the accept loop:

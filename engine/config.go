@@ -16,7 +16,9 @@ import (
 
 // Defaults for Config (DESIGN.md, Timeouts).
 const (
-	DefaultListen          = "127.0.0.1:3128"
+	DefaultListen = "127.0.0.1:3128"
+	// DefaultEngine is the engine a Config without one runs on.
+	DefaultEngine          = "gnet"
 	DefaultVia             = "1.1 sluice"
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultHeadTimeout     = 10 * time.Second
@@ -50,7 +52,10 @@ const (
 // code never re-checks it.
 type Config struct {
 	Listen string // address to listen on, IP:port or :port (every address); DefaultListen
-	Loops  int    // event loops; 0 means GOMAXPROCS
+	Loops  int    // event loops (gnet) or shards (netpoll); 0 means GOMAXPROCS
+	// Engine names the event-loop library: "gnet" or "netpoll" (an engine
+	// package linked in, RegisterEngine); DefaultEngine if empty.
+	Engine string
 
 	// RewriteHeader, if set, names a request header whose first value becomes
 	// the destination and the forwarded Host (Gloo's autoHostRewriteHeader,
@@ -134,6 +139,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
+	if cfg.Engine == "" {
+		cfg.Engine = DefaultEngine
+	}
 	if cfg.Via == "" {
 		cfg.Via = DefaultVia
 	}
@@ -182,6 +190,11 @@ func (cfg Config) Check() error {
 	var errs ConfigErrors
 	bad := func(field, value, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidConfig})
+	}
+	switch cfg.Engine {
+	case "", "gnet", "netpoll":
+	default:
+		bad("engine", cfg.Engine, "unknown engine: want gnet or netpoll")
 	}
 	if cfg.Listen != "" {
 		if err := checkListen(cfg.Listen); err != nil {

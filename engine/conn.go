@@ -1,26 +1,24 @@
 package engine
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"syscall"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
 // clientConn is an accepted client connection and the Driver of its session.
 //
-// Owned by its loop. depth counts the session calls in progress: gnet may call
-// OnClose from inside a Write (a write error closes synchronously), so a close
-// seen while depth > 0 is only recorded and delivered by settle once the
-// session call has returned. After OnClose, c is never touched again.
+// Owned by its loop. depth counts the session calls in progress: an event
+// that arrives while depth > 0 (a close, an upstream's bytes) is only
+// recorded and delivered by settle once the session call has returned, so
+// the session is never re-entered. After Closed, c is never touched again.
 type clientConn struct {
-	c     gnet.Conn
+	c     eventloop.Socket
 	l     *loop
 	s     Session
 	timer timer
@@ -29,7 +27,7 @@ type clientConn struct {
 
 	depth      int
 	gone       bool  // OnClose seen: c is dead
-	detached   bool  // handed to a tunnel: gnet's OnClose is not a client close
+	detached   bool  // handed to a tunnel: its socket is detached
 	goneTold   bool  // the session was told of it
 	upClosed   bool  // the attached upstream closed; not yet told
 	upErr      error // with upClosed
@@ -39,27 +37,27 @@ type clientConn struct {
 	tunnelPreface []byte // with tunnelWant
 
 	// Stream mode (stream.go).
-	carry      []byte       // client bytes taken off gnet, fed before its new input
-	parked     *net.TCPConn // the client, off the loop while its request waits
-	unparking  bool         // a parked client is being re-enrolled
-	streamWant bool         // the session asked for stream mode: started by settle
-	streamSpec StreamSpec   // with streamWant
-	streaming  bool         // a stream job owns both connections
-	retrying   bool         // a retryLater is pending
+	carry      []byte        // client bytes taken off the socket, fed before its new input
+	parked     *net.TCPConn  // the client, off the loop while its request waits
+	parkRest   func() []byte // with parked: Socket.Detach's rest, not yet taken
+	unparking  bool          // a parked client is being re-enrolled
+	streamWant bool          // the session asked for stream mode: started by settle
+	streamSpec StreamSpec    // with streamWant
+	streaming  bool          // a stream job owns both connections
+	retrying   bool          // a retryLater is pending
 
 	// wbuf gathers what the session writes to the client during one event,
 	// so a response head and its body leave in one write(2): flushClient
-	// runs before control returns to gnet.
+	// runs before control returns to the engine.
 	wbuf []byte
 }
 
 // maxGather is the most wbuf holds; a larger write goes out directly.
 const maxGather = 16 << 10
 
-// offLoop reports whether the client's socket is away from gnet (parked,
-// streamed, being re-enrolled, or a tunnel): cc.c is then a closed gnet Conn
-// whose descriptor number may already belong to another socket, and must not
-// be used.
+// offLoop reports whether the client's socket is away from the loop
+// (parked, streamed, being re-enrolled, or a tunnel): cc.c is then a detached
+// Socket, and must not be used.
 func (cc *clientConn) offLoop() bool {
 	return cc.parked != nil || cc.streaming || cc.unparking || cc.detached
 }
@@ -72,7 +70,7 @@ func (cc *clientConn) flushClient() {
 		return
 	}
 	if !cc.gone {
-		_, _ = cc.c.Write(cc.wbuf)
+		cc.c.Write(cc.wbuf)
 	}
 	cc.wbuf = cc.wbuf[:0]
 }
@@ -181,29 +179,35 @@ func (cc *clientConn) consume(n int) {
 }
 
 // inputOf returns a connection's unconsumed bytes: the carried ones (taken
-// off gnet in stream mode) first, then what gnet buffered, copied behind them
-// so that the session sees one contiguous slice; or gnet's buffer itself when
-// nothing is carried, the common case.
-func inputOf(c gnet.Conn, carry *[]byte) []byte {
-	b, _ := c.Peek(-1)
+// off the socket in stream mode) first, then what the socket buffered,
+// copied behind them so that the session sees one contiguous slice; or the
+// socket's buffer itself when nothing is carried, the common case.
+func inputOf(c eventloop.Socket, carry *[]byte) []byte {
+	b := c.Input()
 	if len(*carry) == 0 {
 		return b
 	}
 	if len(b) > 0 {
 		*carry = append(*carry, b...)
-		_, _ = c.Discard(len(b))
+		c.Discard(len(b))
 	}
 	return *carry
 }
 
-// consumeOf drops n bytes of what inputOf returned. Never Discard(0): gnet
-// discards everything for n <= 0.
-func consumeOf(c gnet.Conn, carry *[]byte, n int) {
+// consumeOf drops n bytes of what inputOf returned.
+func consumeOf(c eventloop.Socket, carry *[]byte, n int) {
 	if len(*carry) > 0 {
 		consumeCarry(carry, n)
 		return
 	}
-	_, _ = c.Discard(n)
+	c.Discard(n)
+}
+
+// discardAll drops everything c buffered.
+func discardAll(c eventloop.Socket) {
+	if n := c.InboundBuffered(); n > 0 {
+		c.Discard(n)
+	}
 }
 
 func consumeCarry(carry *[]byte, n int) {
@@ -223,7 +227,7 @@ func (cc *clientConn) overBudget() bool {
 	return n > cc.l.srv.cfg.MaxBuffered
 }
 
-// closed is OnClose for the client.
+// closed is the client's socket closing.
 func (cc *clientConn) closed(error) {
 	if cc.detached {
 		return
@@ -262,14 +266,14 @@ func (cc *clientConn) WriteClient(b []byte) {
 	if len(cc.wbuf)+len(b) > maxGather {
 		cc.flushClient()
 		if len(b) > maxGather/2 {
-			_, _ = cc.c.Write(b)
+			cc.c.Write(b)
 			return
 		}
 	}
 	cc.wbuf = append(cc.wbuf, b...)
 }
 
-// CloseClient implements Driver. gnet's Close drops unsent output, so a client
+// CloseClient implements Driver. Socket.Close drops unsent output, so a client
 // with output pending is closed by the loop's tick once it has drained.
 func (cc *clientConn) CloseClient() {
 	if cc.gone || cc.closeAsked {
@@ -282,13 +286,13 @@ func (cc *clientConn) CloseClient() {
 	}
 	if cc.parked != nil {
 		cc.parked.Close()
-		cc.parked = nil
+		cc.parked, cc.parkRest = nil, nil
 		cc.gone = true
 		cc.l.srv.clientClosed()
 		return
 	}
 	if cc.c.OutboundBuffered() == 0 {
-		_ = cc.c.Close()
+		cc.c.Close()
 		return
 	}
 	cc.l.closing = append(cc.l.closing, cc)
@@ -301,18 +305,15 @@ func (cc *clientConn) Lookup(host []byte) *resolver.Answer { return cc.l.srv.res
 func (cc *clientConn) Resolve(host string, gen uint32) {
 	l := cc.l
 	l.srv.res.Resolve(host, func(ans *resolver.Answer, err error) {
-		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.x.Execute(func() {
 			if cc.gone {
-				return nil
+				return
 			}
 			cc.depth++
 			cc.s.Resolved(gen, ans, err)
 			cc.depth--
-			if cc.depth == 0 {
-				cc.settle()
-			}
-			return nil
-		}))
+			cc.settleIfIdle()
+		})
 	})
 }
 
@@ -366,7 +367,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 // WriteUpstream implements Driver.
 func (cc *clientConn) WriteUpstream(b []byte) {
 	if up := cc.up; up != nil && up.c != nil && !up.gone && up.parked == nil {
-		_, _ = up.c.Write(b)
+		up.c.Write(b)
 	}
 }
 
@@ -427,18 +428,17 @@ func (cc *clientConn) Tunnel(preface []byte) {
 // Execute, even when Verify answers at once, so the session is never
 // re-entered.
 func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
-	el := cc.l.el
+	x := cc.l.x
 	return cc.s.pol.Verify(cc.s.client.Addr(), cred, func(user string, ok bool) {
-		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		x.Execute(func() {
 			if cc.gone {
-				return nil
+				return
 			}
 			cc.depth++
 			cc.s.Authenticated(gen, user, ok)
 			cc.depth--
 			cc.settleIfIdle()
-			return nil
-		}))
+		})
 	})
 }
 
@@ -457,16 +457,17 @@ func (cc *clientConn) Now() time.Time { return cc.l.now() }
 // upConn is an upstream connection. Owned by its loop; attached to at most one
 // client (owner) at a time, or idle in the loop's pool, or dialing (c nil).
 type upConn struct {
-	c         gnet.Conn // nil until the dial completes
+	c         eventloop.Socket // nil until the dial completes
 	l         *loop
 	addr      netip.AddrPort
 	owner     *clientConn
 	gen       uint32         // the owner's request generation when attached
-	gone      bool           // OnClose seen
-	detached  bool           // handed to a tunnel: gnet's OnClose is not a close
+	gone      bool           // its socket closed
+	detached  bool           // handed to a tunnel
 	closing   bool           // Close requested
-	carry     []byte         // bytes taken off gnet in stream mode, fed before its new input
-	parked    *net.TCPConn   // off the loop, waiting for a stream job (its gnet Conn is closed)
+	carry     []byte         // bytes taken off the socket in stream mode, fed before its new input
+	parked    *net.TCPConn   // off the loop, waiting for a stream job (its Socket is detached)
+	parkRest  func() []byte  // with parked: Socket.Detach's rest, not yet taken
 	abandoned bool           // released while dialing
 	host      string         // the destination name it was dialed for (dial-time address check)
 	client    netip.Addr     // the client it was dialed for (dial-time address check)
@@ -474,8 +475,8 @@ type upConn struct {
 	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
 }
 
-// opened is OnOpen of the enrolled connection.
-func (up *upConn) opened(c gnet.Conn) {
+// opened is the dialed connection on the loop.
+func (up *upConn) opened(c eventloop.Socket) {
 	up.c = c
 	owner := up.owner
 	if owner == nil || owner.gone || up.abandoned {
@@ -514,13 +515,13 @@ func (up *upConn) dialFailed(err error) {
 	}
 }
 
-// traffic is OnTraffic for the upstream.
+// traffic is the upstream's bytes arriving.
 func (up *upConn) traffic() {
 	owner := up.owner
 	if owner == nil {
 		// An idle connection became readable: the upstream is closing it or
 		// broke the protocol. Either way it cannot be reused.
-		_, _ = up.c.Discard(-1)
+		discardAll(up.c)
 		up.l.idle.Remove(up.addr, up)
 		up.close()
 		return
@@ -540,14 +541,14 @@ func (up *upConn) traffic() {
 	}
 	if owner.up != up && !up.gone {
 		up.carry = nil
-		_, _ = up.c.Discard(-1) // released mid-buffer: what is left is not ours
+		discardAll(up.c) // released mid-buffer: what is left is not ours
 	}
 	if owner.depth == 0 {
 		owner.settle()
 	}
 }
 
-// closed is OnClose for the upstream.
+// closed is the upstream's socket closing.
 func (up *upConn) closed(err error) {
 	if up.detached {
 		return // the tunnel owns the socket and its accounting now
@@ -573,12 +574,12 @@ func (up *upConn) closed(err error) {
 	}
 }
 
-// close closes the connection (asynchronously: OnClose follows on the loop).
+// close closes the connection (asynchronously: Closed follows on the loop).
 func (up *upConn) close() {
 	if up.parked != nil {
 		// Off the loop: no OnClose will come, so account for it here.
 		up.parked.Close()
-		up.parked = nil
+		up.parked, up.parkRest = nil, nil
 		up.gone = true
 		srv := up.l.srv
 		srv.upClosed()
@@ -589,11 +590,11 @@ func (up *upConn) close() {
 		return
 	}
 	up.closing = true
-	_ = up.c.Close()
+	up.c.Close()
 }
 
 // dial connects to up.addr off the loop, then enrolls the connection on up's
-// loop (OnOpen hands it to the session) or reports the failure there.
+// loop (Open hands it to the session) or reports the failure there.
 func (s *Server) dial(up *upConn) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 	if check, pol := s.cfg.DialAddrCheck, up.pol; check != nil || pol != nil {
@@ -618,18 +619,9 @@ func (s *Server) dial(up *upConn) {
 	}
 	conn, err := d.Dial("tcp", up.addr.String())
 	if err == nil {
-		var ch <-chan gnet.RegisteredResult
-		ch, err = up.l.el.Enroll(gnet.NewContext(context.Background(), up), conn)
-		if err != nil {
-			_ = conn.Close()
-		} else if res := <-ch; res.Err != nil {
-			err = res.Err
-		} else {
+		if err = up.l.x.Enroll(conn.(*net.TCPConn), up); err == nil {
 			return
 		}
 	}
-	_ = up.l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		up.dialFailed(err)
-		return nil
-	}))
+	up.l.x.Execute(func() { up.dialFailed(err) })
 }

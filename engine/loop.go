@@ -1,21 +1,18 @@
 package engine
 
 import (
-	"net"
-	"net/netip"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/pool"
 )
 
-// loop is the state one gnet event loop owns: its clients, its idle upstream
-// pool, its timing wheel. Only that loop's goroutine touches it (the Server's
-// ticker reaches it through EventLoop.Execute).
+// loop is the state one event loop (or netpoll shard) owns: its clients, its
+// idle upstream pool, its timing wheel. Only that loop touches it (the
+// Server's ticker reaches it through Loop.Execute).
 type loop struct {
 	srv     *Server
-	el      gnet.EventLoop
+	x       eventloop.Loop
 	idle    pool.Idle[*upConn]
 	wheel   *wheel
 	clients map[*clientConn]struct{}
@@ -23,44 +20,25 @@ type loop struct {
 	expired []*upConn     // scratch for idle connections to close
 	lastGC  time.Time
 
-	inTraffic     gnet.Conn // the connection whose OnTraffic is running
-	trafficAt     time.Time // when that OnTraffic began: the clock inside it
-	closeOnReturn bool      // close inTraffic when its OnTraffic returns
-	// detached holds gnet Conns closed because their socket left the loop
-	// (stream mode, tunnels): their OnClose is not a peer's close.
-	detached map[gnet.Conn]struct{}
+	inEvent bool      // a socket event (Traffic) is running
+	eventAt time.Time // when it began: the clock inside it
 }
 
-// closeNow closes c on this loop at once, so that gnet never reads its socket
-// again (its descriptor was duplicated for stream mode): synchronously, or,
-// from inside c's own OnTraffic, as that callback returns.
-func (l *loop) closeNow(c gnet.Conn) {
-	if l.detached == nil {
-		l.detached = make(map[gnet.Conn]struct{})
-	}
-	l.detached[c] = struct{}{}
-	if l.inTraffic == c {
-		l.closeOnReturn = true
-		return
-	}
-	_ = l.el.Close(c)
-}
-
-// now is the loop's clock: inside an OnTraffic callback, the time it began
-// (one clock read per event instead of one per timestamp, like Envoy's
+// now is the loop's clock: inside a Traffic event, the time it began (one
+// clock read per event instead of one per timestamp, like Envoy's
 // approximate dispatcher time); elsewhere, time.Now.
 func (l *loop) now() time.Time {
-	if l.inTraffic != nil {
-		return l.trafficAt
+	if l.inEvent {
+		return l.eventAt
 	}
 	return time.Now()
 }
 
-func newLoop(s *Server, el gnet.EventLoop) *loop {
+func newLoop(s *Server, x eventloop.Loop) *loop {
 	now := time.Now()
 	l := &loop{
 		srv:     s,
-		el:      el,
+		x:       x,
 		wheel:   newWheel(DefaultTick, now),
 		clients: make(map[*clientConn]struct{}),
 		lastGC:  now,
@@ -71,16 +49,12 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 }
 
 // newClient starts the session of an accepted connection.
-func (l *loop) newClient(c gnet.Conn) *clientConn {
+func (l *loop) newClient(c eventloop.Socket) *clientConn {
 	cc := &clientConn{c: c, l: l}
 	cc.timer.slot = -1
 	cc.timer.fire = cc.timeout
 	l.clients[cc] = struct{}{}
-	var client netip.AddrPort
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		client = ta.AddrPort()
-	}
-	cc.s.Init(&l.srv.cfg, cc, l.srv.self, client)
+	cc.s.Init(&l.srv.cfg, cc, l.srv.self, c.RemoteAddr())
 	if l.srv.draining.Load() {
 		cc.s.Drain()
 	}
@@ -110,7 +84,7 @@ func (l *loop) closeDrained() {
 			continue
 		}
 		if cc.c.OutboundBuffered() == 0 {
-			_ = cc.c.Close()
+			cc.c.Close()
 			continue
 		}
 		keep = append(keep, cc)

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -22,14 +22,14 @@ type Resolver interface {
 	Resolve(host string, cb func(*resolver.Answer, error))
 }
 
-// Server runs sessions on gnet event loops.
+// Server runs sessions on an Engine's loops (Config.Engine).
 //
-// Set once by NewServer or OnBoot: cfg, res, eng, self. The rest is atomic or
+// Set once by NewServer or Start: cfg, res, eng, self. The rest is atomic or
 // guarded as marked; per-loop state lives in loop and belongs to that loop.
 type Server struct {
 	cfg  Config
 	res  Resolver
-	eng  gnet.Engine
+	eng  eventloop.Engine
 	self []netip.AddrPort
 
 	hostLimit pool.HostLimit
@@ -49,16 +49,16 @@ type Server struct {
 	draining atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
-	booted   chan struct{} // closed by the first OnTick: the event loops exist
-	bootOnce sync.Once
-	done     chan struct{} // closed when the engine has stopped
-	runErr   error         // set before done is closed
 
 	tun tunnels // running tunnels
 
 	mu    sync.Mutex
-	loops map[gnet.EventLoop]*loop // guarded by mu; a loop is added on its first connection
+	loops map[eventloop.Loop]*loop // guarded by mu; a loop is added on its first connection
 }
+
+// startProcs is GOMAXPROCS as the process started: the default loop count
+// (a gnet engine raises GOMAXPROCS while it runs).
+var startProcs = runtime.GOMAXPROCS(0)
 
 // NewServer validates cfg and returns a server that is not yet listening.
 func NewServer(cfg Config, res Resolver) (*Server, error) {
@@ -69,17 +69,21 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 	if cfg.Loops == 0 {
 		cfg.Loops = startProcs
 	}
+	eng := newEngine(cfg.Engine)
+	if eng == nil {
+		return nil, fmt.Errorf("engine: %w", &ConfigError{Field: "engine", Value: cfg.Engine,
+			Reason: fmt.Sprintf("not linked into this program (have gnet)"), Kind: ErrInvalidConfig})
+	}
 	fds := newFDs(cfg.Loops)
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = connCap(fds)
 	}
 	s := &Server{
-		fds:    fds,
-		cfg:    cfg,
-		res:    res,
-		booted: make(chan struct{}),
-		done:   make(chan struct{}),
-		loops:  make(map[gnet.EventLoop]*loop),
+		fds:   fds,
+		cfg:   cfg,
+		res:   res,
+		eng:   eng,
+		loops: make(map[eventloop.Loop]*loop),
 	}
 	s.hostLimit.Max = int64(cfg.MaxConnsPerHost)
 	return s, nil
@@ -91,44 +95,17 @@ func (s *Server) Start() error {
 	if err := s.listen(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	h := &handler{srv: s}
-	if n := reserveProcs(s.cfg.Loops); n > startProcs {
-		s.cfg.Logger.Debug("GOMAXPROCS raised: one P beyond the event loops for Go's netpoller", "gomaxprocs", n, "loops", s.cfg.Loops)
-	}
-	go func() {
-		// gnet listens on an abstract unix socket no client knows; clients
-		// come from the accept loops (accept.go).
-		err := gnet.Run(h, gnetAddr(),
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(s.cfg.Loops),
-			gnet.WithLoadBalancing(gnet.LeastConnections),
-			gnet.WithTicker(true),
-			gnet.WithReusePort(false),
-			gnet.WithLogger(gnetLogger{s.cfg.Logger}),
-			gnet.WithLockOSThread(false),
-			gnet.WithReadBufferCap(s.cfg.ReadBuffer),
-		)
-		if err == nil && !s.draining.Load() {
-			// gnet returns nil when accept fails with EMFILE: an engine that
-			// stops by itself is a failure (DESIGN.md, gnet facts).
-			err = errors.New("engine: event loops stopped unexpectedly")
-		}
-		s.runErr = err
-		releaseProcs(s.cfg.Loops)
-		close(s.done)
-	}()
-	select {
-	case <-s.booted:
-		go s.ticker()
-		for range s.cfg.Loops {
-			s.acceptors.Add(1)
-			go s.acceptLoop()
-		}
-		return nil
-	case <-s.done:
+	err := s.eng.Start(eventloop.Options{Loops: s.cfg.Loops, ReadBuffer: s.cfg.ReadBuffer, Logger: s.cfg.Logger}, s)
+	if err != nil {
 		_ = s.ln.Close()
-		return fmt.Errorf("engine: start %s: %w", s.cfg.Listen, s.runErr)
+		return fmt.Errorf("engine: start %s (%s): %w", s.cfg.Listen, s.cfg.Engine, err)
 	}
+	go s.ticker()
+	for range s.cfg.Loops {
+		s.acceptors.Add(1)
+		go s.acceptLoop()
+	}
+	return nil
 }
 
 // Reload swaps in new Dynamic settings (SIGHUP, POST /reload): the next
@@ -155,17 +132,10 @@ func (s *Server) Addr() netip.AddrPort {
 }
 
 // Done is closed when the server has stopped; Err then says why.
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.eng.Done() }
 
 // Err returns the reason the server stopped (nil after a requested stop).
-func (s *Server) Err() error {
-	select {
-	case <-s.done:
-		return s.runErr
-	default:
-		return nil
-	}
-}
+func (s *Server) Err() error { return s.eng.Err() }
 
 // Counters returns the engine's counters.
 func (s *Server) Counters() Counters {
@@ -208,10 +178,6 @@ stop:
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.stopErr = s.eng.Stop(sctx)
-		<-s.done
-		if s.runErr != nil && s.stopErr == nil {
-			s.stopErr = s.runErr
-		}
 	})
 	err := s.stopErr
 	if err == nil && s.conns.Load() > 0 && ctx.Err() != nil {
@@ -243,10 +209,7 @@ func (s *Server) eachLoop(f func(*loop)) {
 	}
 	s.mu.Unlock()
 	for _, l := range loops {
-		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			f(l)
-			return nil
-		}))
+		l.x.Execute(func() { f(l) })
 	}
 }
 
@@ -256,7 +219,7 @@ func (s *Server) ticker() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.done:
+		case <-s.eng.Done():
 			return
 		case <-t.C:
 			s.eachLoop((*loop).tick)
@@ -264,14 +227,14 @@ func (s *Server) ticker() {
 	}
 }
 
-// loopFor returns the state of el, creating it on first use.
-func (s *Server) loopFor(el gnet.EventLoop) *loop {
+// loopFor returns the state of x, creating it on first use.
+func (s *Server) loopFor(x eventloop.Loop) *loop {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.loops[el]
+	l := s.loops[x]
 	if l == nil {
-		l = newLoop(s, el)
-		s.loops[el] = l
+		l = newLoop(s, x)
+		s.loops[x] = l
 	}
 	return l
 }

@@ -1,16 +1,15 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/parser"
 )
 
@@ -51,7 +50,10 @@ type streamJob struct {
 	cc       *clientConn
 	spec     StreamSpec
 	src, dst *net.TCPConn
-	srcCarry []byte // the sender's bytes already read by gnet: the body's start
+	srcCarry []byte        // the sender's bytes already read by the engine: the body's start
+	srcRest  func() []byte // Socket.Detach's rest of src, dst: taken first
+	dstRest  func() []byte
+	dstCarry []byte // what dstRest returned: dst's input, given back with dst
 	idle     time.Duration
 	peek     []byte // framing bytes looked at with MSG_PEEK
 	leftover []byte // sender bytes beyond the body (a pipelined request)
@@ -61,6 +63,12 @@ type streamJob struct {
 
 // run moves the body, then gives both connections back to the loop.
 func (j *streamJob) run() {
+	if j.srcRest != nil {
+		j.srcCarry = append(j.srcCarry, j.srcRest()...)
+	}
+	if j.dstRest != nil {
+		j.dstCarry = j.dstRest()
+	}
 	err := j.copyBody()
 	if j.m != nil {
 		j.m.close()
@@ -73,32 +81,30 @@ func (j *streamJob) run() {
 		// A close-delimited body ends with the connection; an error ends both.
 		j.src.Close()
 		j.dst.Close()
-		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			j.cc.streamFailed(err)
-			return nil
-		}))
+		l.x.Execute(func() { j.cc.streamFailed(err) })
 		l.srv.streamEnded(j)
 		return
 	}
 	client, up := j.dst, j.src
+	clientIn, upIn := j.dstCarry, []byte(nil)
 	if !j.spec.ToClient {
 		client, up = j.src, j.dst
+		clientIn, upIn = nil, j.dstCarry
 	}
 	var wg sync.WaitGroup
 	var errC, errU error
 	wg.Add(2)
-	go func() { defer wg.Done(); errC = j.cc.reenroll(client, true) }()
-	go func() { defer wg.Done(); errU = j.cc.reenroll(up, false) }()
+	go func() { defer wg.Done(); errC = j.cc.reenroll(client, true, clientIn) }()
+	go func() { defer wg.Done(); errU = j.cc.reenroll(up, false, upIn) }()
 	wg.Wait()
 	l.srv.streamEnded(j)
-	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	l.x.Execute(func() {
 		if err := errors.Join(errC, errU); err != nil {
 			j.cc.streamFailed(err)
-			return nil
+			return
 		}
 		j.cc.streamDone(j)
-		return nil
-	}))
+	})
 }
 
 // copyBody sends the carried bytes, then splices the rest of the body.
@@ -298,9 +304,10 @@ func (cc *clientConn) Drained() bool {
 }
 
 // startStream takes both connections off the loop for the body the session
-// asked for. The receiver's queued output must leave first (gnet's Close
-// drops it), so until it has, the check runs again shortly. The sender is
-// parked at once, so it stops filling memory while that happens.
+// asked for. The receiver's queued output must leave first (a detached
+// socket's queue is not sent), so until it has, the check runs again
+// shortly. The sender is parked at once, so it stops filling memory while
+// that happens.
 func (cc *clientConn) startStream() {
 	up := cc.up
 	if up == nil || up.c == nil || up.gone || cc.gone {
@@ -312,12 +319,12 @@ func (cc *clientConn) startStream() {
 	// while the receiver's queue drains.
 	if spec.ToClient {
 		if up.parked == nil {
-			tc, err := cc.detachInput(up.c, &up.carry)
+			tc, rest, err := detachInput(up.c, &up.carry)
 			if err != nil {
 				cc.streamFailed(err)
 				return
 			}
-			up.parked = tc
+			up.parked, up.parkRest = tc, rest
 		}
 	} else if cc.parked == nil {
 		cc.park()
@@ -338,11 +345,13 @@ func (cc *clientConn) startStream() {
 	j := &streamJob{cc: cc, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
 	var err error
 	client, upc := cc.parked, up.parked
+	clientRest, upRest := cc.parkRest, up.parkRest
 	if client == nil {
-		client, err = cc.detachInput(cc.c, &cc.carry)
+		client, clientRest, err = detachInput(cc.c, &cc.carry)
 	} else if upc == nil {
-		upc, err = cc.detachInput(up.c, &up.carry)
+		upc, upRest, err = detachInput(up.c, &up.carry)
 	}
+	cc.parked, up.parked, cc.parkRest, up.parkRest = nil, nil, nil, nil
 	if err != nil {
 		if client != nil {
 			client.Close()
@@ -350,16 +359,20 @@ func (cc *clientConn) startStream() {
 		if upc != nil {
 			upc.Close()
 		}
-		cc.parked, up.parked = nil, nil
+		// The side whose detach failed is still on the loop: closed here,
+		// its Closed finds it accounted for by streamFailed.
+		cc.c.Close()
+		up.c.Close()
 		cc.streamFailed(err)
 		return
 	}
-	cc.parked, up.parked = nil, nil
 	if spec.ToClient {
 		j.src, j.dst = upc, client
+		j.srcRest, j.dstRest = upRest, clientRest
 		j.srcCarry, up.carry = up.carry, nil
 	} else {
 		j.src, j.dst = client, upc
+		j.srcRest, j.dstRest = clientRest, upRest
 		j.srcCarry, cc.carry = cc.carry, nil
 	}
 	cc.streaming = true
@@ -367,93 +380,85 @@ func (cc *clientConn) startStream() {
 	go j.run()
 }
 
-// detachInput takes c off the loop, moving the input gnet buffered for it to
-// the end of carry.
-func (cc *clientConn) detachInput(c gnet.Conn, carry *[]byte) (*net.TCPConn, error) {
-	if b, _ := c.Peek(-1); len(b) > 0 {
+// detachInput takes c off the loop (Socket.Detach), moving the input it
+// buffered to the end of carry.
+func detachInput(c eventloop.Socket, carry *[]byte) (*net.TCPConn, func() []byte, error) {
+	if b := c.Input(); len(b) > 0 {
 		*carry = append(*carry, b...)
 	}
-	tc, err := detach(c)
-	if err != nil {
-		return nil, err
-	}
-	cc.l.closeNow(c)
-	return tc, nil
+	return c.Detach()
 }
 
 // park takes the client off the loop while the session cannot use its bytes
 // (the body of a request still waiting for DNS or a connection): the kernel
-// then holds the rest of the body back. What gnet already read is carried.
+// then holds the rest of the body back. What the socket buffered is carried.
 func (cc *clientConn) park() {
 	if cc.parked != nil || cc.gone {
 		return
 	}
-	tc, err := cc.detachInput(cc.c, &cc.carry)
+	tc, rest, err := detachInput(cc.c, &cc.carry)
 	if err != nil {
 		cc.l.srv.cfg.Logger.Warn("park client", "err", err)
 		return
 	}
-	cc.parked = tc
+	cc.parked, cc.parkRest = tc, rest
 }
 
 // unpark gives a parked client back to the loop.
 func (cc *clientConn) unpark() {
-	tc := cc.parked
-	cc.parked = nil
+	tc, rest := cc.parked, cc.parkRest
+	cc.parked, cc.parkRest = nil, nil
 	cc.unparking = true
+	x := cc.l.x
 	go func() {
-		err := cc.reenroll(tc, true)
-		_ = cc.l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		var in []byte
+		if rest != nil {
+			in = rest()
+		}
+		err := cc.reenroll(tc, true, in)
+		x.Execute(func() {
 			cc.unparking = false
 			if err != nil {
 				cc.streamFailed(err)
-				return nil
+				return
 			}
 			cc.settleIfIdle()
-			return nil
-		}))
+		})
 	}()
 }
 
-// reenroll puts a detached connection back on the loop; OnOpen attaches the
-// new gnet.Conn to cc (client) or to cc's upstream.
-func (cc *clientConn) reenroll(tc *net.TCPConn, client bool) error {
+// reenroll puts a detached connection back on the loop; Open attaches the
+// new Socket to cc (client) or to cc's upstream, with in (bytes the engine
+// read after the detach) appended to its carried input.
+func (cc *clientConn) reenroll(tc *net.TCPConn, client bool, in []byte) error {
 	_ = tc.SetDeadline(time.Time{})
-	var target any = reattach{cc: cc, client: client}
-	ch, err := cc.l.el.Enroll(gnet.NewContext(context.Background(), target), tc)
-	if err != nil {
-		tc.Close()
-		return err
-	}
-	if res := <-ch; res.Err != nil {
-		return res.Err
-	}
-	return nil
+	return cc.l.x.Enroll(tc, reattach{cc: cc, client: client, in: in})
 }
 
-// reattach is the context of a connection coming back from stream mode.
+// reattach is the tag of a connection coming back from stream mode.
 type reattach struct {
 	cc     *clientConn
 	client bool
+	in     []byte // read by the engine after the detach: carried input
 }
 
-// opened is OnOpen of a re-enrolled connection.
-func (r reattach) opened(c gnet.Conn) {
+// opened is Open of a re-enrolled connection.
+func (r reattach) opened(c eventloop.Socket) eventloop.Endpoint {
 	cc := r.cc
 	if r.client {
 		cc.c = c
-		c.SetContext(cc)
+		cc.carry = append(cc.carry, r.in...)
 		if cc.closeAsked {
-			_ = c.Close() // the session finished while the socket was away
+			c.Close() // the session finished while the socket was away
 		}
-		return
+		return cc
 	}
 	if up := cc.up; up != nil {
 		up.c = c
-		c.SetContext(up)
-		return
+		up.carry = append(up.carry, r.in...)
+		return up
 	}
-	_ = c.Close()
+	return nil
 }
 
 // streamDone is the body moved: the connections are back on the loop.
@@ -476,8 +481,8 @@ func (cc *clientConn) streamDone(j *streamJob) {
 		return
 	}
 	// Bytes may have arrived on the re-attached connections before this
-	// ran (gnet read them into its buffers then, and will not signal them
-	// again): feed the upstream's now, and settle feeds the client's.
+	// ran (the engine read them then, and will not signal them again): feed
+	// the upstream's now, and settle feeds the client's.
 	if up := cc.up; up != nil && up.c != nil && !up.gone {
 		up.traffic()
 		return
@@ -497,7 +502,7 @@ func (cc *clientConn) streamFailed(err error) {
 		cc.up, up.owner = nil, nil
 		if up.parked != nil {
 			up.parked.Close()
-			up.parked = nil
+			up.parked, up.parkRest = nil, nil
 		}
 		up.gone = true
 		srv.upClosed()
@@ -505,7 +510,7 @@ func (cc *clientConn) streamFailed(err error) {
 	}
 	if cc.parked != nil {
 		cc.parked.Close()
-		cc.parked = nil
+		cc.parked, cc.parkRest = nil, nil
 	}
 	cc.gone = true
 	srv.clientClosed()
@@ -515,20 +520,19 @@ func (cc *clientConn) streamFailed(err error) {
 }
 
 // retryLater runs f on the loop after a millisecond: the poll for a
-// connection's queued output to drain (gnet has no drained callback).
-// At most one retry is pending per client.
+// connection's queued output to drain (neither engine has a drained
+// callback). At most one retry is pending per client.
 func (cc *clientConn) retryLater(f func()) {
 	if cc.retrying {
 		return
 	}
 	cc.retrying = true
-	el := cc.l.el
+	x := cc.l.x
 	time.AfterFunc(time.Millisecond, func() {
-		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		x.Execute(func() {
 			cc.retrying = false
 			f()
-			return nil
-		}))
+		})
 	})
 }
 

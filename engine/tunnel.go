@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
 )
 
 // A tunnel is a client connection and an upstream connection taken off the
@@ -22,6 +20,8 @@ type tunnel struct {
 	client, up     *net.TCPConn
 	upAddr         netip.AddrPort
 	toClient, toUp []byte        // bytes to deliver first: preface and carried input
+	clientRest     func() []byte // Socket.Detach's rest of the client: more for toUp
+	upRest         func() []byte // ... of the upstream: more for toClient
 	idle           time.Duration // both directions silent this long: the tunnel ends
 	last           atomic.Int64  // unix nanoseconds of the last byte moved
 
@@ -30,32 +30,20 @@ type tunnel struct {
 	toCl, fromCl atomic.Int64 // bytes moved to and from the client
 }
 
-// detach takes c off gnet: it duplicates the descriptor and wraps the copy in
-// a *net.TCPConn (on Go's poller). The caller then closes the gnet side, which
-// sends no FIN because the socket is still open through the copy.
-func detach(c gnet.Conn) (*net.TCPConn, error) {
-	fd, err := c.Dup()
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), "sluice-detached")
-	nc, err := net.FileConn(f) // duplicates fd again
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		nc.Close()
-		return nil, errors.New("engine: detached connection is not TCP")
-	}
-	return tc, nil
-}
-
 // run relays until both directions end, then closes both connections and
 // releases what they were counted against.
 func (t *tunnel) run() {
 	defer t.srv.tunnelEnded(t)
+	if t.clientRest != nil {
+		b := t.clientRest()
+		t.toUp = append(t.toUp, b...)
+		t.fromCl.Add(int64(len(b)))
+	}
+	if t.upRest != nil {
+		b := t.upRest()
+		t.toClient = append(t.toClient, b...)
+		t.toCl.Add(int64(len(b)))
+	}
 	t.last.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -165,8 +153,8 @@ func (s *Server) abortTunnels() {
 }
 
 // startTunnel detaches the client and its upstream from the loop and starts
-// the tunnel. gnet's Close drops unsent output, so a side with output pending
-// is waited for: the check runs again shortly.
+// the tunnel. A detached socket's queued output is not sent, so a side with
+// output pending is waited for: the check runs again shortly.
 func (cc *clientConn) startTunnel() {
 	up := cc.up
 	if up == nil || up.c == nil || up.gone || cc.gone {
@@ -185,35 +173,40 @@ func (cc *clientConn) startTunnel() {
 		t.rec, t.observed = cc.s.TunnelRecord()
 	}
 	// The preface is in the record already; the carried client bytes are not.
-	if b, _ := cc.c.Peek(-1); len(b) > 0 {
+	if b := cc.c.Input(); len(b) > 0 {
 		t.toUp = append([]byte(nil), b...)
 	}
 	t.toClient = cc.tunnelPreface
 	prefaceLen := len(t.toClient)
 	cc.tunnelPreface = nil
-	if b, _ := up.c.Peek(-1); len(b) > 0 {
+	if b := up.c.Input(); len(b) > 0 {
 		t.toClient = append(t.toClient, b...)
 	}
-	cn, err1 := detach(cc.c)
-	un, err2 := detach(up.c)
-	if err1 != nil || err2 != nil {
-		if cn != nil {
-			cn.Close()
-		}
-		if un != nil {
-			un.Close()
-		}
-		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", errors.Join(err1, err2))
+	cn, cRest, err := cc.c.Detach()
+	if err != nil {
+		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", err)
 		cc.abortTunnelStart()
 		return
 	}
+	un, uRest, err := up.c.Detach()
+	if err != nil {
+		// The client's socket left with cn: no close event will come for
+		// it, so it is accounted for here.
+		cn.Close()
+		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", err)
+		cc.up, up.owner = nil, nil
+		up.close()
+		cc.gone = true
+		cc.l.srv.clientClosed()
+		cc.settle()
+		return
+	}
 	t.client, t.up = cn, un
-	// The gnet sides close without a FIN (the sockets live on in cn and un);
-	// OnClose sees them detached and counts nothing.
+	t.clientRest, t.upRest = cRest, uRest
+	// The sockets live on in cn and un; the engine reports no close for
+	// the detached sides, so nothing is uncounted until the tunnel ends.
 	cc.detached, up.detached = true, true
 	cc.up, up.owner = nil, nil
-	cc.l.closeNow(cc.c)
-	cc.l.closeNow(up.c)
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
 	t.fromCl.Add(int64(len(t.toUp)))
@@ -238,6 +231,6 @@ func (cc *clientConn) abortTunnelStart() {
 		up.close()
 	}
 	if !cc.gone {
-		_ = cc.c.Close()
+		cc.c.Close()
 	}
 }

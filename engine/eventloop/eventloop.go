@@ -1,4 +1,9 @@
-package engine
+// Package eventloop is the contract between sluice's engine (package engine:
+// sessions, pools, stream mode, tunnels, drain) and an event-loop library's
+// socket side (engine/gnetengine, engine/netpollengine). The engine uses
+// nothing of a library but these interfaces, so both run the same code above
+// the socket.
+package eventloop
 
 import (
 	"context"
@@ -7,18 +12,11 @@ import (
 	"net/netip"
 )
 
-// The socket side. An engine package (engine/gnetengine, engine/netpollengine)
-// implements Engine, Loop and Socket; Server and the connection logic of this
-// package (clients, upstreams, stream mode, tunnels, pools, timers) use
-// nothing else of it, so both engines run the same code above the socket.
-
 // Engine is an event-loop library running a Server's connections.
 type Engine interface {
 	// Start makes the loops, which deliver events to h, and returns once
 	// they exist (Register works) or the engine failed to start.
-	Start(opts EngineOptions, h Handler) error
-	// Loops returns the loops made by Start.
-	Loops() []Loop
+	Start(opts Options, h Handler) error
 	// Register puts a newly accepted client connection on a loop of the
 	// engine's choosing; h.Open follows on that loop with tag. It is called
 	// off the loops and returns once tc is registered. On error tc is
@@ -33,8 +31,8 @@ type Engine interface {
 	Err() error
 }
 
-// EngineOptions is what a Server asks of its Engine.
-type EngineOptions struct {
+// Options is what a Server asks of its Engine.
+type Options struct {
 	Loops      int          // event loops (gnet) or shards (netpoll); > 0
 	ReadBuffer int          // bytes read per read(2), where the engine has such a setting
 	Logger     *slog.Logger // the engine's own log lines
@@ -54,7 +52,7 @@ type Loop interface {
 	Enroll(tc *net.TCPConn, tag any) error
 }
 
-// Handler receives what happens on the loops. Server implements it.
+// Handler receives what happens on the loops. engine.Server implements it.
 type Handler interface {
 	// Open is a connection registered (Engine.Register, Loop.Enroll) with
 	// tag, on loop l. It returns what receives the socket's events, or nil
