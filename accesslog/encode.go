@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // timeLayout is RFC 3339 with milliseconds, for times already in UTC.
@@ -15,7 +15,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 // AppendJSON appends r as one JSON object and a newline to dst and returns
 // the extended buffer. The keys and their order are documented in the
 // package comment. It allocates only when dst must grow.
-func AppendJSON(dst []byte, r *engine.Record) []byte {
+func AppendJSON(dst []byte, r *proxy.Record) []byte {
 	dst = append(dst, `{"time":"`...)
 	dst = appendTime(dst, r.Start)
 	dst = append(dst, `","client":`...)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 var start = time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.FixedZone("X", 3600))
@@ -23,12 +23,12 @@ var keys = []string{"time", "client", "user", "method", "scheme", "host", "port"
 func TestAppendJSON(t *testing.T) {
 	tests := []struct {
 		name string
-		rec  engine.Record
+		rec  proxy.Record
 		want map[string]any // the keys that differ from the zero line
 	}{
 		{
 			name: "get",
-			rec: engine.Record{
+			rec: proxy.Record{
 				Start: start, Client: netip.MustParseAddrPort("10.0.0.7:51234"), User: "alice",
 				Method: []byte("GET"), Scheme: "http", Host: []byte("example.com"), Port: 80,
 				Path: []byte("/a?b=c"), Proto: "HTTP/1.1", Status: 200, BytesIn: 120, BytesOut: 4567,
@@ -46,7 +46,7 @@ func TestAppendJSON(t *testing.T) {
 		},
 		{
 			name: "connect tunnel, v6",
-			rec: engine.Record{
+			rec: proxy.Record{
 				Start: start, Client: netip.MustParseAddrPort("[::1]:40000"),
 				Method: []byte("CONNECT"), Host: []byte("example.org"), Port: 443, Proto: "HTTP/1.1",
 				Status: 200, BytesIn: 1 << 40, BytesOut: 3, Duration: 90 * time.Second, Tunnel: true,
@@ -60,7 +60,7 @@ func TestAppendJSON(t *testing.T) {
 		},
 		{
 			name: "sluice error, no response",
-			rec: engine.Record{
+			rec: proxy.Record{
 				Start: start, Method: []byte("GET"), Host: []byte("nx.test"), Port: 80, Path: []byte("/"),
 				Status: 0, Error: "DNS name not found", Duration: -time.Second,
 			},
@@ -70,7 +70,7 @@ func TestAppendJSON(t *testing.T) {
 		},
 		{
 			name: "odd bytes",
-			rec: engine.Record{
+			rec: proxy.Record{
 				Start:  start,
 				Method: []byte("G\"T"),
 				Host:   []byte("a\\b\"c\x00\x1f\x7f.test"),
@@ -230,8 +230,8 @@ func TestAppendJSONAllocs(t *testing.T) {
 }
 
 // testRecord is a typical request record, numbered i.
-func testRecord(i int) engine.Record {
-	return engine.Record{
+func testRecord(i int) proxy.Record {
+	return proxy.Record{
 		Start: start.Add(time.Duration(i) * time.Millisecond), Client: netip.MustParseAddrPort("127.0.0.1:40000"),
 		Method: []byte("GET"), Scheme: "http", Host: []byte("origin.test"), Port: 8080,
 		Path: []byte("/small?i=" + string(rune('a'+i%26))), Proto: "HTTP/1.1", Status: 200 + i%2,

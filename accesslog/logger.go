@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // Defaults for Options.
@@ -50,7 +50,7 @@ type Options struct {
 	ErrorLog *slog.Logger
 }
 
-// Logger is an engine.Observer that writes each Record as a JSON line (see
+// Logger is a proxy.Observer that writes each Record as a JSON line (see
 // the package comment). Open or New starts its writer goroutine and Close
 // stops it. All methods are safe for concurrent use, and a nil *Logger is a
 // valid logger that writes nothing (what Open returns for "").
@@ -153,7 +153,7 @@ func openFile(path string) (*os.File, error) {
 // Observe encodes r and queues the line for the writer goroutine. It never
 // blocks: when the queue is full the line is dropped and counted. It does
 // not keep r or its byte slices. In steady state it allocates nothing.
-func (l *Logger) Observe(r *engine.Record) {
+func (l *Logger) Observe(r *proxy.Record) {
 	if l == nil {
 		return
 	}

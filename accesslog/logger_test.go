@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
@@ -228,7 +228,7 @@ func TestDisabled(t *testing.T) {
 		t.Fatalf("Open(\"\") = %v, %v; want nil, nil", l, err)
 	}
 	// A nil *Logger is a no-op, also behind the interface.
-	var obs engine.Observer = l
+	var obs proxy.Observer = l
 	rec := testRecord(0)
 	obs.Observe(&rec)
 	if l.Drops() != 0 || l.WriteErrors() != 0 || l.Reopen() != nil || l.Close() != nil {

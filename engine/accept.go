@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // sluice accepts client connections itself, on Go's poller, and registers
@@ -87,7 +88,7 @@ func (s *Server) admit(c *net.TCPConn) {
 		return
 	}
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	if p := s.cfg.dynamic().Policy; p != nil && !p.ClientAllowed(client.Addr()) {
+	if p := s.cfg.Current().Policy; p != nil && !p.ClientAllowed(client.Addr()) {
 		// Not an open proxy: a client outside the ACL gets 403, then the
 		// connection closes.
 		s.refuse(c, policy.ErrClientDenied)
@@ -95,7 +96,7 @@ func (s *Server) admit(c *net.TCPConn) {
 	}
 	if !s.clientOpened() {
 		s.ctr.refused.Add(1)
-		s.refuse(c, ErrTooManyConns)
+		s.refuse(c, proxy.ErrTooManyConns)
 		return
 	}
 	_ = c.SetNoDelay(true)
@@ -108,10 +109,8 @@ func (s *Server) admit(c *net.TCPConn) {
 // refuse answers c with err's response and closes it, from the accept loop:
 // the response is short, and the socket's send buffer takes it at once.
 func (s *Server) refuse(c *net.TCPConn, err error) {
-	status, detail := errorResponse(err)
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	date := time.Now().UTC().AppendFormat(nil, imfFixdate)
-	_, _ = c.Write(appendErrorResponse(nil, status, detail, true, false, nil, date))
+	_, _ = c.Write(proxy.AppendRefusal(nil, err, time.Now()))
 	// Closed at once, not drained: a refused client must not keep holding a
 	// descriptor when descriptors are what is short.
 	_ = c.Close()

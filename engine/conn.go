@@ -8,47 +8,43 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
-// clientConn is an accepted client connection and the Driver of its session.
+// clientConn is an accepted client connection and the Driver of its session,
+// which it drives through a proxy.Pump (the settle protocol) as that pump's
+// Port.
 //
-// Owned by its loop. depth counts the session calls in progress: an event
-// that arrives while depth > 0 (a close, an upstream's bytes) is only
-// recorded and delivered by settle once the session call has returned, so
-// the session is never re-entered. After Closed, c is never touched again.
+// Owned by its loop. After its socket closed (p.Gone), c is never touched
+// again.
 type clientConn struct {
 	c     eventloop.Socket
 	l     *loop
-	s     Session
+	p     proxy.Pump
 	timer timer
 	up    *upConn // the attached or dialing upstream, nil if none
 	pin   *upConn // an idle upstream kept for this client alone (PinUpstream)
 
-	depth      int
-	gone       bool  // OnClose seen: c is dead
-	detached   bool  // handed to a tunnel: its socket is detached
-	goneTold   bool  // the session was told of it
-	upClosed   bool  // the attached upstream closed; not yet told
-	upErr      error // with upClosed
-	closeAsked bool  // CloseClient was called
+	detached   bool // handed to a tunnel: its socket is detached
+	closeAsked bool // CloseClient was called
 
-	tunnelWant    bool   // the session asked for a tunnel: started by settle
+	tunnelWant    bool   // a tunnel was handed over and waits for output to drain
 	tunnelPreface []byte // with tunnelWant
 
 	// Stream mode (stream.go).
-	carry      []byte        // client bytes taken off the socket, fed before its new input
-	parked     *net.TCPConn  // the client, off the loop while its request waits
-	parkRest   func() []byte // with parked: Socket.Detach's rest, not yet taken
-	unparking  bool          // a parked client is being re-enrolled
-	streamWant bool          // the session asked for stream mode: started by settle
-	streamSpec StreamSpec    // with streamWant
-	streaming  bool          // a stream job owns both connections
-	retrying   bool          // a retryLater is pending
+	carry      []byte           // client bytes taken off the socket, fed before its new input
+	parked     *net.TCPConn     // the client, off the loop while its request waits
+	parkRest   func() []byte    // with parked: Socket.Detach's rest, not yet taken
+	unparking  bool             // a parked client is being re-enrolled
+	streamWant bool             // stream mode was handed over and waits for output to drain
+	streamSpec proxy.StreamSpec // with streamWant
+	streaming  bool             // a stream job owns both connections
+	retrying   bool             // a retryLater is pending
 
 	// wbuf gathers what the session writes to the client during one event,
-	// so a response head and its body leave in one write(2): flushClient
-	// runs before control returns to the engine.
+	// so a response head and its body leave in one write(2): Flush runs
+	// before control returns to the engine.
 	wbuf []byte
 }
 
@@ -69,108 +65,67 @@ func (cc *clientConn) flushClient() {
 	if len(cc.wbuf) == 0 || cc.offLoop() {
 		return
 	}
-	if !cc.gone {
+	if !cc.p.Gone() {
 		cc.c.Write(cc.wbuf)
 	}
 	cc.wbuf = cc.wbuf[:0]
 }
 
-// pump is OnTraffic for the client: feed its bytes to the session.
-func (cc *clientConn) pump() { cc.settle() }
+// Away implements proxy.Port: while the socket is in stream mode, coming
+// back, or waiting to leave for a stream, its bytes wait.
+func (cc *clientConn) Away() bool { return cc.streaming || cc.unparking || cc.streamWant }
 
-// settle delivers recorded closes and feeds the client's buffered bytes to the
-// session until it takes no more. Called after every event, at depth 0.
-func (cc *clientConn) settle() {
-	for {
-		if cc.upClosed {
-			cc.upClosed = false
-			err := cc.upErr
-			cc.upErr = nil
-			cc.depth++
-			cc.s.UpstreamClosed(err)
-			cc.depth--
-			continue
-		}
-		if cc.gone {
-			if !cc.goneTold {
-				cc.goneTold = true
-				cc.depth++
-				cc.s.ClientClosed()
-				cc.depth--
-				cc.dropPin()
-				cc.l.wheel.stop(&cc.timer)
-				delete(cc.l.clients, cc)
-				continue
-			}
-			return
-		}
-		if cc.s.Closed() {
-			cc.flushClient()
-			if cc.tunnelWant && !cc.detached {
-				cc.startTunnel()
-			}
-			return
-		}
-		if cc.streamWant {
-			cc.flushClient()
-			cc.startStream()
-			return
-		}
-		if cc.streaming || cc.unparking {
-			cc.flushClient()
-			return
-		}
-		buf := cc.input()
-		if len(buf) == 0 {
-			if cc.parked != nil && !cc.s.streaming {
-				cc.unpark() // the session wants more than was carried
-			}
-			break
-		}
-		cc.depth++
-		n := cc.s.ClientData(buf)
-		cc.depth--
-		if cc.gone {
-			continue
-		}
-		if n == 0 {
-			if cc.upClosed || cc.streamWant {
-				continue
-			}
-			break
-		}
-		cc.consume(n)
-	}
-	cc.flushClient()
-	if !cc.gone && !cc.s.Closed() && !cc.offLoop() && cc.overBudget() {
-		if cc.s.WaitingForBody() {
-			cc.park() // the kernel holds the rest of the body back
-			return
-		}
-		cc.depth++
-		cc.s.Abort()
-		cc.depth--
+// Starved implements proxy.Port: a parked client whose carried bytes are
+// used up goes back to the loop, unless its body is streaming.
+func (cc *clientConn) Starved() {
+	if cc.parked != nil && !cc.p.S.Streaming() {
+		cc.unpark()
 	}
 }
 
-// settleIfIdle settles unless a session call is in progress.
-func (cc *clientConn) settleIfIdle() {
-	if cc.depth == 0 {
-		cc.settle()
+// Flush implements proxy.Port.
+func (cc *clientConn) Flush() { cc.flushClient() }
+
+// StartTunnel implements proxy.Port.
+func (cc *clientConn) StartTunnel(preface []byte) {
+	if cc.detached {
+		return
 	}
+	cc.tunnelWant = true
+	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
+	cc.startTunnel()
 }
 
-// input returns the client's unconsumed bytes (see inputOf); a parked
-// client's are only the carried ones.
-func (cc *clientConn) input() []byte {
+// StartStream implements proxy.Port.
+func (cc *clientConn) StartStream(spec proxy.StreamSpec) {
+	cc.streamWant, cc.streamSpec = true, spec
+	cc.startStream()
+}
+
+// Gone implements proxy.Port: the session knows the client closed.
+func (cc *clientConn) Gone() {
+	cc.dropPin()
+	cc.l.wheel.stop(&cc.timer)
+	delete(cc.l.clients, cc)
+}
+
+// OverBudget implements proxy.Port.
+func (cc *clientConn) OverBudget() bool { return !cc.offLoop() && cc.overBudget() }
+
+// Park implements proxy.Port.
+func (cc *clientConn) Park() { cc.park() }
+
+// Input implements proxy.Port: the client's unconsumed bytes (see inputOf);
+// a parked client's are only the carried ones.
+func (cc *clientConn) Input() []byte {
 	if cc.parked != nil {
 		return cc.carry
 	}
 	return inputOf(cc.c, &cc.carry)
 }
 
-// consume drops n bytes of the client's input.
-func (cc *clientConn) consume(n int) {
+// Consume implements proxy.Port.
+func (cc *clientConn) Consume(n int) {
 	if cc.parked != nil {
 		consumeCarry(&cc.carry, n)
 		return
@@ -227,33 +182,12 @@ func (cc *clientConn) overBudget() bool {
 	return n > cc.l.srv.cfg.MaxBuffered
 }
 
-// closed is the client's socket closing.
-func (cc *clientConn) closed(error) {
-	if cc.detached {
-		return
-	}
-	cc.gone = true
-	if cc.depth == 0 {
-		cc.settle()
-	}
-}
-
 // timeout is the wheel firing the session's timer.
-func (cc *clientConn) timeout() {
-	if cc.gone {
-		return
-	}
-	cc.depth++
-	cc.s.Timeout()
-	cc.depth--
-	if cc.depth == 0 {
-		cc.settle()
-	}
-}
+func (cc *clientConn) timeout() { cc.p.Timeout() }
 
 // WriteClient implements Driver.
 func (cc *clientConn) WriteClient(b []byte) {
-	if cc.gone {
+	if cc.p.Gone() {
 		return
 	}
 	if cc.parked != nil {
@@ -276,7 +210,7 @@ func (cc *clientConn) WriteClient(b []byte) {
 // CloseClient implements Driver. Socket.Close drops unsent output, so a client
 // with output pending is closed by the loop's tick once it has drained.
 func (cc *clientConn) CloseClient() {
-	if cc.gone || cc.closeAsked {
+	if cc.p.Gone() || cc.closeAsked {
 		return
 	}
 	cc.closeAsked = true
@@ -287,8 +221,8 @@ func (cc *clientConn) CloseClient() {
 	if cc.parked != nil {
 		cc.parked.Close()
 		cc.parked, cc.parkRest = nil, nil
-		cc.gone = true
 		cc.l.srv.clientClosed()
+		cc.p.ClientClosed()
 		return
 	}
 	if cc.c.OutboundBuffered() == 0 {
@@ -305,15 +239,7 @@ func (cc *clientConn) Lookup(host []byte) *resolver.Answer { return cc.l.srv.res
 func (cc *clientConn) Resolve(host string, gen uint32) {
 	l := cc.l
 	l.srv.res.Resolve(host, func(ans *resolver.Answer, err error) {
-		l.x.Execute(func() {
-			if cc.gone {
-				return
-			}
-			cc.depth++
-			cc.s.Resolved(gen, ans, err)
-			cc.depth--
-			cc.settleIfIdle()
-		})
+		l.x.Execute(func() { cc.p.Resolved(gen, ans, err) })
 	})
 }
 
@@ -351,14 +277,14 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 	}
 	srv := l.srv
 	if !srv.hostLimit.Acquire(addr) {
-		return false, ErrUpstreamCap
+		return false, proxy.ErrUpstreamCap
 	}
 	if !srv.upOpened() {
 		srv.hostLimit.Release(addr)
-		return false, ErrNoFDs
+		return false, proxy.ErrNoFDs
 	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.s.client.Addr(), pol: cc.s.pol}
+	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -417,11 +343,8 @@ func (cc *clientConn) dropPin() {
 }
 
 // Tunnel implements Driver: the tunnel starts once the session call returns
-// and the bytes it consumed are discarded (settle).
-func (cc *clientConn) Tunnel(preface []byte) {
-	cc.tunnelWant = true
-	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
-}
+// and the bytes it consumed are discarded (the pump's settle).
+func (cc *clientConn) Tunnel(preface []byte) { cc.p.AskTunnel(preface) }
 
 // Authenticate implements Driver: the policy's bounded verifier runs bcrypt
 // (Policy.Verify) and the answer comes back on this loop, always through
@@ -429,16 +352,8 @@ func (cc *clientConn) Tunnel(preface []byte) {
 // re-entered.
 func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
 	x := cc.l.x
-	return cc.s.pol.Verify(cc.s.client.Addr(), cred, func(user string, ok bool) {
-		x.Execute(func() {
-			if cc.gone {
-				return
-			}
-			cc.depth++
-			cc.s.Authenticated(gen, user, ok)
-			cc.depth--
-			cc.settleIfIdle()
-		})
+	return cc.p.S.Policy().Verify(cc.p.S.Client().Addr(), cred, func(user string, ok bool) {
+		x.Execute(func() { cc.p.Authenticated(gen, user, ok) })
 	})
 }
 
@@ -479,19 +394,14 @@ type upConn struct {
 func (up *upConn) opened(c eventloop.Socket) {
 	up.c = c
 	owner := up.owner
-	if owner == nil || owner.gone || up.abandoned {
+	if owner == nil || owner.p.Gone() || up.abandoned {
 		up.owner = nil
 		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.addr, up, up.l.now()) {
 			up.close()
 		}
 		return
 	}
-	owner.depth++
-	owner.s.Connected(up.gen)
-	owner.depth--
-	if owner.depth == 0 {
-		owner.settle()
-	}
+	owner.p.Connected(up.gen)
 }
 
 // dialFailed reports a failed dial, on the loop.
@@ -502,17 +412,12 @@ func (up *upConn) dialFailed(err error) {
 	srv.upClosed()
 	up.gone = true
 	owner := up.owner
-	if owner == nil || owner.gone {
+	if owner == nil || owner.p.Gone() {
 		return
 	}
 	owner.up = nil
 	up.owner = nil
-	owner.depth++
-	owner.s.ConnectFailed(up.gen, err)
-	owner.depth--
-	if owner.depth == 0 {
-		owner.settle()
-	}
+	owner.p.ConnectFailed(up.gen, err)
 }
 
 // traffic is the upstream's bytes arriving.
@@ -526,14 +431,12 @@ func (up *upConn) traffic() {
 		up.close()
 		return
 	}
-	for owner.up == up && !owner.gone && !up.gone && !owner.tunnelWant && !owner.streaming && !owner.streamWant {
+	for owner.up == up && !owner.p.Gone() && !up.gone && !owner.p.Asked() && !owner.tunnelWant && !owner.streaming && !owner.streamWant {
 		buf := inputOf(up.c, &up.carry)
 		if len(buf) == 0 {
 			break
 		}
-		owner.depth++
-		n := owner.s.UpstreamData(buf)
-		owner.depth--
+		n := owner.p.UpstreamData(buf)
 		if up.gone || n == 0 {
 			break
 		}
@@ -543,9 +446,7 @@ func (up *upConn) traffic() {
 		up.carry = nil
 		discardAll(up.c) // released mid-buffer: what is left is not ours
 	}
-	if owner.depth == 0 {
-		owner.settle()
-	}
+	owner.p.Settle()
 }
 
 // closed is the upstream's socket closing.
@@ -567,11 +468,7 @@ func (up *upConn) closed(err error) {
 	}
 	up.owner = nil
 	owner.up = nil
-	owner.upClosed = true
-	owner.upErr = err
-	if owner.depth == 0 {
-		owner.settle()
-	}
+	owner.p.UpstreamClosed(err)
 }
 
 // close closes the connection (asynchronously: Closed follows on the loop).

@@ -1,14 +1,16 @@
-// Package engine is sluice's data path: event loops on gnet, the per-connection
-// proxy session, and the upstream connections each loop owns.
+// Package engine is sluice's data path above the socket: the Server (accept
+// loop, admission, descriptor budget, drain, reload), the Driver each
+// session acts through, upstream dialing with the address guard, the
+// per-loop idle pools and timing wheels, stream mode (splice) and tunnels.
 //
-// The proxy logic lives in Session, a state machine that owns no socket (it is
-// sans-IO, like h11 or quinn-proto): it is fed events (bytes from the client,
-// bytes from the upstream, a resolved name, a connected or failed upstream, a
-// timer) and acts through the Driver interface. Server drives sessions on gnet
-// event loops; MemDriver drives one in memory, for tests and fuzzing.
+// The proxy logic itself is package proxy's sans-IO Session, fed through
+// proxy.Pump. The sockets belong to an event-loop library behind the
+// eventloop interfaces: engine/gnetengine (gnet: one loop per core) or
+// engine/netpollengine (netpoll: shards on a goroutine pool), chosen by
+// Config.Engine. Both run this same code.
 //
-// One event loop owns a client connection, the upstream connection it uses,
-// the loop's idle pool and its timing wheel, so none of them needs a lock.
-// Anything that blocks (DNS, connect) happens off the loop and comes back with
-// EventLoop.Execute or EventLoop.Enroll.
+// One loop owns a client connection, the upstream connection it uses, the
+// loop's idle pool and its timing wheel, so none of them needs a lock.
+// Anything that blocks (DNS, connect, bcrypt) happens off the loop and comes
+// back with Loop.Execute or Loop.Enroll.
 package engine

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // obsRec is a Record copied out of the Observer call.
@@ -37,7 +38,7 @@ type recorder struct {
 	recs []obsRec
 }
 
-func (o *recorder) Observe(r *Record) {
+func (o *recorder) Observe(r *proxy.Record) {
 	o.mu.Lock()
 	o.recs = append(o.recs, obsRec{string(r.Method), string(r.Host), r.Rule, r.Error, r.User, r.Port, r.Status, r.Tunnel})
 	o.mu.Unlock()
@@ -106,7 +107,7 @@ func TestConnectHTTPPort(t *testing.T) {
 		t.Fatalf("DELETE inside: %d", resp.StatusCode)
 	}
 	fmt.Fprintf(c, "GET http://other.test:%s/ HTTP/1.1\r\nHost: other.test\r\n\r\n", port)
-	if resp, _ := readResponse(t, br, "GET"); resp.StatusCode != 403 || resp.Header.Get("sluice-error") != ErrBoundDestination.Detail {
+	if resp, _ := readResponse(t, br, "GET"); resp.StatusCode != 403 || resp.Header.Get("sluice-error") != proxy.ErrBoundDestination.Detail {
 		t.Fatalf("another destination inside: %d %q", resp.StatusCode, resp.Header.Get("sluice-error"))
 	}
 	recs := obs.wait(t, 4)
@@ -177,7 +178,7 @@ func TestCheckOrder(t *testing.T) {
 	if r := recs[1]; r.status != 403 || r.host != "secret.test" || r.port != 22 || r.user != "alice" {
 		t.Errorf("denied CONNECT record: %+v", r)
 	}
-	if r := recs[2]; r.status != 403 || r.rule != RuleDefault {
+	if r := recs[2]; r.status != 403 || r.rule != proxy.RuleDefault {
 		t.Errorf("default-action record: %+v", r)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -140,7 +141,7 @@ func TestUpgradePolicy(t *testing.T) {
 		resp, _ := exchange(t, e, fmt.Sprintf("GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: %s\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", host, port, host, proto))
 		return resp
 	}
-	if r := upgrade("origin.test", "h2c"); r.StatusCode != 403 || r.Header.Get("sluice-error") != ErrUpgradeDenied.Detail {
+	if r := upgrade("origin.test", "h2c"); r.StatusCode != 403 || r.Header.Get("sluice-error") != proxy.ErrUpgradeDenied.Detail {
 		t.Fatalf("h2c under a GET-only rule: %d %q", r.StatusCode, r.Header.Get("sluice-error"))
 	}
 	if r := upgrade("origin.test", "websocket"); r.StatusCode != 403 {
@@ -412,14 +413,14 @@ func TestInterimResponses(t *testing.T) {
 			if resp.StatusCode >= 200 {
 				return resp
 			}
-			if n > MaxInterim {
+			if n > proxy.MaxInterim {
 				t.Fatalf("%d interim responses relayed", n)
 			}
 		}
 	}
 	start := time.Now()
 	resp := final(flood)
-	if resp.StatusCode != 502 || resp.Header.Get("sluice-error") != ErrTooManyInterim.Detail {
+	if resp.StatusCode != 502 || resp.Header.Get("sluice-error") != proxy.ErrTooManyInterim.Detail {
 		t.Fatalf("1xx flood: %d %q", resp.StatusCode, resp.Header.Get("sluice-error"))
 	}
 	resp = final(trickle)
@@ -486,14 +487,14 @@ func TestConnectAttemptsBounded(t *testing.T) {
 	e.dns.Set("dead.test", 60, dead...)
 
 	resp, _ := exchange(t, e, fmt.Sprintf("GET http://refusing.test:%d/ HTTP/1.1\r\nHost: x\r\n\r\n", port))
-	if resp.StatusCode != 504 || resp.Header.Get("sluice-error") != ErrConnectAttempts.Detail || dials.Load() != 5 {
+	if resp.StatusCode != 504 || resp.Header.Get("sluice-error") != proxy.ErrConnectAttempts.Detail || dials.Load() != 5 {
 		t.Fatalf("40 refusing addresses: %d %q after %d dials", resp.StatusCode, resp.Header.Get("sluice-error"), dials.Load())
 	}
 	dials.Store(0)
 	start := time.Now()
 	resp, _ = exchange(t, e, fmt.Sprintf("GET http://dead.test:%d/ HTTP/1.1\r\nHost: x\r\n\r\n", port))
 	took := time.Since(start)
-	if resp.StatusCode != 504 || resp.Header.Get("sluice-error") != ErrConnectBudget.Detail {
+	if resp.StatusCode != 504 || resp.Header.Get("sluice-error") != proxy.ErrConnectBudget.Detail {
 		t.Fatalf("silent addresses: %d %q", resp.StatusCode, resp.Header.Get("sluice-error"))
 	}
 	if n := dials.Load(); n > 3 || took > 3*time.Second {

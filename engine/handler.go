@@ -27,18 +27,18 @@ func (s *Server) Open(x eventloop.Loop, sock eventloop.Socket, tag any) eventloo
 func (cc *clientConn) Traffic() {
 	l := cc.l
 	l.inEvent, l.eventAt = true, time.Now()
-	cc.settle()
+	cc.p.Settle()
 	l.inEvent = false
 }
 
 // Closed implements eventloop.Endpoint for the client. A client already gone (stream
 // mode failed) was accounted for then.
-func (cc *clientConn) Closed(err error) {
-	if cc.gone {
+func (cc *clientConn) Closed(error) {
+	if cc.p.Gone() || cc.detached {
 		return
 	}
-	cc.closed(err)
 	cc.l.srv.clientClosed()
+	cc.p.ClientClosed()
 }
 
 // Traffic implements eventloop.Endpoint for the upstream.

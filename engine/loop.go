@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/pool"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // loop is the state one event loop (or netpoll shard) owns: its clients, its
@@ -39,7 +40,7 @@ func newLoop(s *Server, x eventloop.Loop) *loop {
 	l := &loop{
 		srv:     s,
 		x:       x,
-		wheel:   newWheel(DefaultTick, now),
+		wheel:   newWheel(proxy.DefaultTick, now),
 		clients: make(map[*clientConn]struct{}),
 		lastGC:  now,
 	}
@@ -54,9 +55,10 @@ func (l *loop) newClient(c eventloop.Socket) *clientConn {
 	cc.timer.slot = -1
 	cc.timer.fire = cc.timeout
 	l.clients[cc] = struct{}{}
-	cc.s.Init(&l.srv.cfg, cc, l.srv.self, c.RemoteAddr())
+	cc.p.Init(cc)
+	cc.p.S.Init(&l.srv.cfg, cc, l.srv.self, c.RemoteAddr())
 	if l.srv.draining.Load() {
-		cc.s.Drain()
+		cc.p.S.Drain()
 	}
 	return cc
 }
@@ -80,7 +82,7 @@ func (l *loop) tick() {
 func (l *loop) closeDrained() {
 	keep := l.closing[:0]
 	for _, cc := range l.closing {
-		if cc.gone {
+		if cc.p.Gone() {
 			continue
 		}
 		if cc.c.OutboundBuffered() == 0 {
@@ -96,10 +98,7 @@ func (l *loop) closeDrained() {
 // drain starts a graceful shutdown of this loop's clients and idle pool.
 func (l *loop) drain() {
 	for cc := range l.clients {
-		cc.depth++
-		cc.s.Drain()
-		cc.depth--
-		cc.settleIfIdle()
+		cc.p.Drain()
 	}
 	l.expired = l.idle.Drain(l.expired[:0])
 	for i, up := range l.expired {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/pool"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -65,14 +66,14 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if cfg.Loops == 0 {
 		cfg.Loops = startProcs
 	}
 	eng := newEngine(cfg.Engine)
 	if eng == nil {
-		return nil, fmt.Errorf("engine: %w", &ConfigError{Field: "engine", Value: cfg.Engine,
-			Reason: fmt.Sprintf("not linked into this program (have gnet)"), Kind: ErrInvalidConfig})
+		return nil, fmt.Errorf("engine: %w", &proxy.ConfigError{Field: "engine", Value: cfg.Engine,
+			Reason: fmt.Sprintf("not linked into this program (have gnet)"), Kind: proxy.ErrInvalidConfig})
 	}
 	fds := newFDs(cfg.Loops)
 	if cfg.MaxConns == 0 {
@@ -116,12 +117,12 @@ func (s *Server) Reload(d Dynamic) error {
 	if err := (Config{RewriteHeader: d.RewriteHeader}).Check(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	s.cfg.dyn.Store(&d)
+	s.cfg.SetDynamic(d)
 	return nil
 }
 
 // Dynamic returns the Dynamic settings in force.
-func (s *Server) Dynamic() Dynamic { return *s.cfg.dynamic() }
+func (s *Server) Dynamic() Dynamic { return *s.cfg.Current() }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() netip.AddrPort {
@@ -215,7 +216,7 @@ func (s *Server) eachLoop(f func(*loop)) {
 
 // ticker drives every loop's timing wheel.
 func (s *Server) ticker() {
-	t := time.NewTicker(DefaultTick)
+	t := time.NewTicker(proxy.DefaultTick)
 	defer t.Stop()
 	for {
 		select {

@@ -3,7 +3,6 @@ package engine
 import (
 	"time"
 
-	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/parser"
 )
 
@@ -119,11 +118,3 @@ func SettingsOf(cfg Config) Settings {
 		},
 	}
 }
-
-// ConfigError is a bad field of Config: its key in the config file
-// ("timeouts.connect", "listen"), the bad value, and what is wrong with it.
-// Its Kind is ErrInvalidConfig.
-type ConfigError = fielderr.Error
-
-// ConfigErrors are all the errors of a Config, in the order of its fields.
-type ConfigErrors = fielderr.List

@@ -11,35 +11,8 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/proxy"
 )
-
-// Defaults for stream mode (DESIGN.md, Loop mode and stream mode).
-const (
-	// DefaultStreamThreshold: a body with more than this left to move, or of
-	// unknown length, may leave the loop.
-	DefaultStreamThreshold = 64 << 10
-	// DefaultStreamHighWater: it leaves when its receiver has more than this
-	// queued and unsent.
-	DefaultStreamHighWater = 64 << 10
-	// DefaultSpliceAbove: never, unless configured. Splicing a body whose
-	// client keeps up saves the proxy's copy (0.65-0.70x loop mode's CPU
-	// per MiB with 50 concurrent 1 MiB downloads) but costs every body a detach and
-	// re-enroll of two sockets, and with wrk as the client (8 KiB reads) it
-	// raised p99 of a lone 4 MiB download from ~4 ms to ~15 ms
-	// (BENCHMARKS.md): a throughput setting, not a default.
-	DefaultSpliceAbove = -1
-)
-
-// StreamSpec is a message body the session hands to stream mode: the rest of
-// it moves between the two sockets off the loop, with splice(2), in exact
-// lengths so that the framing of what follows stays intact.
-type StreamSpec struct {
-	ToClient bool                  // a response body; else a request body
-	Framing  parser.Framing        // FramingLength, FramingChunked or FramingClose
-	Remain   int64                 // FramingLength: body bytes left
-	Chunks   parser.ChunkedDecoder // FramingChunked: the decoder's state so far
-	Unframe  bool                  // send only chunk data (chunked to an HTTP/1.0 client)
-}
 
 // errStreamEOF is a body cut short by its sender closing.
 var errStreamEOF = errors.New("engine: connection closed inside a streamed body")
@@ -48,7 +21,7 @@ var errStreamEOF = errors.New("engine: connection closed inside a streamed body"
 // reports back to the loop.
 type streamJob struct {
 	cc       *clientConn
-	spec     StreamSpec
+	spec     proxy.StreamSpec
 	src, dst *net.TCPConn
 	srcCarry []byte        // the sender's bytes already read by the engine: the body's start
 	srcRest  func() []byte // Socket.Detach's rest of src, dst: taken first
@@ -265,18 +238,15 @@ func (j *streamJob) peekSome() (int, error) {
 }
 
 // StreamBody implements Driver: the body moves once the session call returns
-// and the bytes it consumed are discarded (settle).
-func (cc *clientConn) StreamBody(spec StreamSpec) {
-	cc.streamWant = true
-	cc.streamSpec = spec
-}
+// and the bytes it consumed are discarded (the pump's settle).
+func (cc *clientConn) StreamBody(spec proxy.StreamSpec) { cc.p.AskStream(spec) }
 
 // Behind implements Driver: the receiver has more than the high-water mark
 // queued, or the client is parked (its bytes wait in the kernel).
 func (cc *clientConn) Behind(toClient bool) bool {
 	hw := cc.l.srv.cfg.StreamHighWater
 	if toClient {
-		if cc.gone || cc.offLoop() {
+		if cc.p.Gone() || cc.offLoop() {
 			return false
 		}
 		if len(cc.wbuf) > 0 {
@@ -294,7 +264,7 @@ func (cc *clientConn) Behind(toClient bool) bool {
 // Drained implements Driver: what the session gathered for the client is
 // flushed, and the kernel took all of it.
 func (cc *clientConn) Drained() bool {
-	if cc.gone || cc.offLoop() {
+	if cc.p.Gone() || cc.offLoop() {
 		return false
 	}
 	if len(cc.wbuf) > 0 {
@@ -310,7 +280,7 @@ func (cc *clientConn) Drained() bool {
 // that happens.
 func (cc *clientConn) startStream() {
 	up := cc.up
-	if up == nil || up.c == nil || up.gone || cc.gone {
+	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
 		cc.streamWant = false
 		return
 	}
@@ -335,7 +305,7 @@ func (cc *clientConn) startStream() {
 	}
 	if spec.ToClient && cc.c.OutboundBuffered() > 0 || !spec.ToClient && up.c.OutboundBuffered() > 0 {
 		cc.retryLater(func() {
-			if cc.streamWant && !cc.gone {
+			if cc.streamWant && !cc.p.Gone() {
 				cc.startStream()
 			}
 		})
@@ -393,7 +363,7 @@ func detachInput(c eventloop.Socket, carry *[]byte) (*net.TCPConn, func() []byte
 // (the body of a request still waiting for DNS or a connection): the kernel
 // then holds the rest of the body back. What the socket buffered is carried.
 func (cc *clientConn) park() {
-	if cc.parked != nil || cc.gone {
+	if cc.parked != nil || cc.p.Gone() {
 		return
 	}
 	tc, rest, err := detachInput(cc.c, &cc.carry)
@@ -422,7 +392,7 @@ func (cc *clientConn) unpark() {
 				cc.streamFailed(err)
 				return
 			}
-			cc.settleIfIdle()
+			cc.p.Settle()
 		})
 	}()
 }
@@ -474,12 +444,7 @@ func (cc *clientConn) streamDone(j *streamJob) {
 		}
 	}
 	clean := !j.spec.ToClient || len(j.leftover) == 0
-	cc.depth++
-	cc.s.StreamDone(clean, j.moved)
-	cc.depth--
-	if cc.depth != 0 {
-		return
-	}
+	cc.p.StreamDone(clean, j.moved)
 	// Bytes may have arrived on the re-attached connections before this
 	// ran (the engine read them then, and will not signal them again): feed
 	// the upstream's now, and settle feeds the client's.
@@ -487,14 +452,14 @@ func (cc *clientConn) streamDone(j *streamJob) {
 		up.traffic()
 		return
 	}
-	cc.settle()
+	cc.p.Settle()
 }
 
 // streamFailed ends a client whose streamed body failed: both sockets are
 // closed (by the job), so the accounting OnClose would do happens here.
 func (cc *clientConn) streamFailed(err error) {
 	cc.streaming = false
-	if cc.gone {
+	if cc.p.Gone() {
 		return
 	}
 	srv := cc.l.srv
@@ -512,11 +477,8 @@ func (cc *clientConn) streamFailed(err error) {
 		cc.parked.Close()
 		cc.parked, cc.parkRest = nil, nil
 	}
-	cc.gone = true
 	srv.clientClosed()
-	if cc.depth == 0 {
-		cc.settle()
-	}
+	cc.p.ClientClosed()
 }
 
 // retryLater runs f on the loop after a millisecond: the poll for a

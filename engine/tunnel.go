@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"github.com/sluiceproxy/sluice/proxy"
 	"net"
 	"net/netip"
 	"os"
@@ -25,7 +26,7 @@ type tunnel struct {
 	idle           time.Duration // both directions silent this long: the tunnel ends
 	last           atomic.Int64  // unix nanoseconds of the last byte moved
 
-	rec          Record // the request that opened the tunnel, if observed
+	rec          proxy.Record // the request that opened the tunnel, if observed
 	observed     bool
 	toCl, fromCl atomic.Int64 // bytes moved to and from the client
 }
@@ -157,7 +158,7 @@ func (s *Server) abortTunnels() {
 // output pending is waited for: the check runs again shortly.
 func (cc *clientConn) startTunnel() {
 	up := cc.up
-	if up == nil || up.c == nil || up.gone || cc.gone {
+	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
 		cc.tunnelWant = false
 		cc.abortTunnelStart()
 		return
@@ -170,7 +171,7 @@ func (cc *clientConn) startTunnel() {
 	cc.dropPin()
 	t := &tunnel{srv: cc.l.srv, upAddr: up.addr, idle: cc.l.srv.cfg.IdleTimeout}
 	if cc.l.srv.cfg.Observer != nil {
-		t.rec, t.observed = cc.s.TunnelRecord()
+		t.rec, t.observed = cc.p.S.TunnelRecord()
 	}
 	// The preface is in the record already; the carried client bytes are not.
 	if b := cc.c.Input(); len(b) > 0 {
@@ -196,9 +197,8 @@ func (cc *clientConn) startTunnel() {
 		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", err)
 		cc.up, up.owner = nil, nil
 		up.close()
-		cc.gone = true
 		cc.l.srv.clientClosed()
-		cc.settle()
+		cc.p.ClientClosed()
 		return
 	}
 	t.client, t.up = cn, un
@@ -218,7 +218,7 @@ func (cc *clientConn) startTunnel() {
 // retryTunnelStart checks again shortly whether both sides drained.
 func (cc *clientConn) retryTunnelStart() {
 	cc.retryLater(func() {
-		if cc.tunnelWant && !cc.gone {
+		if cc.tunnelWant && !cc.p.Gone() {
 			cc.startTunnel()
 		}
 	})
@@ -230,7 +230,7 @@ func (cc *clientConn) abortTunnelStart() {
 		cc.up, up.owner = nil, nil
 		up.close()
 	}
-	if !cc.gone {
+	if !cc.p.Gone() {
 		cc.c.Close()
 	}
 }

@@ -7,10 +7,11 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/proxy/proxytest"
 )
 
 // FuzzSession feeds arbitrary client and upstream bytes, in arbitrary pieces,
-// through a whole proxy session driven in memory (engine.MemDriver), and checks:
+// through a whole proxy session driven in memory (proxytest.MemDriver), and checks:
 //   - no panic;
 //   - what reaches an upstream is a sequence of well-formed request heads and
 //     bodies: nothing of a request sluice rejected is forwarded;
@@ -41,13 +42,13 @@ func FuzzSession(f *testing.F) {
 		// whether the upstream or the client is behind, so stream mode
 		// (moved by the MemDriver as the gnet driver moves it) is fuzzed
 		// too.
-		m := engine.NewMemDriver(engine.Config{StreamThreshold: 16}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16}, netip.MustParseAddrPort("127.0.0.1:3128"))
 		m.AutoStream = true
 		m.BehindUpstream = split&0x20 != 0
 		m.BehindClient = split&0x40 != 0
 		m.Names["origin.test"] = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
 		step := int(split%32) + 1
-		answered := map[*engine.MemUpstream]bool{}
+		answered := map[*proxytest.MemUpstream]bool{}
 		respond := func() {
 			for rounds := 0; rounds < 8; rounds++ {
 				up := m.Up
@@ -82,7 +83,7 @@ func FuzzSession(f *testing.F) {
 		if finals > len(methods) {
 			t.Fatalf("%d final responses for %d requests\n%q", finals, len(methods), m.ClientOut)
 		}
-		if !m.ClientClosed && m.Session.Idle() && finals != complete {
+		if !m.ClientClosed && m.Session().Idle() && finals != complete {
 			t.Fatalf("open idle connection: %d final responses for %d complete requests\n%q", finals, complete, m.ClientOut)
 		}
 	})

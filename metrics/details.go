@@ -1,9 +1,9 @@
 package metrics
 
 import (
-	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // knownErrorDetails are the sluice-error details that get a series of
@@ -14,39 +14,39 @@ import (
 // series. A detail added to engine, parser or policy should be added here.
 var knownErrorDetails = []string{
 	// engine (errors.go), and its mapping of resolver errors.
-	engine.ErrNoDestination.Detail,
-	engine.ErrBadDestination.Detail,
-	engine.ErrHeadTimeout.Detail,
-	engine.ErrLoop.Detail,
-	engine.ErrTLSOrigination.Detail,
-	engine.ErrConnectPort.Detail,
-	engine.ErrUpstreamReset.Detail,
-	engine.ErrUpstreamClosed.Detail,
-	engine.ErrUpstreamRefused.Detail,
-	engine.ErrUpstreamConnect.Detail,
-	engine.ErrUpstreamProtocol.Detail,
-	engine.ErrUpstreamCap.Detail,
-	engine.ErrTooManyConns.Detail,
-	engine.ErrDNSFailure.Detail,
-	engine.ErrDNSNotFound.Detail,
-	engine.ErrDNSOverflow.Detail,
-	engine.ErrDNSPending.Detail,
-	engine.ErrDNSTimeout.Detail,
-	engine.ErrConnectTimeout.Detail,
-	engine.ErrResponseTimeout.Detail,
-	engine.ErrAuthTimeout.Detail,
-	engine.ErrNoFDs.Detail,
-	engine.ErrTooManyInterim.Detail,
-	engine.ErrConnectAttempts.Detail,
-	engine.ErrConnectBudget.Detail,
-	engine.ErrUpgradeDenied.Detail,
-	engine.ErrRawTunnelDenied.Detail,
-	engine.ErrBoundDestination.Detail,
-	engine.ErrTraceNotForwarded.Detail,
+	proxy.ErrNoDestination.Detail,
+	proxy.ErrBadDestination.Detail,
+	proxy.ErrHeadTimeout.Detail,
+	proxy.ErrLoop.Detail,
+	proxy.ErrTLSOrigination.Detail,
+	proxy.ErrConnectPort.Detail,
+	proxy.ErrUpstreamReset.Detail,
+	proxy.ErrUpstreamClosed.Detail,
+	proxy.ErrUpstreamRefused.Detail,
+	proxy.ErrUpstreamConnect.Detail,
+	proxy.ErrUpstreamProtocol.Detail,
+	proxy.ErrUpstreamCap.Detail,
+	proxy.ErrTooManyConns.Detail,
+	proxy.ErrDNSFailure.Detail,
+	proxy.ErrDNSNotFound.Detail,
+	proxy.ErrDNSOverflow.Detail,
+	proxy.ErrDNSPending.Detail,
+	proxy.ErrDNSTimeout.Detail,
+	proxy.ErrConnectTimeout.Detail,
+	proxy.ErrResponseTimeout.Detail,
+	proxy.ErrAuthTimeout.Detail,
+	proxy.ErrNoFDs.Detail,
+	proxy.ErrTooManyInterim.Detail,
+	proxy.ErrConnectAttempts.Detail,
+	proxy.ErrConnectBudget.Detail,
+	proxy.ErrUpgradeDenied.Detail,
+	proxy.ErrRawTunnelDenied.Detail,
+	proxy.ErrBoundDestination.Detail,
+	proxy.ErrTraceNotForwarded.Detail,
 	// engine (session.go): exchanges that end without an error response.
 	// These have no sentinel to refer to.
-	engine.DetailClientClosed,
-	engine.DetailCutResponse,
+	proxy.DetailClientClosed,
+	proxy.DetailCutResponse,
 
 	// policy (errors.go).
 	policy.ErrClientDenied.Reason,

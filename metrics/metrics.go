@@ -8,6 +8,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -39,7 +40,7 @@ const (
 	classNone   = len(classLabels) - 1
 )
 
-// Metrics is sluice's metrics: an engine.Observer that counts the records it
+// Metrics is sluice's metrics: a proxy.Observer that counts the records it
 // is given, and a writer of them and of Sources in Prometheus text format.
 // Create it with New. All its state is in VictoriaMetrics counters and
 // atomics created by New and never replaced, so every method is safe for
@@ -97,7 +98,7 @@ func New(src Sources) *Metrics {
 
 // Observe counts r. It allocates nothing and takes no lock (but the atomic
 // counters are shared by every event loop).
-func (m *Metrics) Observe(r *engine.Record) {
+func (m *Metrics) Observe(r *proxy.Record) {
 	if m == nil {
 		return
 	}

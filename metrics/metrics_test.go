@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -36,13 +37,13 @@ func value(t testing.TB, got map[string]sample, key string) float64 {
 	return s.value
 }
 
-func rec(method string, status int, d time.Duration, in, out int64) engine.Record {
-	return engine.Record{Method: []byte(method), Status: status, Duration: d, BytesIn: in, BytesOut: out}
+func rec(method string, status int, d time.Duration, in, out int64) proxy.Record {
+	return proxy.Record{Method: []byte(method), Status: status, Duration: d, BytesIn: in, BytesOut: out}
 }
 
 func TestObserveCounts(t *testing.T) {
 	m := New(Sources{})
-	records := []engine.Record{
+	records := []proxy.Record{
 		rec("GET", 200, 300*time.Microsecond, 100, 1000),
 		rec("GET", 200, 2*time.Millisecond, 100, 1000),
 		rec("GET", 404, 10*time.Millisecond, 100, 50),
@@ -63,7 +64,7 @@ func TestObserveCounts(t *testing.T) {
 	}{
 		{403, policy.ErrDestinationDenied.Reason},
 		{403, "destination address 169.254.169.254 denied (link-local)"},
-		{403, engine.ErrConnectPort.Detail},
+		{403, proxy.ErrConnectPort.Detail},
 		{407, policy.ErrAuthRequired.Reason},
 		{429, policy.ErrRateLimited.Reason},
 		{429, policy.ErrRateLimited.Reason},
@@ -304,7 +305,7 @@ func TestErrorDetailsAreLabelSafe(t *testing.T) {
 
 func TestObserveAllocs(t *testing.T) {
 	m := New(Sources{})
-	records := []engine.Record{
+	records := []proxy.Record{
 		rec("GET", 200, time.Millisecond, 100, 1000),
 		rec("PROPFIND", 0, time.Hour, 1, 1),
 		rec("CONNECT", 200, time.Minute, 1, 1),

@@ -3,12 +3,12 @@ package metrics
 import (
 	"testing"
 
-	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 type countObserver struct{ n int }
 
-func (c *countObserver) Observe(*engine.Record) { c.n++ }
+func (c *countObserver) Observe(*proxy.Record) { c.n++ }
 
 func TestNewMulti(t *testing.T) {
 	var nilMetrics *Metrics
@@ -20,7 +20,7 @@ func TestNewMulti(t *testing.T) {
 		t.Errorf("NewMulti(nils) = %v, want nil", o)
 	}
 	a := &countObserver{}
-	if o := NewMulti(nil, a, nilMetrics); o != engine.Observer(a) {
+	if o := NewMulti(nil, a, nilMetrics); o != proxy.Observer(a) {
 		t.Errorf("NewMulti(one) = %v, want the one", o)
 	}
 	b := &countObserver{}

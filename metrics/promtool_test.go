@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // fullScrape is a scrape with every metric there is: every Source set, and
@@ -23,7 +23,7 @@ import (
 func fullScrape(t testing.TB) []byte {
 	t.Helper()
 	m := New(allSources())
-	records := []engine.Record{
+	records := []proxy.Record{
 		rec("GET", 200, 2*time.Millisecond, 100, 1000),
 		rec("POST", 502, 40*time.Second, 10, 10),
 		rec("PROPFIND", 0, 0, 1, 0),
@@ -32,7 +32,7 @@ func fullScrape(t testing.TB) []byte {
 		rec("GET", 429, time.Millisecond, 10, 10),
 		rec("CONNECT", 200, 90*time.Second, 7000, 9000),
 	}
-	records[1].Error = engine.ErrUpstreamReset.Detail
+	records[1].Error = proxy.ErrUpstreamReset.Detail
 	records[2].Error = "a detail \"nobody\" knows\n" // counts as other
 	records[3].Error = policy.ErrDestinationDenied.Reason
 	records[4].Error = policy.ErrAuthRequired.Reason

@@ -29,6 +29,7 @@ import (
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/metrics"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
@@ -77,7 +78,7 @@ func TestAdminEndpoints(t *testing.T) {
 		Conns:          func() (int64, int64) { return 4, 2 },
 		AccessLogDrops: func() uint64 { return 9 },
 	})
-	r := engine.Record{Method: []byte("GET"), Status: 200, Duration: time.Millisecond, BytesOut: 100}
+	r := proxy.Record{Method: []byte("GET"), Status: 200, Duration: time.Millisecond, BytesOut: 100}
 	m.Observe(&r)
 	var readyErr error
 	resolved := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -285,7 +286,7 @@ func TestReadiness(t *testing.T) {
 // notifyObserver signals every record it sees.
 type notifyObserver chan struct{}
 
-func (n notifyObserver) Observe(*engine.Record) { n <- struct{}{} }
+func (n notifyObserver) Observe(*proxy.Record) { n <- struct{}{} }
 
 // TestObservabilityEndToEnd sends requests of known shapes through a real
 // proxy (engine, resolver, policy, an origin, a DNS server) with the access
@@ -487,7 +488,7 @@ func TestObservabilityEndToEnd(t *testing.T) {
 	check(key{"GET", "origin.test", "/ok", 200}, map[string]any{"user": "alice", "scheme": "http",
 		"port": float64(port), "protocol": "HTTP/1.1", "upstream": upstream, "tunnel": false, "error": "", "rule": "origin"})
 	check(key{"POST", "origin.test", "/echo", 201}, map[string]any{"user": "alice", "upstream": upstream})
-	check(key{"GET", "nx.test", "/", 503}, map[string]any{"user": "alice", "upstream": "", "error": engine.ErrDNSNotFound.Detail})
+	check(key{"GET", "nx.test", "/", 503}, map[string]any{"user": "alice", "upstream": "", "error": proxy.ErrDNSNotFound.Detail})
 	check(key{"GET", "denied.test", "/x", 403}, map[string]any{"upstream": "", "error": policy.ErrDestinationDenied.Reason, "rule": "no-denied"})
 	check(key{"GET", "origin.test", "/ok", 407}, map[string]any{"user": "", "error": policy.ErrAuthRequired.Reason})
 	check(key{"CONNECT", "origin.test", "", 200}, map[string]any{"user": "alice", "tunnel": true, "upstream": upstream, "scheme": ""})

@@ -21,6 +21,7 @@ import (
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -375,7 +376,7 @@ func checkConfigFile(path string, w io.Writer) int {
 		}
 	}
 	for _, a := range []struct{ field, addr string }{
-		{"listen", cmp.Or(c.Listen, engine.DefaultListen)}, {"admin", c.adminAddr()},
+		{"listen", cmp.Or(c.Listen, proxy.DefaultListen)}, {"admin", c.adminAddr()},
 	} {
 		if a.addr == "" || strings.HasSuffix(a.addr, ":0") {
 			continue

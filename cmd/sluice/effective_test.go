@@ -17,6 +17,7 @@ import (
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -249,7 +250,7 @@ policy:
 	if l := e.Limits; l.MaxHeaders != 50 || l.MaxRequestLine != parser.DefaultMaxRequestLine || l.MaxHeadBytes != parser.DefaultMaxHeadBytes {
 		t.Errorf("limits %+v", l)
 	}
-	if e.Listen != engine.DefaultListen || *e.Admin != defaultAdmin || *e.AccessLog != "-" || e.LogLevel != "info" || e.Loops < 1 || e.Limits.MaxConns < 16 {
+	if e.Listen != proxy.DefaultListen || *e.Admin != defaultAdmin || *e.AccessLog != "-" || e.LogLevel != "info" || e.Loops < 1 || e.Limits.MaxConns < 16 {
 		t.Errorf("listen %q admin %q access_log %q log_level %q loops %d max_conns %d",
 			e.Listen, *e.Admin, *e.AccessLog, e.LogLevel, e.Loops, e.Limits.MaxConns)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/metrics"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -53,15 +54,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "Usage: sluice [flags]\n\nsluice is a dynamic forward proxy for HTTP/1.1 egress traffic.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.listen, "listen", engine.DefaultListen, "`address` the proxy listens on: IP:port, or :port for every address")
+	fs.StringVar(&o.listen, "listen", proxy.DefaultListen, "`address` the proxy listens on: IP:port, or :port for every address")
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/metrics, /healthz, /readyz, /debug/dns, /debug/pprof/, /config); empty disables it")
 	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.rewriteHeader, "rewrite-header", "", "request header whose first value becomes the destination and Host (`name`)")
-	fs.DurationVar(&o.connectTimeout, "connect-timeout", engine.DefaultConnectTimeout, "upstream connect `timeout`")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "client keep-alive idle `timeout`")
-	fs.DurationVar(&o.drainTimeout, "drain-timeout", engine.DefaultDrainTimeout, "time given to requests in flight on SIGTERM (`duration`)")
+	fs.DurationVar(&o.connectTimeout, "connect-timeout", proxy.DefaultConnectTimeout, "upstream connect `timeout`")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "client keep-alive idle `timeout`")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", proxy.DefaultDrainTimeout, "time given to requests in flight on SIGTERM (`duration`)")
 	fs.StringVar(&o.connectPorts, "connect-ports", "443", "ports CONNECT may reach: `list` of ports and ranges (\"443,8443,9000-9100\") or \"*\"")
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log `path`: - for stdout, empty for off; reopened on SIGHUP (logrotate)")
 	fs.StringVar(&o.config, "config", "", "YAML config `file` (examples/sluice.yaml documents it); flags given override it")
@@ -143,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	ecfg.Policy = pol
 	drainTimeout := ecfg.DrainTimeout
 	if drainTimeout == 0 {
-		drainTimeout = engine.DefaultDrainTimeout
+		drainTimeout = proxy.DefaultDrainTimeout
 	}
 	alog, err := accesslog.Open(c.accessLogPath(), accesslog.Options{ErrorLog: log})
 	if err != nil {

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // Responses sluice gives as the final recipient of a request (not errors),
 // and the fields it adds to what it forwards.

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // appendLower appends b lower-cased (ASCII) to dst.
 func appendLower(dst, b []byte) []byte {

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // How requests and sessions end early: client close, timers, aborts, and
 // sluice's own error responses.

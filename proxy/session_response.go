@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // The response side of an exchange: response heads, body relay, the end of
 // an exchange, and an upstream that closes.

@@ -1,22 +1,26 @@
-package engine
+package proxytest
 
 import (
 	"net/netip"
 	"time"
 
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
 // MemDriver drives one Session entirely in memory, deterministically: the
 // client and upstream connections are byte slices, names resolve from a map,
 // dials succeed unless told otherwise, and time moves only when Advance says.
-// Tests and the FuzzSession target use it to reach every state of the session
-// without sockets.
+// Every event goes through a proxy.Pump, the settle protocol the engines use,
+// and what a socket driver does asynchronously (a dial completing, a body
+// moving in stream mode, a tunnel starting) happens here as events of their
+// own, in the order the engines deliver them. Tests and the FuzzSession
+// target use it to reach every state of the session without sockets.
 //
 // Owned by the goroutine that uses it.
 type MemDriver struct {
-	Session Session
-	Config  Config
+	pump   proxy.Pump
+	Config proxy.Config
 
 	// Names answers Lookup and Resolve. A name that is absent resolves to
 	// resolver.ErrNotFound. With AsyncDNS, Lookup always misses and answers
@@ -31,7 +35,7 @@ type MemDriver struct {
 	// answers ClientDrained.
 	BehindClient, BehindUpstream, ClientDrained bool
 	// Streams records the bodies handed to stream mode; FinishStream ends the last.
-	Streams []StreamSpec
+	Streams []proxy.StreamSpec
 	// AutoStream moves a streamed body itself (memstream.go) instead of
 	// waiting for FinishStream.
 	AutoStream bool
@@ -58,6 +62,7 @@ type MemDriver struct {
 	pendingNames []pendingName
 	pendingDial  []*MemUpstream
 	stream       *memStream // with AutoStream: the body in stream mode
+	streamOpen   bool       // a body is in stream mode: the client's bytes wait
 }
 
 // MemUpstream is one in-memory upstream connection.
@@ -91,16 +96,20 @@ type pendingName struct {
 
 // NewMemDriver returns a driver whose session is initialised with cfg
 // (defaults applied) and a clock at an arbitrary fixed time.
-func NewMemDriver(cfg Config, self ...netip.AddrPort) *MemDriver {
+func NewMemDriver(cfg proxy.Config, self ...netip.AddrPort) *MemDriver {
 	m := &MemDriver{
-		Config:     cfg.withDefaults(),
+		Config:     cfg.WithDefaults(),
 		Names:      make(map[string][]netip.Addr),
 		RefuseDial: make(map[netip.AddrPort]bool),
 		now:        time.Unix(1_700_000_000, 0),
 	}
-	m.Session.Init(&m.Config, m, self, netip.AddrPort{})
+	m.pump.Init(memPort{m})
+	m.pump.S.Init(&m.Config, m, self, netip.AddrPort{})
 	return m
 }
+
+// Session returns the session the driver drives.
+func (m *MemDriver) Session() *proxy.Session { return &m.pump.S }
 
 // ClientSend delivers bytes from the client and lets the session run.
 func (m *MemDriver) ClientSend(b []byte) {
@@ -112,7 +121,8 @@ func (m *MemDriver) ClientSend(b []byte) {
 		return
 	}
 	m.ClientIn = append(m.ClientIn, b...)
-	m.settle()
+	m.pump.Settle()
+	m.run()
 }
 
 // ClientHangup closes the client connection.
@@ -121,12 +131,9 @@ func (m *MemDriver) ClientHangup() {
 		return
 	}
 	m.ClientClosed = true
-	m.stream = nil
-	m.Session.ClientClosed()
-	if p := m.Pinned; p != nil {
-		m.Pinned = nil
-		p.Open, p.Closed = false, true
-	}
+	m.stream, m.streamOpen = nil, false
+	m.pump.ClientClosed()
+	m.run()
 }
 
 // UpstreamSend delivers bytes from the attached upstream.
@@ -141,7 +148,7 @@ func (m *MemDriver) UpstreamSend(b []byte) {
 	}
 	up.In = append(up.In, b...)
 	m.feedUpstream(up)
-	m.settle()
+	m.run()
 }
 
 // UpstreamHangup closes the attached upstream connection from its side.
@@ -158,8 +165,8 @@ func (m *MemDriver) UpstreamHangup() {
 	}
 	up.Open, up.Closed = false, true
 	m.Up = nil
-	m.Session.UpstreamClosed(nil)
-	m.settle()
+	m.pump.UpstreamClosed(nil)
+	m.run()
 }
 
 // IdleHangup closes every idle pooled upstream from its side.
@@ -176,9 +183,9 @@ func (m *MemDriver) ResolveAll() {
 	m.pendingNames = nil
 	for _, pn := range p {
 		ans, err := m.answer(pn.host)
-		m.Session.Resolved(pn.gen, ans, err)
+		m.pump.Resolved(pn.gen, ans, err)
 	}
-	m.settle()
+	m.run()
 }
 
 // CompleteDials finishes every pending dial (with ManualDial).
@@ -188,7 +195,7 @@ func (m *MemDriver) CompleteDials() {
 	for _, up := range p {
 		m.finishDial(up)
 	}
-	m.settle()
+	m.run()
 }
 
 // Advance moves the clock and fires the session's timer if it is due.
@@ -196,8 +203,8 @@ func (m *MemDriver) Advance(d time.Duration) {
 	m.now = m.now.Add(d)
 	if !m.timerAt.IsZero() && !m.now.Before(m.timerAt) {
 		m.timerAt = time.Time{}
-		m.Session.Timeout()
-		m.settle()
+		m.pump.Timeout()
+		m.run()
 	}
 }
 
@@ -224,37 +231,37 @@ func (m *MemDriver) finishDial(up *MemUpstream) {
 	if m.RefuseDial[up.Addr] {
 		up.Closed = true
 		m.Up = nil
-		m.Session.ConnectFailed(up.gen, ErrUpstreamRefused)
+		m.pump.ConnectFailed(up.gen, proxy.ErrUpstreamRefused)
 		return
 	}
 	up.Open = true
-	m.Session.Connected(up.gen)
+	m.pump.Connected(up.gen)
 }
 
+// feedUpstream feeds the attached upstream's bytes, as the engines'
+// upstream Traffic does: not while a body streams (the stream moves them)
+// or a hand-over is pending.
 func (m *MemDriver) feedUpstream(up *MemUpstream) {
-	if m.stream != nil {
-		if !m.streamMove() {
-			return
-		}
+	if m.streamOpen {
+		return
 	}
-	for m.Up == up && len(up.In) > 0 {
-		n := m.Session.UpstreamData(up.In)
+	for m.Up == up && len(up.In) > 0 && !m.pump.Gone() && !m.pump.Asked() {
+		n := m.pump.UpstreamData(up.In)
 		up.In = consume(up.In, n)
 		if n == 0 {
 			break
 		}
 	}
-	if t := m.Tunneled; t != nil && t.Up == up {
-		t.ToClient = append(t.ToClient, up.In...)
+	if m.Up != up && !m.pump.Asked() {
+		up.In = up.In[:0] // released mid-buffer: what is left is not ours
 	}
-	if m.Up != up {
-		up.In = up.In[:0]
-	}
+	m.pump.Settle()
 }
 
-// settle finishes automatic dials and feeds buffered client bytes until the
-// session takes no more.
-func (m *MemDriver) settle() {
+// run delivers what a socket driver would deliver next by itself: dials
+// completing (unless ManualDial), and a body in stream mode moving on (with
+// AutoStream), each as an event of its own, until nothing is left to do.
+func (m *MemDriver) run() {
 	for {
 		if !m.ManualDial && len(m.pendingDial) > 0 {
 			up := m.pendingDial[0]
@@ -262,25 +269,10 @@ func (m *MemDriver) settle() {
 			m.finishDial(up)
 			continue
 		}
-		if t := m.Tunneled; t != nil {
-			t.ToUpstream = append(t.ToUpstream, m.ClientIn...)
-			m.ClientIn = m.ClientIn[:0]
-			return
-		}
-		if m.stream != nil {
-			if !m.streamMove() {
-				return
-			}
+		if m.stream != nil && m.streamMove() {
 			continue
 		}
-		if m.ClientClosed || m.Session.Closed() || len(m.ClientIn) == 0 {
-			return
-		}
-		n := m.Session.ClientData(m.ClientIn)
-		m.ClientIn = consume(m.ClientIn, n)
-		if n == 0 && (m.ManualDial || len(m.pendingDial) == 0) {
-			return
-		}
+		return
 	}
 }
 
@@ -389,12 +381,9 @@ func (m *MemDriver) ReleaseUpstream(reusable bool) {
 	up.Open, up.Closed = false, true
 }
 
-// Tunnel implements Driver. The carried bytes are collected when the session
-// call returns (see settle), as the gnet driver does.
-func (m *MemDriver) Tunnel(preface []byte) {
-	m.Tunneled = &MemTunnel{Up: m.Up, ToClient: append([]byte(nil), preface...)}
-	m.Up = nil
-}
+// Tunnel implements Driver: the pump hands the tunnel over once the session
+// call has returned (memPort.StartTunnel).
+func (m *MemDriver) Tunnel(preface []byte) { m.pump.AskTunnel(preface) }
 
 // Behind implements Driver.
 func (m *MemDriver) Behind(toClient bool) bool {
@@ -407,19 +396,26 @@ func (m *MemDriver) Behind(toClient bool) bool {
 // Drained implements Driver.
 func (m *MemDriver) Drained() bool { return m.ClientDrained }
 
-// StreamBody implements Driver.
-func (m *MemDriver) StreamBody(spec StreamSpec) {
-	m.Streams = append(m.Streams, spec)
-	if m.AutoStream {
-		m.stream = &memStream{spec: spec}
-	}
+// StreamBody implements Driver: the pump hands the body over once the
+// session call has returned (memPort.StartStream).
+func (m *MemDriver) StreamBody(spec proxy.StreamSpec) { m.pump.AskStream(spec) }
+
+// FinishStream reports the last streamed body moved, as the engines do once
+// both connections are back on the loop.
+func (m *MemDriver) FinishStream() {
+	m.streamOpen = false
+	m.pump.StreamDone(true, 0)
+	m.afterStream()
 }
 
-// FinishStream reports the last streamed body moved, as the gnet driver does
-// once both connections are back on the loop.
-func (m *MemDriver) FinishStream() {
-	m.Session.StreamDone(true, 0)
-	m.settle()
+// afterStream feeds what arrived during stream mode, as the engines do
+// when the connections are back on the loop: the upstream's bytes first.
+func (m *MemDriver) afterStream() {
+	if up := m.Up; up != nil && up.Open && len(up.In) > 0 {
+		m.feedUpstream(up)
+		return
+	}
+	m.pump.Settle()
 }
 
 // Authenticate implements Driver.
@@ -447,10 +443,10 @@ func (m *MemDriver) AuthenticateAll() {
 	p := m.Auths
 	m.Auths = nil
 	for _, a := range p {
-		user, ok := m.Session.pol.Authenticate([]byte(a.Cred))
-		m.Session.Authenticated(a.Gen, user, ok)
+		user, ok := m.pump.S.Policy().Authenticate([]byte(a.Cred))
+		m.pump.Authenticated(a.Gen, user, ok)
 	}
-	m.settle()
+	m.run()
 }
 
 // SetTimer implements Driver.
@@ -464,3 +460,68 @@ func (m *MemDriver) SetTimer(d time.Duration) {
 
 // Now implements Driver.
 func (m *MemDriver) Now() time.Time { return m.now }
+
+// memPort is MemDriver's side of its pump (proxy.Port).
+type memPort struct{ m *MemDriver }
+
+// Input implements proxy.Port.
+func (p memPort) Input() []byte {
+	if p.m.ClientClosed {
+		return nil
+	}
+	return p.m.ClientIn
+}
+
+// Consume implements proxy.Port.
+func (p memPort) Consume(n int) { p.m.ClientIn = consume(p.m.ClientIn, n) }
+
+// Starved implements proxy.Port: nothing is parked in memory.
+func (memPort) Starved() {}
+
+// Flush implements proxy.Port: writes land in ClientOut at once.
+func (memPort) Flush() {}
+
+// Away implements proxy.Port.
+func (p memPort) Away() bool { return p.m.streamOpen }
+
+// StartTunnel implements proxy.Port: the preface, then the upstream's
+// unconsumed bytes, go to the client; the client's unconsumed bytes to the
+// upstream.
+func (p memPort) StartTunnel(preface []byte) {
+	m := p.m
+	t := &MemTunnel{Up: m.Up, ToClient: append([]byte(nil), preface...)}
+	if up := m.Up; up != nil {
+		t.ToClient = append(t.ToClient, up.In...)
+		up.In = up.In[:0]
+	}
+	t.ToUpstream = append(t.ToUpstream, m.ClientIn...)
+	m.ClientIn = m.ClientIn[:0]
+	m.Tunneled = t
+	m.Up = nil
+}
+
+// StartStream implements proxy.Port.
+func (p memPort) StartStream(spec proxy.StreamSpec) {
+	m := p.m
+	m.Streams = append(m.Streams, spec)
+	m.streamOpen = true
+	if m.AutoStream {
+		m.stream = &memStream{spec: spec}
+	}
+}
+
+// Gone implements proxy.Port: the pinned upstream closes with the client.
+func (p memPort) Gone() {
+	m := p.m
+	m.ClientClosed = true
+	if pin := m.Pinned; pin != nil {
+		m.Pinned = nil
+		pin.Open, pin.Closed = false, true
+	}
+}
+
+// OverBudget implements proxy.Port: memory is not bounded here.
+func (memPort) OverBudget() bool { return false }
+
+// Park implements proxy.Port.
+func (memPort) Park() {}

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 import (
 	"net/netip"
@@ -246,7 +246,7 @@ func (s *Session) readHead(b []byte) int {
 	s.head = append(s.head[:0], b[:n]...)
 	s.rp.Req.Rebase(s.head)
 	s.haveHead = true
-	d := s.cfg.dynamic()
+	d := s.cfg.Current()
 	s.pol, s.rewriteHdr = d.Policy, d.RewriteHeader
 	s.beginRecord(n)
 	s.startRequest()
@@ -668,3 +668,14 @@ func (s *Session) StreamDone(clean bool, moved int64) {
 	}
 	s.responseDone(clean)
 }
+
+// Client returns the client's address, as given to Init.
+func (s *Session) Client() netip.AddrPort { return s.client }
+
+// Policy returns the policy deciding the current request (nil: none). A
+// driver checks what it dials against it (Policy.CheckAddrFor).
+func (s *Session) Policy() *policy.Policy { return s.pol }
+
+// Streaming reports whether a body is in stream mode (Driver.StreamBody)
+// and StreamDone has not come yet.
+func (s *Session) Streaming() bool { return s.streaming }

@@ -1,10 +1,11 @@
-package engine
+package proxy
 
 import (
 	"errors"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
@@ -137,4 +138,12 @@ func statusText(code int) string {
 		return "Loop Detected"
 	}
 	return "Error"
+}
+
+// AppendRefusal appends the whole response (closing the connection) that
+// refuses a client for err before any session exists: the accept loop's
+// answer to a client beyond the connection cap or outside the client ACL.
+func AppendRefusal(dst []byte, err error, now time.Time) []byte {
+	status, detail := errorResponse(err)
+	return appendErrorResponse(dst, status, detail, true, false, nil, now.UTC().AppendFormat(nil, imfFixdate))
 }

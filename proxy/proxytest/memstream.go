@@ -1,10 +1,13 @@
-package engine
+package proxytest
 
-import "github.com/sluiceproxy/sluice/parser"
+import (
+	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/proxy"
+)
 
 // Stream mode in memory. With MemDriver.AutoStream, a body the session hands
-// to stream mode is moved the way the gnet driver's stream job moves it
-// (stream.go): exactly the body's bytes, by its framing, from the sender's
+// to stream mode is moved the way the engines' stream job moves it
+// (engine/stream.go): exactly the body's bytes, by its framing, from the sender's
 // input to the receiver; bytes past the body stay with the sender (a
 // pipelined request) or make the upstream unusable (clean false); a
 // close-delimited body, or a sender that closes inside a body, ends the
@@ -13,7 +16,7 @@ import "github.com/sluiceproxy/sluice/parser"
 
 // memStream is the body being moved. Owned by its MemDriver.
 type memStream struct {
-	spec  StreamSpec
+	spec  proxy.StreamSpec
 	moved int64
 }
 
@@ -74,27 +77,28 @@ func (m *MemDriver) streamMove() bool {
 	if !done {
 		return false
 	}
-	m.stream = nil
+	m.stream, m.streamOpen = nil, false
 	clean := true
 	if st.spec.ToClient && len(*src) > 0 {
 		clean = false // the upstream sent past the response
 		*src = (*src)[:0]
 	}
-	m.Session.StreamDone(clean, st.moved)
+	m.pump.StreamDone(clean, st.moved)
+	m.afterStream()
 	return true
 }
 
 // streamFailed ends a stream whose sender broke the framing or closed: as
-// the gnet driver does, both connections close and the session hears of
+// the engines do, both connections close and the session hears of
 // the client's.
 func (m *MemDriver) streamFailed() {
-	m.stream = nil
+	m.stream, m.streamOpen = nil, false
 	if up := m.Up; up != nil {
 		up.Open, up.Closed = false, true
 		m.Up = nil
 	}
 	if !m.ClientClosed {
 		m.ClientClosed = true
-		m.Session.ClientClosed()
+		m.pump.ClientClosed()
 	}
 }

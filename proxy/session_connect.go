@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // CONNECT to an HTTP port (policy.Config.ConnectHTTPPorts, 80 by default).
 // Node's undici ProxyAgent and the common WebSocket proxy agents tunnel plain

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // Per-request guards that are neither routing nor relaying: connection-
 // oriented authentication (pinning), and Upgrade as a policy decision.

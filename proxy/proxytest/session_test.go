@@ -1,4 +1,4 @@
-package engine
+package proxytest
 
 import (
 	"bytes"
@@ -9,14 +9,15 @@ import (
 
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 var originAddr = netip.MustParseAddr("192.0.2.10")
 
-func newMem(t *testing.T) *MemDriver { return newMemConfig(t, Config{}) }
+func newMem(t *testing.T) *MemDriver { return newMemConfig(t, proxy.Config{}) }
 
 // newMemConfig is newMem with cfg.
-func newMemConfig(t *testing.T, cfg Config) *MemDriver {
+func newMemConfig(t *testing.T, cfg proxy.Config) *MemDriver {
 	t.Helper()
 	m := NewMemDriver(cfg, netip.MustParseAddrPort("127.0.0.1:3128"))
 	m.Names["origin.test"] = []netip.Addr{originAddr}
@@ -262,7 +263,7 @@ func TestSessionCloseDelimitedResponse(t *testing.T) {
 func TestSessionTimeouts(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		m := newMem(t)
-		m.Advance(DefaultIdleTimeout)
+		m.Advance(proxy.DefaultIdleTimeout)
 		if !m.ClientClosed || len(m.ClientOut) != 0 {
 			t.Fatal("idle client not closed silently")
 		}
@@ -270,7 +271,7 @@ func TestSessionTimeouts(t *testing.T) {
 	t.Run("head", func(t *testing.T) {
 		m := newMem(t)
 		send(m, "GET / HTTP/1.1\r\nHost: ori")
-		m.Advance(DefaultHeadTimeout)
+		m.Advance(proxy.DefaultHeadTimeout)
 		if out := takeOut(m); !hasStatus(out, "408") || !m.ClientClosed {
 			t.Fatalf("slow head: %q", out)
 		}
@@ -278,7 +279,7 @@ func TestSessionTimeouts(t *testing.T) {
 	t.Run("response", func(t *testing.T) {
 		m := newMem(t)
 		send(m, "GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n")
-		m.Advance(DefaultResponseTimeout)
+		m.Advance(proxy.DefaultResponseTimeout)
 		if out := takeOut(m); !hasStatus(out, "504") {
 			t.Fatalf("silent upstream: %q", out)
 		}
@@ -289,7 +290,7 @@ func TestSessionTimeouts(t *testing.T) {
 }
 
 func TestSessionRewriteHeader(t *testing.T) {
-	m := NewMemDriver(Config{RewriteHeader: "X-Target"})
+	m := NewMemDriver(proxy.Config{RewriteHeader: "X-Target"})
 	m.Names["origin.test"] = []netip.Addr{originAddr}
 	send(m, "GET /p HTTP/1.1\r\nHost: front.test\r\nX-Target: origin.test:9000, ignored.test\r\n\r\n")
 	if m.Up == nil || m.Up.Addr != netip.AddrPortFrom(originAddr, 9000) {
@@ -399,7 +400,7 @@ func TestSessionSteadyStateAllocsWithPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMemDriver(Config{Policy: p})
+	m := NewMemDriver(proxy.Config{Policy: p})
 	m.Names["origin.test"] = []netip.Addr{originAddr}
 	req := []byte("GET /x HTTP/1.1\r\nHost: origin.test\r\n\r\n")
 	round := steadyRound(t, m, req)
@@ -429,7 +430,7 @@ func TestSessionSpliceAbove(t *testing.T) {
 		{"default: never", 0, 64 << 20, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newMemConfig(t, Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10})
+			m := newMemConfig(t, proxy.Config{SpliceAbove: tc.spliceAbove, StreamThreshold: 10})
 			m.ClientDrained = tc.drained
 			send(m, "GET http://origin.test/big HTTP/1.1\r\nHost: origin.test\r\n\r\n")
 			upSend(m, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n0123456789", tc.length))
@@ -454,7 +455,7 @@ func TestSessionSpliceAbove(t *testing.T) {
 // request body in stream mode arrive whole, the request pipelined behind the
 // upload stays with the client, and the pooled upstream is reused.
 func TestMemDriverAutoStream(t *testing.T) {
-	m := newMemConfig(t, Config{StreamThreshold: 4})
+	m := newMemConfig(t, proxy.Config{StreamThreshold: 4})
 	m.AutoStream = true
 	m.BehindClient, m.BehindUpstream = true, true
 	send(m, "GET http://origin.test/a HTTP/1.1\r\nHost: origin.test\r\n\r\n")

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 // Observation: the Record of each request, for Config.Observer.
 

@@ -1,17 +1,19 @@
-package engine
+package proxy
 
 import (
 	"net/netip"
 	"time"
 
+	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
-// Driver is how a Session acts on the world. Server implements it on gnet event
-// loops and MemDriver in memory. Every method is called on the goroutine that
-// owns the session (its event loop) and must not block. None of them calls
-// back into the session: results of asynchronous work arrive later as events
-// (Session.Resolved, Session.Connected, Session.ConnectFailed, Session.Timeout).
+// Driver is how a Session acts on the world. Package engine implements it on
+// either engine's loops, proxytest.MemDriver in memory. Every method is
+// called on the goroutine that owns the session (its event loop) and must
+// not block. None of them calls back into the session: results of
+// asynchronous work arrive later as events, through the driver's Pump
+// (Pump.Resolved, Pump.Connected, Pump.ConnectFailed, Pump.Timeout).
 type Driver interface {
 	// WriteClient queues b for the client. b is valid only during the call.
 	WriteClient(b []byte)
@@ -70,4 +72,32 @@ type Driver interface {
 	SetTimer(d time.Duration)
 	// Now is the driver's clock.
 	Now() time.Time
+}
+
+// Defaults for stream mode (DESIGN.md, Loop mode and stream mode).
+const (
+	// DefaultStreamThreshold: a body with more than this left to move, or of
+	// unknown length, may leave the loop.
+	DefaultStreamThreshold = 64 << 10
+	// DefaultStreamHighWater: it leaves when its receiver has more than this
+	// queued and unsent.
+	DefaultStreamHighWater = 64 << 10
+	// DefaultSpliceAbove: never, unless configured. Splicing a body whose
+	// client keeps up saves the proxy's copy (0.65-0.70x loop mode's CPU
+	// per MiB with 50 concurrent 1 MiB downloads) but costs every body a detach and
+	// re-enroll of two sockets, and with wrk as the client (8 KiB reads) it
+	// raised p99 of a lone 4 MiB download from ~4 ms to ~15 ms
+	// (BENCHMARKS.md): a throughput setting, not a default.
+	DefaultSpliceAbove = -1
+)
+
+// StreamSpec is a message body the session hands to stream mode: the rest of
+// it moves between the two sockets off the loop, with splice(2), in exact
+// lengths so that the framing of what follows stays intact.
+type StreamSpec struct {
+	ToClient bool                  // a response body; else a request body
+	Framing  parser.Framing        // FramingLength, FramingChunked or FramingClose
+	Remain   int64                 // FramingLength: body bytes left
+	Chunks   parser.ChunkedDecoder // FramingChunked: the decoder's state so far
+	Unframe  bool                  // send only chunk data (chunked to an HTTP/1.0 client)
 }
