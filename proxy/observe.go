@@ -46,4 +46,3 @@ const (
 type Observer interface {
 	Observe(r *Record)
 }
-
