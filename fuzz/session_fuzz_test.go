@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"testing"
@@ -40,7 +41,7 @@ func FuzzSession(f *testing.F) {
 		}
 		// Bodies over 16 bytes may stream; split's bits 5 and 6 say
 		// whether the upstream or the client is behind, so stream mode
-		// (moved by the MemDriver as the gnet driver moves it) is fuzzed
+		// (moved by the MemDriver as the engines move it) is fuzzed
 		// too.
 		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16}, netip.MustParseAddrPort("127.0.0.1:3128"))
 		m.AutoStream = true
@@ -85,6 +86,17 @@ func FuzzSession(f *testing.F) {
 		}
 		if !m.ClientClosed && m.Session().Idle() && finals != complete {
 			t.Fatalf("open idle connection: %d final responses for %d complete requests\n%q", finals, complete, m.ClientOut)
+		}
+		if tn := m.Tunneled; tn != nil {
+			// A tunnel hands over exactly the bytes that follow what the
+			// session consumed: the client's reach the upstream unchanged
+			// and in order, and so do the upstream's after the preface.
+			if !bytes.HasSuffix(client, tn.ToUpstream) {
+				t.Fatalf("tunnel: client bytes to the upstream %q are not the end of what the client sent", tn.ToUpstream)
+			}
+			if !bytes.HasPrefix(tn.ToClient, tn.Preface) || !bytes.Contains(upstream, tn.ToClient[len(tn.Preface):]) {
+				t.Fatalf("tunnel: bytes to the client %q are not the preface %q and then upstream bytes", tn.ToClient, tn.Preface)
+			}
 		}
 	})
 }

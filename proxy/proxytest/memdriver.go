@@ -79,6 +79,7 @@ type MemUpstream struct {
 // MemTunnel records a tunnel the session started.
 type MemTunnel struct {
 	Up         *MemUpstream
+	Preface    []byte // what the session gave Tunnel: the start of ToClient
 	ToClient   []byte // preface, then the upstream's unconsumed bytes
 	ToUpstream []byte // the client's unconsumed bytes
 }
@@ -489,7 +490,7 @@ func (p memPort) Away() bool { return p.m.streamOpen }
 // upstream.
 func (p memPort) StartTunnel(preface []byte) {
 	m := p.m
-	t := &MemTunnel{Up: m.Up, ToClient: append([]byte(nil), preface...)}
+	t := &MemTunnel{Up: m.Up, Preface: append([]byte(nil), preface...), ToClient: append([]byte(nil), preface...)}
 	if up := m.Up; up != nil {
 		t.ToClient = append(t.ToClient, up.In...)
 		up.In = up.In[:0]
