@@ -6,7 +6,7 @@ import (
 	"github.com/sluiceproxy/sluice/parser"
 )
 
-// Settings are the engine's part of sluice's config file: listen, loops and
+// Settings are the engine's part of sluice's config file: listen, loops, engine and
 // rewrite_header at its top, and the timeouts: and limits: sections. The
 // yaml tags are the file's keys. The zero value of every field means the
 // default of the Config field it sets (Config documents them); Config turns
@@ -14,6 +14,7 @@ import (
 type Settings struct {
 	Listen        string   `yaml:"listen"`         // proxy address, IP:port or :port (every address)
 	Loops         int      `yaml:"loops"`          // event loops; 0: GOMAXPROCS
+	Engine        string   `yaml:"engine"`         // gnet or netpoll; empty: proxy.DefaultEngine
 	RewriteHeader string   `yaml:"rewrite_header"` // the global host-rewrite header
 	Timeouts      Timeouts `yaml:"timeouts"`
 	Limits        Limits   `yaml:"limits"`
@@ -52,6 +53,7 @@ func (s Settings) Config() Config {
 	return Config{
 		Listen:        s.Listen,
 		Loops:         s.Loops,
+		Engine:        s.Engine,
 		RewriteHeader: s.RewriteHeader,
 		Limits: parser.Limits{
 			MaxRequestLine: l.MaxRequestLine,
@@ -93,6 +95,7 @@ func SettingsOf(cfg Config) Settings {
 	return Settings{
 		Listen:        cfg.Listen,
 		Loops:         cfg.Loops,
+		Engine:        cfg.Engine,
 		RewriteHeader: cfg.RewriteHeader,
 		Timeouts: Timeouts{
 			Connect:      cfg.ConnectTimeout,

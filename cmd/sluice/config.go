@@ -35,7 +35,7 @@ const defaultAdmin = "127.0.0.1:9901"
 // documents them all. Unknown fields are errors. loadConfigFile decodes and
 // validates it; each component validates its own part.
 type fileConfig struct {
-	engine.Settings `yaml:",inline"` // listen, loops, rewrite_header, timeouts:, limits:
+	engine.Settings `yaml:",inline"` // listen, loops, engine, rewrite_header, timeouts:, limits:
 
 	Admin     *string         `yaml:"admin"`      // admin address; "" disables; absent: defaultAdmin
 	LogLevel  string          `yaml:"log_level"`  // debug, info (default), warn, error
@@ -331,6 +331,9 @@ func (c *fileConfig) applyFlags(o *options, set map[string]bool) {
 	}
 	if set["loops"] {
 		c.Loops = o.loops
+	}
+	if set["engine"] {
+		c.Engine = o.engine
 	}
 	if set["log-level"] {
 		c.LogLevel = o.logLevel

@@ -38,6 +38,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	listen, admin, dns, logLevel, rewriteHeader  string
+	engine                                       string
 	config, checkConfig, connectPorts, accessLog string
 	loops                                        int
 	connectTimeout, idleTimeout, drainTimeout    time.Duration
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/metrics, /healthz, /readyz, /debug/dns, /debug/pprof/, /config); empty disables it")
 	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")
+	fs.StringVar(&o.engine, "engine", proxy.DefaultEngine, "event-loop `library`: gnet or netpoll")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&o.rewriteHeader, "rewrite-header", "", "request header whose first value becomes the destination and Host (`name`)")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", proxy.DefaultConnectTimeout, "upstream connect `timeout`")

@@ -17,10 +17,11 @@ import (
 )
 
 // restartOnly are the top-level sections of the config file that a reload
-// cannot change: the listeners, the event loops, the engine's timeouts and
+// cannot change: the listeners, the event loops and their library, the
+// engine's timeouts and
 // limits, the resolver, the access log's path. A reload that changes them
 // logs their names and leaves them as they are.
-var restartOnly = []string{"listen", "admin", "loops", "access_log", "timeouts", "limits", "resolver"}
+var restartOnly = []string{"listen", "admin", "loops", "engine", "access_log", "timeouts", "limits", "resolver"}
 
 // reloader re-reads the config file on SIGHUP and POST /reload and swaps in
 // what can change while sluice runs: the policy (rules, client ACL, auth file,
@@ -185,7 +186,7 @@ func sameNode(a, b *yaml.Node) bool {
 // must not make /config show values that are not in force.
 func keepSections(c, old *fileConfig) *fileConfig {
 	n := *c
-	n.Listen, n.Admin, n.Loops, n.AccessLog = old.Listen, old.Admin, old.Loops, old.AccessLog
+	n.Listen, n.Admin, n.Loops, n.Engine, n.AccessLog = old.Listen, old.Admin, old.Loops, old.Engine, old.AccessLog
 	n.Timeouts, n.Limits, n.Resolver = old.Timeouts, old.Limits, old.Resolver
 	return &n
 }
