@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -26,21 +27,19 @@ type clientConn struct {
 	up    *upConn // the attached or dialing upstream, nil if none
 	pin   *upConn // an idle upstream kept for this client alone (PinUpstream)
 
-	detached   bool // handed to a tunnel: its socket is detached
-	closeAsked bool // CloseClient was called
+	where sockState // where the client's socket is; changed by move only
+	want  handover  // a hand-over waiting for output to drain
 
-	tunnelWant    bool   // a tunnel was handed over and waits for output to drain
-	tunnelPreface []byte // with tunnelWant
+	closeAsked bool // CloseClient was called: close once the socket is back
+	retrying   bool // a retryLater is pending
+
+	tunnelPreface []byte           // with want == wantTunnel
+	streamSpec    proxy.StreamSpec // with want == wantStream
 
 	// Stream mode (stream.go).
-	carry      []byte           // client bytes taken off the socket, fed before its new input
-	parked     *net.TCPConn     // the client, off the loop while its request waits
-	parkRest   func() []byte    // with parked: Socket.Detach's rest, not yet taken
-	unparking  bool             // a parked client is being re-enrolled
-	streamWant bool             // stream mode was handed over and waits for output to drain
-	streamSpec proxy.StreamSpec // with streamWant
-	streaming  bool             // a stream job owns both connections
-	retrying   bool             // a retryLater is pending
+	carry    []byte        // client bytes taken off the socket, fed before its new input
+	off      *net.TCPConn  // with where == sockParked: the client's socket
+	parkRest func() []byte // with off: Socket.Detach's rest, not yet taken
 
 	// wbuf gathers what the session writes to the client during one event,
 	// so a response head and its body leave in one write(2): Flush runs
@@ -51,12 +50,53 @@ type clientConn struct {
 // maxGather is the most wbuf holds; a larger write goes out directly.
 const maxGather = 16 << 10
 
-// offLoop reports whether the client's socket is away from the loop
-// (parked, streamed, being re-enrolled, or a tunnel): cc.c is then a detached
-// Socket, and must not be used.
-func (cc *clientConn) offLoop() bool {
-	return cc.parked != nil || cc.streaming || cc.unparking || cc.detached
+// sockState is where a client's socket is.
+type sockState uint8
+
+const (
+	sockOnLoop    sockState = iota // on its loop: cc.c is live
+	sockParked                     // off the loop (cc.off) while its request waits for a destination
+	sockUnparking                  // going back to the loop
+	sockStreaming                  // a stream job owns it and the upstream's
+	sockTunnel                     // handed to a tunnel: the connection is the tunnel's (terminal)
+	sockClosed                     // closed off the loop, or by a failed hand-over, and accounted for (terminal)
+)
+
+var sockStateNames = [...]string{"on-loop", "parked", "unparking", "streaming", "tunnel", "closed"}
+
+func (s sockState) String() string { return sockStateNames[s] }
+
+// sockMoves are the changes of sockState there are: the one transition
+// function, move, refuses any other.
+var sockMoves = [...][len(sockStateNames)]bool{
+	sockOnLoop:    {sockParked: true, sockStreaming: true, sockTunnel: true, sockClosed: true},
+	sockParked:    {sockUnparking: true, sockStreaming: true, sockClosed: true},
+	sockUnparking: {sockOnLoop: true, sockClosed: true},
+	sockStreaming: {sockOnLoop: true, sockClosed: true},
 }
+
+// move changes where the client's socket is. A change the design does not
+// have is a bug in the engine.
+func (cc *clientConn) move(to sockState) {
+	if !sockMoves[cc.where][to] {
+		panic(fmt.Sprintf("BUG: engine: client socket %v -> %v", cc.where, to))
+	}
+	cc.where = to
+}
+
+// handover is a hand-over the session asked for (through the pump) that
+// waits for the receivers' queued output to drain.
+type handover uint8
+
+const (
+	noHandover handover = iota
+	wantStream          // stream mode (startStream)
+	wantTunnel          // a tunnel (startTunnel)
+)
+
+// offLoop reports whether the client's socket is away from the loop
+// (parked, streamed, coming back, a tunnel, closed): cc.c must not be used.
+func (cc *clientConn) offLoop() bool { return cc.where != sockOnLoop }
 
 // flushClient writes what wbuf gathered. Off the loop it waits: the client
 // comes back to the loop (or the bytes are written to the parked socket by
@@ -73,12 +113,14 @@ func (cc *clientConn) flushClient() {
 
 // Away implements proxy.Port: while the socket is in stream mode, coming
 // back, or waiting to leave for a stream, its bytes wait.
-func (cc *clientConn) Away() bool { return cc.streaming || cc.unparking || cc.streamWant }
+func (cc *clientConn) Away() bool {
+	return cc.where == sockStreaming || cc.where == sockUnparking || cc.want == wantStream
+}
 
 // Starved implements proxy.Port: a parked client whose carried bytes are
 // used up goes back to the loop, unless its body is streaming.
 func (cc *clientConn) Starved() {
-	if cc.parked != nil && !cc.p.S.Streaming() {
+	if cc.where == sockParked && !cc.p.S.Streaming() {
 		cc.unpark()
 	}
 }
@@ -88,17 +130,17 @@ func (cc *clientConn) Flush() { cc.flushClient() }
 
 // StartTunnel implements proxy.Port.
 func (cc *clientConn) StartTunnel(preface []byte) {
-	if cc.detached {
+	if cc.where == sockTunnel {
 		return
 	}
-	cc.tunnelWant = true
+	cc.want = wantTunnel
 	cc.tunnelPreface = append(cc.tunnelPreface[:0], preface...)
 	cc.startTunnel()
 }
 
 // StartStream implements proxy.Port.
 func (cc *clientConn) StartStream(spec proxy.StreamSpec) {
-	cc.streamWant, cc.streamSpec = true, spec
+	cc.want, cc.streamSpec = wantStream, spec
 	cc.startStream()
 }
 
@@ -118,7 +160,7 @@ func (cc *clientConn) Park() { cc.park() }
 // Input implements proxy.Port: the client's unconsumed bytes (see inputOf);
 // a parked client's are only the carried ones.
 func (cc *clientConn) Input() []byte {
-	if cc.parked != nil {
+	if cc.where == sockParked {
 		return cc.carry
 	}
 	return inputOf(cc.c, &cc.carry)
@@ -126,7 +168,7 @@ func (cc *clientConn) Input() []byte {
 
 // Consume implements proxy.Port.
 func (cc *clientConn) Consume(n int) {
-	if cc.parked != nil {
+	if cc.where == sockParked {
 		consumeCarry(&cc.carry, n)
 		return
 	}
@@ -190,11 +232,11 @@ func (cc *clientConn) WriteClient(b []byte) {
 	if cc.p.Gone() {
 		return
 	}
-	if cc.parked != nil {
+	if cc.where == sockParked {
 		// Rare: an answer (an error) while the client is off the loop. It
 		// is short, and the socket's send buffer takes it at once.
-		_ = cc.parked.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = cc.parked.Write(b)
+		_ = cc.off.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = cc.off.Write(b)
 		return
 	}
 	if len(cc.wbuf)+len(b) > maxGather {
@@ -215,12 +257,13 @@ func (cc *clientConn) CloseClient() {
 	}
 	cc.closeAsked = true
 	cc.flushClient()
-	if cc.unparking || cc.streaming {
+	switch cc.where {
+	case sockUnparking, sockStreaming:
 		return // closed when the socket is back on the loop (reattach)
-	}
-	if cc.parked != nil {
-		cc.parked.Close()
-		cc.parked, cc.parkRest = nil, nil
+	case sockParked:
+		cc.off.Close()
+		cc.off, cc.parkRest = nil, nil
+		cc.move(sockClosed)
 		cc.l.srv.clientClosed()
 		cc.p.ClientClosed()
 		return
@@ -431,7 +474,7 @@ func (up *upConn) traffic() {
 		up.close()
 		return
 	}
-	for owner.up == up && !owner.p.Gone() && !up.gone && !owner.p.Asked() && !owner.tunnelWant && !owner.streaming && !owner.streamWant {
+	for owner.up == up && !owner.p.Gone() && !up.gone && !owner.p.Asked() && owner.want == noHandover && owner.where != sockStreaming {
 		buf := inputOf(up.c, &up.carry)
 		if len(buf) == 0 {
 			break

@@ -34,7 +34,7 @@ func (cc *clientConn) Traffic() {
 // Closed implements eventloop.Endpoint for the client. A client already gone (stream
 // mode failed) was accounted for then.
 func (cc *clientConn) Closed(error) {
-	if cc.p.Gone() || cc.detached {
+	if cc.p.Gone() || cc.where == sockTunnel {
 		return
 	}
 	cc.l.srv.clientClosed()

@@ -254,7 +254,7 @@ func (cc *clientConn) Behind(toClient bool) bool {
 		}
 		return cc.c.OutboundBuffered() > hw
 	}
-	if !toClient && cc.parked != nil {
+	if !toClient && cc.where == sockParked {
 		return true
 	}
 	up := cc.up
@@ -281,7 +281,7 @@ func (cc *clientConn) Drained() bool {
 func (cc *clientConn) startStream() {
 	up := cc.up
 	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
-		cc.streamWant = false
+		cc.want = noHandover
 		return
 	}
 	spec := cc.streamSpec
@@ -296,32 +296,32 @@ func (cc *clientConn) startStream() {
 			}
 			up.parked, up.parkRest = tc, rest
 		}
-	} else if cc.parked == nil {
+	} else if cc.where != sockParked {
 		cc.park()
-		if cc.parked == nil {
+		if cc.where != sockParked {
 			cc.streamFailed(errors.New("engine: cannot park the client"))
 			return
 		}
 	}
 	if spec.ToClient && cc.c.OutboundBuffered() > 0 || !spec.ToClient && up.c.OutboundBuffered() > 0 {
 		cc.retryLater(func() {
-			if cc.streamWant && !cc.p.Gone() {
+			if cc.want == wantStream && !cc.p.Gone() {
 				cc.startStream()
 			}
 		})
 		return
 	}
-	cc.streamWant = false
+	cc.want = noHandover
 	j := &streamJob{cc: cc, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
 	var err error
-	client, upc := cc.parked, up.parked
+	client, upc := cc.off, up.parked
 	clientRest, upRest := cc.parkRest, up.parkRest
 	if client == nil {
 		client, clientRest, err = detachInput(cc.c, &cc.carry)
 	} else if upc == nil {
 		upc, upRest, err = detachInput(up.c, &up.carry)
 	}
-	cc.parked, up.parked, cc.parkRest, up.parkRest = nil, nil, nil, nil
+	cc.off, up.parked, cc.parkRest, up.parkRest = nil, nil, nil, nil
 	if err != nil {
 		if client != nil {
 			client.Close()
@@ -345,7 +345,7 @@ func (cc *clientConn) startStream() {
 		j.srcRest, j.dstRest = clientRest, upRest
 		j.srcCarry, cc.carry = cc.carry, nil
 	}
-	cc.streaming = true
+	cc.move(sockStreaming)
 	cc.l.srv.streamStarted(j)
 	go j.run()
 }
@@ -363,7 +363,7 @@ func detachInput(c eventloop.Socket, carry *[]byte) (*net.TCPConn, func() []byte
 // (the body of a request still waiting for DNS or a connection): the kernel
 // then holds the rest of the body back. What the socket buffered is carried.
 func (cc *clientConn) park() {
-	if cc.parked != nil || cc.p.Gone() {
+	if cc.where != sockOnLoop || cc.p.Gone() {
 		return
 	}
 	tc, rest, err := detachInput(cc.c, &cc.carry)
@@ -371,14 +371,15 @@ func (cc *clientConn) park() {
 		cc.l.srv.cfg.Logger.Warn("park client", "err", err)
 		return
 	}
-	cc.parked, cc.parkRest = tc, rest
+	cc.off, cc.parkRest = tc, rest
+	cc.move(sockParked)
 }
 
 // unpark gives a parked client back to the loop.
 func (cc *clientConn) unpark() {
-	tc, rest := cc.parked, cc.parkRest
-	cc.parked, cc.parkRest = nil, nil
-	cc.unparking = true
+	tc, rest := cc.off, cc.parkRest
+	cc.off, cc.parkRest = nil, nil
+	cc.move(sockUnparking)
 	x := cc.l.x
 	go func() {
 		var in []byte
@@ -387,11 +388,11 @@ func (cc *clientConn) unpark() {
 		}
 		err := cc.reenroll(tc, true, in)
 		x.Execute(func() {
-			cc.unparking = false
 			if err != nil {
 				cc.streamFailed(err)
 				return
 			}
+			cc.move(sockOnLoop)
 			cc.p.Settle()
 		})
 	}()
@@ -433,7 +434,7 @@ func (r reattach) opened(c eventloop.Socket) eventloop.Endpoint {
 
 // streamDone is the body moved: the connections are back on the loop.
 func (cc *clientConn) streamDone(j *streamJob) {
-	cc.streaming = false
+	cc.move(sockOnLoop)
 	if len(j.leftover) > 0 {
 		if j.spec.ToClient {
 			if up := cc.up; up != nil {
@@ -455,10 +456,20 @@ func (cc *clientConn) streamDone(j *streamJob) {
 	cc.p.Settle()
 }
 
-// streamFailed ends a client whose streamed body failed: both sockets are
-// closed (by the job), so the accounting OnClose would do happens here.
+// streamFailed ends a client whose streamed body, or the hand-over to or
+// from stream mode, failed: both sockets are closed (by the job, or here), so
+// the accounting their Closed would do happens here.
 func (cc *clientConn) streamFailed(err error) {
-	cc.streaming = false
+	switch cc.where {
+	case sockParked:
+		cc.off.Close()
+		cc.off, cc.parkRest = nil, nil
+	case sockOnLoop:
+		cc.c.Close() // its Closed finds it accounted for
+	}
+	if cc.where != sockClosed && cc.where != sockTunnel {
+		cc.move(sockClosed)
+	}
 	if cc.p.Gone() {
 		return
 	}
@@ -472,10 +483,6 @@ func (cc *clientConn) streamFailed(err error) {
 		up.gone = true
 		srv.upClosed()
 		srv.hostLimit.Release(up.addr)
-	}
-	if cc.parked != nil {
-		cc.parked.Close()
-		cc.parked, cc.parkRest = nil, nil
 	}
 	srv.clientClosed()
 	cc.p.ClientClosed()

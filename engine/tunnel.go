@@ -159,7 +159,7 @@ func (s *Server) abortTunnels() {
 func (cc *clientConn) startTunnel() {
 	up := cc.up
 	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
-		cc.tunnelWant = false
+		cc.want = noHandover
 		cc.abortTunnelStart()
 		return
 	}
@@ -167,7 +167,7 @@ func (cc *clientConn) startTunnel() {
 		cc.retryTunnelStart()
 		return
 	}
-	cc.tunnelWant = false
+	cc.want = noHandover
 	cc.dropPin()
 	t := &tunnel{srv: cc.l.srv, upAddr: up.addr, idle: cc.l.srv.cfg.IdleTimeout}
 	if cc.l.srv.cfg.Observer != nil {
@@ -197,6 +197,7 @@ func (cc *clientConn) startTunnel() {
 		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", err)
 		cc.up, up.owner = nil, nil
 		up.close()
+		cc.move(sockClosed)
 		cc.l.srv.clientClosed()
 		cc.p.ClientClosed()
 		return
@@ -205,7 +206,8 @@ func (cc *clientConn) startTunnel() {
 	t.clientRest, t.upRest = cRest, uRest
 	// The sockets live on in cn and un; the engine reports no close for
 	// the detached sides, so nothing is uncounted until the tunnel ends.
-	cc.detached, up.detached = true, true
+	cc.move(sockTunnel)
+	up.detached = true
 	cc.up, up.owner = nil, nil
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
@@ -218,7 +220,7 @@ func (cc *clientConn) startTunnel() {
 // retryTunnelStart checks again shortly whether both sides drained.
 func (cc *clientConn) retryTunnelStart() {
 	cc.retryLater(func() {
-		if cc.tunnelWant && !cc.p.Gone() {
+		if cc.want == wantTunnel && !cc.p.Gone() {
 			cc.startTunnel()
 		}
 	})
