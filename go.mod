@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/VictoriaMetrics/metrics v1.35.1
+	github.com/cloudwego/netpoll v0.7.2
 	github.com/miekg/dns v1.1.62
 	github.com/panjf2000/gnet/v2 v2.10.0
 	go.yaml.in/yaml/v3 v3.0.4
@@ -14,6 +15,8 @@ require (
 )
 
 require (
+	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/cloudwego/gopkg v0.1.4 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fastrand v1.1.0 // indirect

@@ -58,7 +58,7 @@ var (
 	readBuf    = flagInt("read-buffer", 0, "engine ReadBuffer for the benchmarks (0: default)")
 )
 
-func bigFixture(b *testing.B, withProxy bool) (*origin.Server, string) {
+func bigFixture(b *testing.B, withProxy bool, opts ...func(*engine.Config)) (*origin.Server, string) {
 	o, err := origin.Start(map[string][]byte{"/big": bigBody})
 	if err != nil {
 		b.Fatal(err)
@@ -67,7 +67,7 @@ func bigFixture(b *testing.B, withProxy bool) (*origin.Server, string) {
 	if !withProxy {
 		return o, o.Addr()
 	}
-	return o, startProxy(b)
+	return o, startProxy(b, opts...)
 }
 
 // The proxy of every end-to-end benchmark: startProxy below.
@@ -105,10 +105,13 @@ func startProxy(b *testing.B, opts ...func(*engine.Config)) string {
 	return srv.Addr().String()
 }
 
-// BenchmarkProxyBig: 1 MiB responses through sluice (MB/s from b.SetBytes).
+// BenchmarkProxyBig: 1 MiB responses through sluice (MB/s from b.SetBytes),
+// on each engine.
 func BenchmarkProxyBig(b *testing.B) {
-	o, proxy := bigFixture(b, true)
-	runBig(b, loadgen.Config{Target: proxy, URL: fmt.Sprintf("http://origin.test:%d/big", o.Port()), Proxy: true})
+	eachEngine(b, func(b *testing.B, name string) {
+		o, proxy := bigFixture(b, true, onEngine(name))
+		runBig(b, loadgen.Config{Target: proxy, URL: fmt.Sprintf("http://origin.test:%d/big", o.Port()), Proxy: true})
+	})
 }
 
 // BenchmarkDirectBig: the same client straight to the origin.
@@ -157,22 +160,25 @@ func pump(b *testing.B, c net.Conn, got <-chan int64) {
 	}
 }
 
-// BenchmarkConnectTunnel: bulk bytes through a CONNECT tunnel.
+// BenchmarkConnectTunnel: bulk bytes through a CONNECT tunnel, on each
+// engine.
 func BenchmarkConnectTunnel(b *testing.B) {
-	addr, got := sink(b)
-	_, port, _ := net.SplitHostPort(addr)
-	proxy := startProxy(b, func(c *engine.Config) { c.ConnectPortAllowed = func(uint16) bool { return true } })
-	c, err := net.Dial("tcp", proxy)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "CONNECT origin.test:%s HTTP/1.1\r\nHost: origin.test:%s\r\n\r\n", port, port)
-	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "CONNECT"})
-	if err != nil || resp.StatusCode != 200 {
-		b.Fatalf("CONNECT: %v %v", err, resp)
-	}
-	pump(b, c, got)
+	eachEngine(b, func(b *testing.B, name string) {
+		addr, got := sink(b)
+		_, port, _ := net.SplitHostPort(addr)
+		proxy := startProxy(b, onEngine(name), func(c *engine.Config) { c.ConnectPortAllowed = func(uint16) bool { return true } })
+		c, err := net.Dial("tcp", proxy)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "CONNECT origin.test:%s HTTP/1.1\r\nHost: origin.test:%s\r\n\r\n", port, port)
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "CONNECT"})
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("CONNECT: %v %v", err, resp)
+		}
+		pump(b, c, got)
+	})
 }
 
 // BenchmarkConnectTunnelDirect: the same bytes straight to the sink.

@@ -23,7 +23,21 @@ var (
 	conns    = flag.Int("conns", 50, "client connections in end-to-end benchmarks")
 	pipeline = flag.Int("pipeline", 1, "requests in flight per connection in end-to-end benchmarks")
 	loops    = flag.Int("loops", 0, "proxy event loops (0: GOMAXPROCS)")
+	engines  = flag.String("engines", "gnet,netpoll", "engines the proxy benchmarks run on, each a sub-benchmark")
 )
+
+// eachEngine runs bench once per engine (-engines) as sub-benchmarks named
+// after them, so one run compares the engines on the same machine state.
+func eachEngine(b *testing.B, bench func(b *testing.B, engine string)) {
+	for _, name := range strings.Split(*engines, ",") {
+		b.Run(name, func(b *testing.B) { bench(b, name) })
+	}
+}
+
+// onEngine is a startProxy option choosing the engine.
+func onEngine(name string) func(*engine.Config) {
+	return func(c *engine.Config) { c.Engine = name }
+}
 
 // smallBody is the 100-byte body of /small (issue: 100-byte responses).
 var smallBody = []byte(strings.Repeat("x", 99) + "\n")
@@ -34,7 +48,7 @@ type fixture struct {
 	proxy  string // the proxy's address, "" without one
 }
 
-func newFixture(b *testing.B, withProxy bool) *fixture {
+func newFixture(b *testing.B, withProxy bool, opts ...func(*engine.Config)) *fixture {
 	b.Helper()
 	o, err := origin.Start(map[string][]byte{"/small": smallBody})
 	if err != nil {
@@ -43,7 +57,7 @@ func newFixture(b *testing.B, withProxy bool) *fixture {
 	b.Cleanup(o.Close)
 	f := &fixture{origin: o}
 	if withProxy {
-		f.proxy = startProxy(b)
+		f.proxy = startProxy(b, opts...)
 	}
 	return f
 }
@@ -80,13 +94,16 @@ func runLoad(b *testing.B, cfg loadgen.Config) {
 	b.ReportMetric(float64(res.Percentile(99).Microseconds())/1000, "p99-ms")
 }
 
-// BenchmarkProxySmall: 100-byte responses through sluice, keep-alive.
+// BenchmarkProxySmall: 100-byte responses through sluice, keep-alive, on
+// each engine.
 func BenchmarkProxySmall(b *testing.B) {
-	f := newFixture(b, true)
-	runLoad(b, loadgen.Config{
-		Target: f.proxy,
-		URL:    fmt.Sprintf("http://origin.test:%d/small", f.origin.Port()),
-		Proxy:  true,
+	eachEngine(b, func(b *testing.B, name string) {
+		f := newFixture(b, true, onEngine(name))
+		runLoad(b, loadgen.Config{
+			Target: f.proxy,
+			URL:    fmt.Sprintf("http://origin.test:%d/small", f.origin.Port()),
+			Proxy:  true,
+		})
 	})
 }
 

@@ -68,7 +68,9 @@ func (o *recorder) wait(t *testing.T, n int) []obsRec {
 // the tunnel), logged per request; a WebSocket upgrade inside works; bytes
 // that are not HTTP close the connection unless raw tunnels to the port are
 // allowed.
-func TestConnectHTTPPort(t *testing.T) {
+func TestConnectHTTPPort(t *testing.T) { forEngines(t, testConnectHTTPPort) }
+
+func testConnectHTTPPort(t *testing.T) {
 	obs := &recorder{}
 	o := startOrigin(t, originHandler())
 	port := fmt.Sprint(o.port)
@@ -151,7 +153,9 @@ func TestConnectHTTPPort(t *testing.T) {
 // TestCheckOrder: proxy authentication comes before the CONNECT port and the
 // rules, so a client without credentials learns nothing of them; a denied
 // CONNECT logs what it asked for; a default-action decision names "default".
-func TestCheckOrder(t *testing.T) {
+func TestCheckOrder(t *testing.T) { forEngines(t, testCheckOrder) }
+
+func testCheckOrder(t *testing.T) {
 	dir := t.TempDir()
 	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	htpasswd := filepath.Join(dir, "htpasswd")
@@ -185,7 +189,9 @@ func TestCheckOrder(t *testing.T) {
 
 // TestMaxForwards (RFC 9110 §7.6.2) and OPTIONS * (RFC 9112 §3.2.4), and the
 // Date field added to a response that lacks one (RFC 9110 §6.6.1).
-func TestMaxForwards(t *testing.T) {
+func TestMaxForwards(t *testing.T) { forEngines(t, testMaxForwards) }
+
+func testMaxForwards(t *testing.T) {
 	lines := make(chan string, 10)
 	port := tcpServer(t, func(c *net.TCPConn) {
 		br := bufio.NewReader(c)
@@ -242,7 +248,9 @@ func TestMaxForwards(t *testing.T) {
 }
 
 // TestManyHeaderLines: 200 field lines are a real request, not a 431.
-func TestManyHeaderLines(t *testing.T) {
+func TestManyHeaderLines(t *testing.T) { forEngines(t, testManyHeaderLines) }
+
+func testManyHeaderLines(t *testing.T) {
 	e := newEnv(t, Config{})
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET http://%s/small HTTP/1.1\r\nHost: x\r\n", e.project)
@@ -257,7 +265,9 @@ func TestManyHeaderLines(t *testing.T) {
 
 // TestCurlProxyTunnelHTTP: curl's --proxytunnel sends plain http:// through
 // CONNECT, as Node's undici ProxyAgent does; the requests inside are served.
-func TestCurlProxyTunnelHTTP(t *testing.T) {
+func TestCurlProxyTunnelHTTP(t *testing.T) { forEngines(t, testCurlProxyTunnelHTTP) }
+
+func testCurlProxyTunnelHTTP(t *testing.T) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Skip("curl not installed")
@@ -276,7 +286,9 @@ func TestCurlProxyTunnelHTTP(t *testing.T) {
 // TestReloadSwapsPolicy: Reload changes the decision of the next request,
 // also on a kept-alive connection, and a request in flight finishes under
 // the policy it started with.
-func TestReloadSwapsPolicy(t *testing.T) {
+func TestReloadSwapsPolicy(t *testing.T) { forEngines(t, testReloadSwapsPolicy) }
+
+func testReloadSwapsPolicy(t *testing.T) {
 	deny := withPolicy(t, policy.Config{Rules: []policy.Rule{{Name: "no-origin", Hosts: []string{"origin.test"}, Action: "deny"}}})
 	allow := withPolicy(t, policy.Config{})
 	e := newEnv(t, Config{Policy: deny})

@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-func TestProxyPerHostCap(t *testing.T) {
+func TestProxyPerHostCap(t *testing.T) { forEngines(t, testProxyPerHostCap) }
+
+func testProxyPerHostCap(t *testing.T) {
 	e := newEnv(t, Config{MaxConnsPerHost: 1})
 	release := make(chan struct{})
 	slow := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +37,9 @@ func TestProxyPerHostCap(t *testing.T) {
 	}
 }
 
-func TestProxyTriesNextAddress(t *testing.T) {
+func TestProxyTriesNextAddress(t *testing.T) { forEngines(t, testProxyTriesNextAddress) }
+
+func testProxyTriesNextAddress(t *testing.T) {
 	e := newEnv(t, Config{})
 	// 127.0.0.2 has nothing listening on the origin's port: refused, then 127.0.0.1.
 	e.dns.Set("two.test", 60, "127.0.0.2", "127.0.0.1")
@@ -50,7 +54,9 @@ func TestProxyTriesNextAddress(t *testing.T) {
 	}
 }
 
-func TestProxySlowlorisHeadTimeout(t *testing.T) {
+func TestProxySlowlorisHeadTimeout(t *testing.T) { forEngines(t, testProxySlowlorisHeadTimeout) }
+
+func testProxySlowlorisHeadTimeout(t *testing.T) {
 	e := newEnv(t, Config{HeadTimeout: 300 * time.Millisecond})
 	c, br := e.raw()
 	io.WriteString(c, "GET http://origin.test/ HTTP/1.1\r\nHost: orig")
@@ -64,7 +70,9 @@ func TestProxySlowlorisHeadTimeout(t *testing.T) {
 	}
 }
 
-func TestProxyIdleClientClosed(t *testing.T) {
+func TestProxyIdleClientClosed(t *testing.T) { forEngines(t, testProxyIdleClientClosed) }
+
+func testProxyIdleClientClosed(t *testing.T) {
 	e := newEnv(t, Config{IdleTimeout: 300 * time.Millisecond})
 	c, _ := e.raw()
 	start := time.Now()
@@ -76,7 +84,9 @@ func TestProxyIdleClientClosed(t *testing.T) {
 	}
 }
 
-func TestProxyConnectionCap(t *testing.T) {
+func TestProxyConnectionCap(t *testing.T) { forEngines(t, testProxyConnectionCap) }
+
+func testProxyConnectionCap(t *testing.T) {
 	e := newEnv(t, Config{MaxConns: 2, Loops: 1})
 	e.raw()
 	e.raw()
@@ -100,7 +110,9 @@ func TestProxyConnectionCap(t *testing.T) {
 // TestProxyBufferCap: an upload to an origin that never reads fills the
 // upstream socket; loop mode must abort the pair instead of buffering without
 // bound.
-func TestProxyBufferCap(t *testing.T) {
+func TestProxyBufferCap(t *testing.T) { forEngines(t, testProxyBufferCap) }
+
+func testProxyBufferCap(t *testing.T) {
 	e := newEnv(t, Config{MaxBuffered: 256 << 10})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,7 +151,9 @@ func TestProxyBufferCap(t *testing.T) {
 	}
 }
 
-func TestProxyExpectContinue(t *testing.T) {
+func TestProxyExpectContinue(t *testing.T) { forEngines(t, testProxyExpectContinue) }
+
+func testProxyExpectContinue(t *testing.T) {
 	e := newEnv(t, Config{})
 	tr := e.client.Transport.(*http.Transport)
 	tr.ExpectContinueTimeout = 5 * time.Second

@@ -38,7 +38,9 @@ func rawGet(t *testing.T, e *env, req string) *http.Response {
 	return resp
 }
 
-func TestPolicyDeniedHost(t *testing.T) {
+func TestPolicyDeniedHost(t *testing.T) { forEngines(t, testPolicyDeniedHost) }
+
+func testPolicyDeniedHost(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{
 		Rules: []policy.Rule{{Name: "no-blocked", Hosts: []string{"blocked.test"}, Action: "deny"}},
 	})})
@@ -54,7 +56,9 @@ func TestPolicyDeniedHost(t *testing.T) {
 
 // TestPolicyResolvedAddressGuard: the loopback preset denies a name that
 // resolves to a loopback origin; the origin never sees a connection.
-func TestPolicyResolvedAddressGuard(t *testing.T) {
+func TestPolicyResolvedAddressGuard(t *testing.T) { forEngines(t, testPolicyResolvedAddressGuard) }
+
+func testPolicyResolvedAddressGuard(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{DenyPresets: []string{"loopback"}})})
 	resp := rawGet(t, e, fmt.Sprintf("GET http://origin.test:%d/small HTTP/1.1\r\nHost: origin.test\r\n\r\n", e.origin.port))
 	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("sluice-error"), "127.0.0.1") {
@@ -73,6 +77,10 @@ func TestPolicyResolvedAddressGuard(t *testing.T) {
 // TestPolicyMetadataDeniedByDefault: with the default policy, a name that
 // resolves to the cloud metadata address gets 403 and no connection attempt.
 func TestPolicyMetadataDeniedByDefault(t *testing.T) {
+	forEngines(t, testPolicyMetadataDeniedByDefault)
+}
+
+func testPolicyMetadataDeniedByDefault(t *testing.T) {
 	var dialed atomic.Int64
 	e := newEnv(t, Config{
 		Policy:        withPolicy(t, policy.Config{}),
@@ -88,7 +96,9 @@ func TestPolicyMetadataDeniedByDefault(t *testing.T) {
 	}
 }
 
-func TestPolicyConnectPort(t *testing.T) {
+func TestPolicyConnectPort(t *testing.T) { forEngines(t, testPolicyConnectPort) }
+
+func testPolicyConnectPort(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{ConnectPorts: "443,8443"})})
 	c, br := e.raw()
 	io.WriteString(c, "CONNECT origin.test:22 HTTP/1.1\r\nHost: origin.test:22\r\n\r\n")
@@ -98,7 +108,9 @@ func TestPolicyConnectPort(t *testing.T) {
 	}
 }
 
-func TestPolicyProxyAuth(t *testing.T) {
+func TestPolicyProxyAuth(t *testing.T) { forEngines(t, testPolicyProxyAuth) }
+
+func testPolicyProxyAuth(t *testing.T) {
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
@@ -141,7 +153,9 @@ func TestPolicyProxyAuth(t *testing.T) {
 	}
 }
 
-func TestPolicyRateLimit(t *testing.T) {
+func TestPolicyRateLimit(t *testing.T) { forEngines(t, testPolicyRateLimit) }
+
+func testPolicyRateLimit(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{
 		RateLimits: policy.RateLimits{PerClient: policy.RateLimit{RPS: 0.5, Burst: 2}},
 	})})
@@ -165,7 +179,9 @@ func TestPolicyRateLimit(t *testing.T) {
 	}
 }
 
-func TestPolicyClientACL(t *testing.T) {
+func TestPolicyClientACL(t *testing.T) { forEngines(t, testPolicyClientACL) }
+
+func testPolicyClientACL(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{ClientCIDRs: []string{"192.0.2.0/24"}})})
 	c, err := net.Dial("tcp", e.proxy)
 	if err != nil {

@@ -39,7 +39,9 @@ func exchange(t *testing.T, e *env, req string) (*http.Response, string) {
 // TestIPLiteralSpellings (finding 3): a deny rule on an address holds for
 // every spelling of it, in absolute-form, CONNECT and the Host header, and
 // for a name that resolves to it.
-func TestIPLiteralSpellings(t *testing.T) {
+func TestIPLiteralSpellings(t *testing.T) { forEngines(t, testIPLiteralSpellings) }
+
+func testIPLiteralSpellings(t *testing.T) {
 	e := newEnv(t, Config{
 		ConnectPortAllowed: func(uint16) bool { return true },
 		Policy: withPolicy(t, policy.Config{
@@ -79,7 +81,9 @@ func TestIPLiteralSpellings(t *testing.T) {
 
 // TestEmbeddedIPv4Denied (finding 9): IPv6 forms that carry a denied IPv4
 // address are denied as that address.
-func TestEmbeddedIPv4Denied(t *testing.T) {
+func TestEmbeddedIPv4Denied(t *testing.T) { forEngines(t, testEmbeddedIPv4Denied) }
+
+func testEmbeddedIPv4Denied(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{DenyPresets: []string{"loopback"}})})
 	for _, lit := range []string{
 		"[::169.254.169.254]", "[::a9fe:a9fe]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b:1::a9fe:a9fe]",
@@ -94,7 +98,9 @@ func TestEmbeddedIPv4Denied(t *testing.T) {
 
 // TestMethodCaseBlind (finding 13): a deny rule on DELETE also stops
 // "delete", which an origin may treat alike.
-func TestMethodCaseBlind(t *testing.T) {
+func TestMethodCaseBlind(t *testing.T) { forEngines(t, testMethodCaseBlind) }
+
+func testMethodCaseBlind(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{
 		Rules: []policy.Rule{{Name: "no-delete", Methods: []string{"DELETE"}, Action: "deny"}},
 	})})
@@ -112,7 +118,9 @@ func TestMethodCaseBlind(t *testing.T) {
 // TestUpgradePolicy (finding 5): under a rule allowing only GET and HEAD, an
 // h2c upgrade is refused (so no DELETE can follow inside it); websocket is
 // allowed by default; a rule naming h2c allows it.
-func TestUpgradePolicy(t *testing.T) {
+func TestUpgradePolicy(t *testing.T) { forEngines(t, testUpgradePolicy) }
+
+func testUpgradePolicy(t *testing.T) {
 	var seen atomic.Int64
 	port := tcpServer(t, func(c *net.TCPConn) {
 		br := bufio.NewReader(c)
@@ -163,7 +171,9 @@ func TestUpgradePolicy(t *testing.T) {
 
 // TestUpgradeSwitchChecked: an origin that switches to another protocol
 // than the allowed one is refused (502), not tunnelled.
-func TestUpgradeSwitchChecked(t *testing.T) {
+func TestUpgradeSwitchChecked(t *testing.T) { forEngines(t, testUpgradeSwitchChecked) }
+
+func testUpgradeSwitchChecked(t *testing.T) {
 	port := tcpServer(t, func(c *net.TCPConn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
@@ -209,7 +219,9 @@ func ntlmOrigin(t *testing.T) (*origin, *atomic.Int64) {
 
 // TestNTLMConnectionPinned (finding 4): the connection alice authenticated
 // on serves alice's later requests and nobody else's.
-func TestNTLMConnectionPinned(t *testing.T) {
+func TestNTLMConnectionPinned(t *testing.T) { forEngines(t, testNTLMConnectionPinned) }
+
+func testNTLMConnectionPinned(t *testing.T) {
 	o, accepts := ntlmOrigin(t)
 	e := newEnv(t, Config{Loops: 1})
 	target := fmt.Sprintf("http://origin.test:%d/", o.port)
@@ -276,7 +288,9 @@ func TestNTLMConnectionPinned(t *testing.T) {
 
 // TestConnectNeverPooled (finding 4): a CONNECT tunnel gets a new upstream
 // connection even when one to the same address is idle in the pool.
-func TestConnectNeverPooled(t *testing.T) {
+func TestConnectNeverPooled(t *testing.T) { forEngines(t, testConnectNeverPooled) }
+
+func testConnectNeverPooled(t *testing.T) {
 	e := newEnv(t, Config{Loops: 1, ConnectPortAllowed: func(uint16) bool { return true }})
 	if resp, _ := e.get("/small"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
@@ -303,7 +317,9 @@ func TestConnectNeverPooled(t *testing.T) {
 // TestOwnResponsesHonourClose (finding 7): sluice's own answers to a client
 // that asked to close say so and close, so a client reading to EOF is not
 // kept for the idle timeout; an HTTP/1.0 keep-alive client is kept.
-func TestOwnResponsesHonourClose(t *testing.T) {
+func TestOwnResponsesHonourClose(t *testing.T) { forEngines(t, testOwnResponsesHonourClose) }
+
+func testOwnResponsesHonourClose(t *testing.T) {
 	e := newEnv(t, Config{Policy: withPolicy(t, policy.Config{
 		Rules: []policy.Rule{{Name: "deny", Hosts: []string{"denied.test"}, Action: "deny"}},
 	})})
@@ -353,6 +369,10 @@ func freePort(t *testing.T) int {
 // TestRewriteHeaderAuthorityGrammar (finding 10): the rewrite header's value
 // must be an authority as a request line's would be.
 func TestRewriteHeaderAuthorityGrammar(t *testing.T) {
+	forEngines(t, testRewriteHeaderAuthorityGrammar)
+}
+
+func testRewriteHeaderAuthorityGrammar(t *testing.T) {
 	e := newEnv(t, Config{RewriteHeader: "X-Sluice-Host"})
 	for _, v := range []string{"[ok.test]:%d", "[ok.test]", "ok.test:%d@evil.test", "ok%%2etest:%d", "[::1%%25lo]:%d", "ok.test:%d/x"} {
 		val := v
@@ -376,7 +396,9 @@ func TestRewriteHeaderAuthorityGrammar(t *testing.T) {
 
 // TestInterimResponses (finding 12): a flood of 1xx ends with 502, and a
 // trickle of 1xx does not keep the response timeout from firing.
-func TestInterimResponses(t *testing.T) {
+func TestInterimResponses(t *testing.T) { forEngines(t, testInterimResponses) }
+
+func testInterimResponses(t *testing.T) {
 	flood := tcpServer(t, func(c *net.TCPConn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
@@ -463,7 +485,9 @@ func blackhole(t *testing.T, ip string, port int) int {
 // TestConnectAttemptsBounded (finding 8): an answer with 40 addresses that
 // refuse, or that never answer, ends in a 504 after at most
 // MaxConnectAttempts tries and ConnectTotalTimeout.
-func TestConnectAttemptsBounded(t *testing.T) {
+func TestConnectAttemptsBounded(t *testing.T) { forEngines(t, testConnectAttemptsBounded) }
+
+func testConnectAttemptsBounded(t *testing.T) {
 	var dials atomic.Int64
 	e := newEnv(t, Config{
 		ConnectTimeout:      300 * time.Millisecond,
@@ -504,7 +528,9 @@ func TestConnectAttemptsBounded(t *testing.T) {
 
 // TestAdminRefused (finding 6): the admin listener (Protected) is refused
 // through the proxy (508) however the request names it.
-func TestAdminRefused(t *testing.T) {
+func TestAdminRefused(t *testing.T) { forEngines(t, testAdminRefused) }
+
+func testAdminRefused(t *testing.T) {
 	admin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "admin secrets")
 	}))
@@ -528,7 +554,9 @@ func TestAdminRefused(t *testing.T) {
 
 // TestNegativeAnswersDoNotCrowdOut (finding 11): nonexistent names filling
 // max_hosts do not keep a real host out.
-func TestNegativeAnswersDoNotCrowdOut(t *testing.T) {
+func TestNegativeAnswersDoNotCrowdOut(t *testing.T) { forEngines(t, testNegativeAnswersDoNotCrowdOut) }
+
+func testNegativeAnswersDoNotCrowdOut(t *testing.T) {
 	e := newEnv(t, Config{}, func(c *resolver.Config) { c.MaxHosts = 20 })
 	for i := 0; i < 20; i++ {
 		resp, _ := exchange(t, e, fmt.Sprintf("GET http://nx%d.test/ HTTP/1.1\r\nHost: x\r\n\r\n", i))

@@ -126,7 +126,9 @@ const (
 // reads a few MiB/s; the client stops after a bounded time. The proxy must
 // not buffer what the client has not read: memory stays bounded and every
 // byte that arrives is right.
-func TestStreamSlowReader(t *testing.T) {
+func TestStreamSlowReader(t *testing.T) { forEngines(t, testStreamSlowReader) }
+
+func testStreamSlowReader(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
 			e := newEnv(t, Config{})
@@ -174,7 +176,9 @@ func TestStreamSlowReader(t *testing.T) {
 // TestStreamSlowOrigin: a 1 GiB upload from a fast client to an origin that
 // reads a few MiB/s. Memory stays bounded, every byte the origin gets is
 // right.
-func TestStreamSlowOrigin(t *testing.T) {
+func TestStreamSlowOrigin(t *testing.T) { forEngines(t, testStreamSlowOrigin) }
+
+func testStreamSlowOrigin(t *testing.T) {
 	e := newEnv(t, Config{})
 	got := make(chan *patternChecker, 1)
 	port := tcpServer(t, func(c *net.TCPConn) {
@@ -224,7 +228,9 @@ func TestStreamSlowOrigin(t *testing.T) {
 // TestStreamKeepAliveSurvives: a large download that goes through stream mode,
 // then a small request on the same client connection reuses the pooled
 // upstream (one origin accept in all).
-func TestStreamKeepAliveSurvives(t *testing.T) {
+func TestStreamKeepAliveSurvives(t *testing.T) { forEngines(t, testStreamKeepAliveSurvives) }
+
+func testStreamKeepAliveSurvives(t *testing.T) {
 	e := newEnv(t, Config{StreamHighWater: 1}) // stream at the first sign of a queue
 	const size = 32 << 20
 	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +290,9 @@ func TestStreamKeepAliveSurvives(t *testing.T) {
 
 // TestStreamChunkedToHTTP10: a large chunked response to an HTTP/1.0 client
 // is re-framed (data only, then close) in stream mode too.
-func TestStreamChunkedToHTTP10(t *testing.T) {
+func TestStreamChunkedToHTTP10(t *testing.T) { forEngines(t, testStreamChunkedToHTTP10) }
+
+func testStreamChunkedToHTTP10(t *testing.T) {
 	e := newEnv(t, Config{StreamHighWater: 1})
 	const size = 16 << 20
 	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -307,7 +315,9 @@ func TestStreamChunkedToHTTP10(t *testing.T) {
 // mode even though the client keeps up (every byte right, the upstream
 // pooled and reused afterwards); by default it stays on the loop when the
 // client keeps up.
-func TestSpliceAboveFastClient(t *testing.T) {
+func TestSpliceAboveFastClient(t *testing.T) { forEngines(t, testSpliceAboveFastClient) }
+
+func testSpliceAboveFastClient(t *testing.T) {
 	const size = 4 << 20
 	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/small" {

@@ -17,9 +17,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
+
+// testEngines are the engines every end-to-end test runs on.
+var testEngines = []string{"gnet", "netpoll"}
+
+// forEngines runs test once per engine, as subtests named after them; newEnv
+// starts the proxy on the engine its test's name says.
+func forEngines(t *testing.T, test func(*testing.T)) {
+	for _, name := range testEngines {
+		t.Run(name, test)
+	}
+}
+
+// engineOf returns the engine named in t's name (forEngines), or the
+// default.
+func engineOf(t *testing.T) string {
+	for _, part := range strings.Split(t.Name(), "/") {
+		for _, name := range testEngines {
+			if part == name {
+				return name
+			}
+		}
+	}
+	return proxy.DefaultEngine
+}
 
 // env is a proxy on loopback with its own DNS server and an origin.
 type env struct {
@@ -124,6 +149,9 @@ func newEnv(t *testing.T, cfg Config, resOpts ...func(*resolver.Config)) *env {
 	}
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
+	}
+	if cfg.Engine == "" {
+		cfg.Engine = engineOf(t)
 	}
 	srv, err := NewServer(cfg, res)
 	if err != nil {

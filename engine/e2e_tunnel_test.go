@@ -59,7 +59,9 @@ func connect(t *testing.T, e *env, authority, extra string) (*net.TCPConn, *bufi
 	return c.(*net.TCPConn), br
 }
 
-func TestTunnelTLSOrigin(t *testing.T) {
+func TestTunnelTLSOrigin(t *testing.T) { forEngines(t, testTunnelTLSOrigin) }
+
+func testTunnelTLSOrigin(t *testing.T) {
 	e := newEnv(t, Config{ConnectPortAllowed: anyPort})
 	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "tls hello %s", r.URL.Path)
@@ -87,7 +89,9 @@ func TestTunnelTLSOrigin(t *testing.T) {
 	}
 }
 
-func TestTunnelPipelinedBytesAndEcho(t *testing.T) {
+func TestTunnelPipelinedBytesAndEcho(t *testing.T) { forEngines(t, testTunnelPipelinedBytesAndEcho) }
+
+func testTunnelPipelinedBytesAndEcho(t *testing.T) {
 	e := newEnv(t, Config{ConnectPortAllowed: anyPort})
 	port := tcpServer(t, func(c *net.TCPConn) { io.Copy(c, c) })
 	fds, gs := e.baseline()
@@ -112,7 +116,9 @@ func TestTunnelPipelinedBytesAndEcho(t *testing.T) {
 	}
 }
 
-func TestTunnelHalfClose(t *testing.T) {
+func TestTunnelHalfClose(t *testing.T) { forEngines(t, testTunnelHalfClose) }
+
+func testTunnelHalfClose(t *testing.T) {
 	e := newEnv(t, Config{ConnectPortAllowed: anyPort})
 	// Client -> server FIN: the server reads to EOF, then answers.
 	port := tcpServer(t, func(c *net.TCPConn) {
@@ -149,7 +155,9 @@ func TestTunnelHalfClose(t *testing.T) {
 	}
 }
 
-func TestTunnelRefusedAndDenied(t *testing.T) {
+func TestTunnelRefusedAndDenied(t *testing.T) { forEngines(t, testTunnelRefusedAndDenied) }
+
+func testTunnelRefusedAndDenied(t *testing.T) {
 	var allowAll atomic.Bool
 	e := newEnv(t, Config{ConnectPortAllowed: func(p uint16) bool { return allowAll.Load() || p == 443 }})
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -183,7 +191,9 @@ func TestTunnelRefusedAndDenied(t *testing.T) {
 	}
 }
 
-func TestTunnelUpgradeEcho(t *testing.T) {
+func TestTunnelUpgradeEcho(t *testing.T) { forEngines(t, testTunnelUpgradeEcho) }
+
+func testTunnelUpgradeEcho(t *testing.T) {
 	e := newEnv(t, Config{})
 	port := tcpServer(t, func(c *net.TCPConn) {
 		br := bufio.NewReader(c)

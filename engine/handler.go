@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/engine/gnetengine"
+	"github.com/sluiceproxy/sluice/engine/netpollengine"
 )
 
 // Open implements eventloop.Handler: a client admitted by the accept loop starts its
@@ -62,6 +63,8 @@ func newEngine(name string) eventloop.Engine {
 	switch name {
 	case "gnet":
 		return gnetengine.New()
+	case "netpoll":
+		return netpollengine.New()
 	}
 	return nil
 }

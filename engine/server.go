@@ -73,7 +73,7 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 	eng := newEngine(cfg.Engine)
 	if eng == nil {
 		return nil, fmt.Errorf("engine: %w", &proxy.ConfigError{Field: "engine", Value: cfg.Engine,
-			Reason: fmt.Sprintf("not linked into this program (have gnet)"), Kind: proxy.ErrInvalidConfig})
+			Reason: fmt.Sprintf("not linked into this program (have gnet, netpoll)"), Kind: proxy.ErrInvalidConfig})
 	}
 	fds := newFDs(cfg.Loops)
 	if cfg.MaxConns == 0 {

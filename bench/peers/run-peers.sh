@@ -30,8 +30,8 @@ THREADS=1
 CONNS_LIST=50     # wrk connections; several ("1 10 100 1000") = one run per count
 WRK_TIMEOUT=5s     # wrk --timeout (a response slower than this is an error)
 PATHS="small big"
-ALL_PEERS="direct l4relay sluice nginx squid tinyproxy haproxy ats go-baseline"
-KNOWN_PEERS="$ALL_PEERS sluice-1loop"
+ALL_PEERS="direct l4relay sluice-gnet sluice-netpoll nginx squid tinyproxy haproxy ats go-baseline"
+KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop"
 PEERS=$ALL_PEERS
 EXTRAS=()          # NAME:PORT:COMMAND
 KEEP=0
@@ -41,7 +41,7 @@ NAME_SET=0
 PEERS_SET=0
 IDLE_N=0           # -i: idle keep-alive clients per peer (0 = the wrk runs)
 IDLE_HOLD=5        # -H: seconds the idle clients are held before RSS is read
-IDLE_PEERS="sluice nginx haproxy"
+IDLE_PEERS="sluice-gnet sluice-netpoll nginx haproxy"
 SLUICE_IDLE_TIMEOUT=5m  # sluice -idle-timeout in idle mode
 # sluice: the binary (make peers builds bin/sluice; if it is missing the
 # driver builds it into the temp dir), its event loops (0 = GOMAXPROCS) and
@@ -55,6 +55,7 @@ ORIGIN_PORT=18080
 declare -A PORT=(
   [nginx]=18101 [squid]=18102 [tinyproxy]=18103 [haproxy]=18104
   [ats]=18105 [go-baseline]=18106 [sluice]=18110 [sluice-1loop]=18111
+  [sluice-gnet]=18112 [sluice-netpoll]=18113
   [l4relay]=18120
 )
 
@@ -72,8 +73,10 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
   -p "PATHS"        origin paths to load, from: small big (default "$PATHS")
   -P "PEERS"        peers to run, from: $KNOWN_PEERS
                     (default: $ALL_PEERS)
-                    sluice = \$SLUICE_BIN -loops \$SLUICE_LOOPS (0 = GOMAXPROCS),
-                    sluice-1loop = the same with -loops 1
+                    sluice = \$SLUICE_BIN -loops \$SLUICE_LOOPS (0 = GOMAXPROCS)
+                    on its default engine, sluice-gnet and sluice-netpoll
+                    the same with -engine gnet / netpoll, sluice-1loop the
+                    default engine with -loops 1
   -x NAME:PORT:CMD  also run an extra peer: CMD is run with bash -c "exec CMD"
                     and must serve a forward proxy on 127.0.0.1:PORT (PORT in
                     18000-18999). CMD may use \$DNS_ADDR (127.0.0.1:$DNS_PORT),
@@ -483,8 +486,9 @@ sluice_binary() {  # -> path of the sluice binary, building it if needed
   echo "$SLUICE_BUILT"
 }
 
-start_sluice_loops() {  # PEER PORT LOOPS
-  local d=$RUN/$1 bin newer
+start_sluice_loops() {  # PEER PORT LOOPS [ENGINE]
+  local d=$RUN/$1 bin newer engine=()
+  [[ -n ${4:-} ]] && engine=(-engine "$4")
   mkdir -p "$d"
   bin=$(sluice_binary) || { PEER_NOTE="no sluice binary and go build failed (make build)"; return 1; }
   newer=$(find "$REPO" -name '*.go' -newer "$bin" -not -path '*/bench/*' -not -path '*/fuzz/*' -not -name '*_test.go' 2>/dev/null | head -3 | tr '\n' ' ')
@@ -498,13 +502,15 @@ start_sluice_loops() {  # PEER PORT LOOPS
   fi
   # shellcheck disable=SC2086
   start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' -access-log '' \
-    -loops "$3" "${idle[@]}" $SLUICE_FLAGS
+    -loops "$3" "${engine[@]}" "${idle[@]}" $SLUICE_FLAGS
   PEER_PID=$STARTED_PID
   SLUICE_LOGS+=("$1")
 }
 
 start_sluice() { start_sluice_loops sluice "$1" "$SLUICE_LOOPS"; }
 start_sluice-1loop() { start_sluice_loops sluice-1loop "$1" 1; }
+start_sluice-gnet() { start_sluice_loops sluice-gnet "$1" "$SLUICE_LOOPS" gnet; }
+start_sluice-netpoll() { start_sluice_loops sluice-netpoll "$1" "$SLUICE_LOOPS" netpoll; }
 
 SLUICE_LOGS=()
 
@@ -538,7 +544,7 @@ peer_version() {
     l4relay) haproxy -v | head -1 | awk '{print "haproxy", $3, "mode tcp (L4 relay)"}' ;;
     ats) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' | awk '{print "ATS", $NF}' | head -1 ;;
     go-baseline) go version 2>/dev/null | awk '{print $3}' | sed 's/^/net\/http /' ;;
-    sluice|sluice-1loop)
+    sluice|sluice-1loop|sluice-gnet|sluice-netpoll)
       # The binary's own identity (GOFLAGS may carry -buildvcs=false, so no
       # VCS stamp): its Go version, mtime and hash, beside the repo's HEAD now.
       local rev dirty bin loops=$SLUICE_LOOPS gov
@@ -548,7 +554,10 @@ peer_version() {
       dirty=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo +dirty)
       bin=$(sluice_binary) || { echo "sluice (no binary)"; return 0; }
       gov=$(go version "$bin" 2>/dev/null | awk '{print $2}')
-      echo "sluice ${gov:-go?} built $(date -u -r "$bin" '+%Y-%m-%dT%H:%MZ') sha256:$(sha256sum "$bin" | cut -c1-10), repo HEAD $rev$dirty, loops $loops" ;;
+      local eng=default
+      [[ $1 == sluice-gnet ]] && eng=gnet
+      [[ $1 == sluice-netpoll ]] && eng=netpoll
+      echo "sluice ${gov:-go?} built $(date -u -r "$bin" '+%Y-%m-%dT%H:%MZ') sha256:$(sha256sum "$bin" | cut -c1-10), repo HEAD $rev$dirty, engine $eng, loops $loops" ;;
     *) echo "extra" ;;
   esac
 }

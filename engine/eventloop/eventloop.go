@@ -7,9 +7,11 @@ package eventloop
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 )
 
 // Engine is an event-loop library running a Server's connections.
@@ -96,4 +98,22 @@ type Socket interface {
 	Detach() (tc *net.TCPConn, rest func() []byte, err error)
 	// RemoteAddr is the peer's address.
 	RemoteAddr() netip.AddrPort
+}
+
+// FileTCPConn makes a *net.TCPConn on Go's poller of the socket fd, taking
+// ownership of fd (it is closed; the connection holds a duplicate): what an
+// engine's Detach hands back.
+func FileTCPConn(fd int) (*net.TCPConn, error) {
+	f := os.NewFile(uintptr(fd), "sluice-detached")
+	nc, err := net.FileConn(f) // duplicates fd
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		nc.Close()
+		return nil, errors.New("eventloop: detached connection is not TCP")
+	}
+	return tc, nil
 }

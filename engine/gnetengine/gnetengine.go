@@ -329,16 +329,9 @@ func (s *sock) Detach() (*net.TCPConn, func() []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f := os.NewFile(uintptr(fd), "sluice-detached")
-	nc, err := net.FileConn(f) // duplicates fd again
-	f.Close()
+	tc, err := eventloop.FileTCPConn(fd)
 	if err != nil {
 		return nil, nil, err
-	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		nc.Close()
-		return nil, nil, errors.New("gnet: detached connection is not TCP")
 	}
 	s.dead = true
 	if s.l.inTraffic == s {

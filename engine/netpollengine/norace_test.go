@@ -1,0 +1,5 @@
+//go:build !race
+
+package netpollengine
+
+const raceEnabled = false
