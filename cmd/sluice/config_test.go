@@ -223,6 +223,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative limit", "limits:\n  max_headers: -1\n", `c.yaml:2: limits.max_headers: "-1": must not be negative`},
 		{"negative engine limit", "limits:\n  max_idle_per_host: -4\n", `c.yaml:2: limits.max_idle_per_host: "-4": must not be negative`},
 		{"negative loops", "loops: -2\n", `c.yaml:1: loops: "-2": must not be negative`},
+		{"unknown engine", "engine: epoll\n", `c.yaml:1: engine: "epoll": unknown engine: want gnet or netpoll`},
 		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: "-2": neither a size nor -1 (never)`},
 		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: "localhost": want IP:port or :port`},
 		{"listen on a name", "listen: localhost:3128\n", `c.yaml:1: listen: "localhost:3128": host "localhost" is not an IP address (use :port for every address)`},
