@@ -64,9 +64,9 @@ var configureOnce sync.Once
 // configure applies netpoll's process-wide settings once, before the first
 // connection. Pollers are left at netpoll's default, GOMAXPROCS/20+1: a
 // poller only waits in epoll and copies bytes into connection buffers, the
-// work on them runs on the goroutine pool under the shard locks, so the
-// shards (eventloop.Options.Loops), not the pollers, carry the parallelism; more
-// pollers would only add threads spinning in epoll_wait.
+// work on them runs on handler goroutines (runner) under the shard locks, so
+// the shards (eventloop.Options.Loops), not the pollers, carry the
+// parallelism; more pollers would only add threads spinning in epoll_wait.
 //
 // eventloop.Options.ReadBuffer is not used: gnet's read buffer is one per loop,
 // netpoll's is one per connection, and a per-connection buffer of gnet's
@@ -77,6 +77,7 @@ func configure(logger *slog.Logger) {
 		_ = netpoll.Configure(netpoll.Config{
 			BufferSize:   bufferSize,
 			LoggerOutput: logWriter{logger},
+			Runner:       newRunner(logger).run,
 		})
 	})
 }
