@@ -20,20 +20,38 @@ import (
 //     final response per request at most, in order; and when the connection
 //     is still open and idle, exactly one per request the client completed.
 func FuzzSession(f *testing.F) {
-	seeds := []struct{ client, upstream string }{
-		{"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
-		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
-		{"POST / HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"},
-		{"HEAD / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"},
-		{"GET http://origin.test/ HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"},
-		{"POST / HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", "HTTP/1.1 200 OK\r\n\r\nclose-delimited"},
-		{"GET / HTTP/1.1\r\nHost: nx.invalid\r\n\r\n", ""},
-		{"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"},
-		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"},
-		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 101 Switching\r\n\r\n"},
+	seeds := []struct {
+		client, upstream string
+		split            uint8 // 0: derived from the seed's index
+	}{
+		{"GET http://origin.test/ HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 0},
+		{"POST / HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 0},
+		{"HEAD / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0},
+		{"GET http://origin.test/ HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", 0},
+		{"POST / HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", "HTTP/1.1 200 OK\r\n\r\nclose-delimited", 0},
+		{"GET / HTTP/1.1\r\nHost: nx.invalid\r\n\r\n", "", 0},
+		{"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n", 0},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", 0},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n", "HTTP/1.1 101 Switching\r\n\r\n", 0},
+		// Stream mode (bodies over StreamThreshold with a receiver behind):
+		// a response body to a slow client, by length and chunked, and a
+		// request body to a slow upstream, then a pipelined request.
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n0123456789012345678901234567890123456789", 0x40 | 5},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 0x40 | 7},
+		{"POST / HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 40\r\n\r\n0123456789012345678901234567890123456789GET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0x20 | 3},
+		// A tunnel with bytes both ways after it opens.
+		{"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\nclient hello", "server hello", 0x20 | 2},
 	}
 	for i, s := range seeds {
-		f.Add([]byte(s.client), []byte(s.upstream), uint8(i*7+1))
+		split := s.split
+		if split == 0 {
+			split = uint8(i*7 + 1)
+		}
+		f.Add([]byte(s.client), []byte(s.upstream), split)
 	}
 	f.Fuzz(func(t *testing.T, client, upstream []byte, split uint8) {
 		if len(client) > 1<<14 || len(upstream) > 1<<14 {
