@@ -218,7 +218,7 @@ func consumeCarry(carry *[]byte, n int) {
 // MaxBuffered bytes: loop mode cannot slow a peer down, so this is the bound.
 func (cc *clientConn) overBudget() bool {
 	n := cc.c.InboundBuffered() + cc.c.OutboundBuffered() + len(cc.carry)
-	if up := cc.up; up != nil && up.c != nil && !up.gone {
+	if up := cc.up; up != nil && up.st == upOnLoop {
 		n += up.c.InboundBuffered() + up.c.OutboundBuffered()
 	}
 	return n > cc.l.srv.cfg.MaxBuffered
@@ -294,7 +294,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 	l := cc.l
 	if p := cc.pin; p != nil {
 		cc.pin, p.pinnedTo = nil, nil
-		if !fresh && p.addr == addr && !p.gone && !p.closing {
+		if !fresh && p.addr == addr && p.st == upOnLoop {
 			p.owner, p.gen = cc, gen
 			cc.up = p
 			l.srv.ctr.poolHits.Add(1)
@@ -335,7 +335,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 
 // WriteUpstream implements Driver.
 func (cc *clientConn) WriteUpstream(b []byte) {
-	if up := cc.up; up != nil && up.c != nil && !up.gone && up.parked == nil {
+	if up := cc.up; up != nil && up.st == upOnLoop {
 		up.c.Write(b)
 	}
 }
@@ -348,12 +348,12 @@ func (cc *clientConn) ReleaseUpstream(reusable bool) {
 	}
 	cc.up = nil
 	up.owner = nil
-	if up.c == nil {
-		up.abandoned = true // still dialing: closed as soon as it opens
+	if up.st == upDialing {
+		up.abandoned = true // closed as soon as it opens
 		return
 	}
 	l := cc.l
-	if reusable && !up.gone && !l.srv.draining.Load() &&
+	if reusable && up.st == upOnLoop && !l.srv.draining.Load() &&
 		l.idle.TryPut(up.addr, up, l.now()) {
 		return
 	}
@@ -368,8 +368,8 @@ func (cc *clientConn) PinUpstream() {
 	}
 	cc.up = nil
 	up.owner = nil
-	if up.c == nil || up.gone || cc.l.srv.draining.Load() {
-		up.abandoned = up.c == nil
+	if up.st != upOnLoop || cc.l.srv.draining.Load() {
+		up.abandoned = up.st == upDialing
 		up.close()
 		return
 	}
@@ -412,30 +412,65 @@ func (cc *clientConn) SetTimer(d time.Duration) {
 // Now implements Driver.
 func (cc *clientConn) Now() time.Time { return cc.l.now() }
 
-// upConn is an upstream connection. Owned by its loop; attached to at most one
-// client (owner) at a time, or idle in the loop's pool, or dialing (c nil).
+// upConn is an upstream connection. Owned by its loop: attached to at most
+// one client (owner) at a time, or idle in the loop's pool, or pinned to one
+// client (pinnedTo), or dialing.
 type upConn struct {
-	c         eventloop.Socket // nil until the dial completes
+	c         eventloop.Socket // with st == upOnLoop: its socket
 	l         *loop
 	addr      netip.AddrPort
 	owner     *clientConn
 	gen       uint32         // the owner's request generation when attached
-	gone      bool           // its socket closed
-	detached  bool           // handed to a tunnel
-	closing   bool           // Close requested
+	st        upState        // where its socket is; changed by move only
 	carry     []byte         // bytes taken off the socket in stream mode, fed before its new input
-	parked    *net.TCPConn   // off the loop, waiting for a stream job (its Socket is detached)
-	parkRest  func() []byte  // with parked: Socket.Detach's rest, not yet taken
-	abandoned bool           // released while dialing
+	off       *net.TCPConn   // with st == upParked: the socket, off the loop until a stream job takes it
+	parkRest  func() []byte  // with off: Socket.Detach's rest, not yet taken
+	abandoned bool           // released while dialing: closed as soon as it opens
 	host      string         // the destination name it was dialed for (dial-time address check)
 	client    netip.Addr     // the client it was dialed for (dial-time address check)
 	pol       *policy.Policy // the policy of the request it was dialed for (dial-time check)
 	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
 }
 
+// upState is where an upstream connection's socket is.
+type upState uint8
+
+const (
+	upDialing   upState = iota // no socket yet (Server.dial)
+	upOnLoop                   // on its loop: c is live
+	upParked                   // off the loop (off) until a stream job takes it
+	upStreaming                // a stream job owns it; reattach brings it back
+	upClosing                  // Close requested: Closed follows
+	upTunnel                   // handed to a tunnel, which accounts for it (terminal)
+	upGone                     // closed and accounted for (terminal)
+)
+
+var upStateNames = [...]string{"dialing", "on-loop", "parked", "streaming", "closing", "tunnel", "gone"}
+
+func (s upState) String() string { return upStateNames[s] }
+
+// upMoves are the changes of upState there are: move refuses any other.
+var upMoves = [...][len(upStateNames)]bool{
+	upDialing:   {upOnLoop: true, upGone: true},
+	upOnLoop:    {upParked: true, upStreaming: true, upClosing: true, upTunnel: true, upGone: true},
+	upParked:    {upStreaming: true, upGone: true},
+	upStreaming: {upOnLoop: true, upGone: true},
+	upClosing:   {upGone: true},
+}
+
+// move changes where the upstream's socket is. A change the design does not
+// have is a bug in the engine.
+func (up *upConn) move(to upState) {
+	if !upMoves[up.st][to] {
+		panic(fmt.Sprintf("BUG: engine: upstream socket %v -> %v", up.st, to))
+	}
+	up.st = to
+}
+
 // opened is the dialed connection on the loop.
 func (up *upConn) opened(c eventloop.Socket) {
 	up.c = c
+	up.move(upOnLoop)
 	owner := up.owner
 	if owner == nil || owner.p.Gone() || up.abandoned {
 		up.owner = nil
@@ -453,7 +488,7 @@ func (up *upConn) dialFailed(err error) {
 	srv.ctr.dialErrors.Add(1)
 	srv.hostLimit.Release(up.addr)
 	srv.upClosed()
-	up.gone = true
+	up.move(upGone)
 	owner := up.owner
 	if owner == nil || owner.p.Gone() {
 		return
@@ -474,18 +509,18 @@ func (up *upConn) traffic() {
 		up.close()
 		return
 	}
-	for owner.up == up && !owner.p.Gone() && !up.gone && !owner.p.Asked() && owner.want == noHandover && owner.where != sockStreaming {
+	for owner.up == up && !owner.p.Gone() && up.st == upOnLoop && !owner.p.Asked() && owner.want == noHandover && owner.where != sockStreaming {
 		buf := inputOf(up.c, &up.carry)
 		if len(buf) == 0 {
 			break
 		}
 		n := owner.p.UpstreamData(buf)
-		if up.gone || n == 0 {
+		if up.st != upOnLoop || n == 0 {
 			break
 		}
 		consumeOf(up.c, &up.carry, n)
 	}
-	if owner.up != up && !up.gone {
+	if owner.up != up && up.st == upOnLoop {
 		up.carry = nil
 		discardAll(up.c) // released mid-buffer: what is left is not ours
 	}
@@ -494,10 +529,7 @@ func (up *upConn) traffic() {
 
 // closed is the upstream's socket closing.
 func (up *upConn) closed(err error) {
-	if up.detached {
-		return // the tunnel owns the socket and its accounting now
-	}
-	up.gone = true
+	up.move(upGone)
 	srv := up.l.srv
 	srv.hostLimit.Release(up.addr)
 	srv.upClosed()
@@ -516,21 +548,19 @@ func (up *upConn) closed(err error) {
 
 // close closes the connection (asynchronously: Closed follows on the loop).
 func (up *upConn) close() {
-	if up.parked != nil {
-		// Off the loop: no OnClose will come, so account for it here.
-		up.parked.Close()
-		up.parked, up.parkRest = nil, nil
-		up.gone = true
+	switch up.st {
+	case upParked:
+		// Off the loop: no Closed will come, so account for it here.
+		up.off.Close()
+		up.off, up.parkRest = nil, nil
+		up.move(upGone)
 		srv := up.l.srv
 		srv.upClosed()
 		srv.hostLimit.Release(up.addr)
-		return
+	case upOnLoop:
+		up.move(upClosing)
+		up.c.Close()
 	}
-	if up.c == nil || up.gone || up.closing {
-		return
-	}
-	up.closing = true
-	up.c.Close()
 }
 
 // dial connects to up.addr off the loop, then enrolls the connection on up's

@@ -50,10 +50,10 @@ func (up *upConn) Traffic() {
 	l.inEvent = false
 }
 
-// Closed implements eventloop.Endpoint for the upstream. One already gone (stream mode
-// failed) was accounted for then.
+// Closed implements eventloop.Endpoint for the upstream. One already gone
+// (stream mode failed) was accounted for then.
 func (up *upConn) Closed(err error) {
-	if !up.gone {
+	if up.st == upOnLoop || up.st == upClosing {
 		up.closed(err)
 	}
 }

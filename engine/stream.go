@@ -73,6 +73,9 @@ func (j *streamJob) run() {
 	l.srv.streamEnded(j)
 	l.x.Execute(func() {
 		if err := errors.Join(errC, errU); err != nil {
+			if errC == nil {
+				j.cc.move(sockOnLoop) // back on the loop: streamFailed closes it
+			}
 			j.cc.streamFailed(err)
 			return
 		}
@@ -258,7 +261,7 @@ func (cc *clientConn) Behind(toClient bool) bool {
 		return true
 	}
 	up := cc.up
-	return up != nil && up.c != nil && !up.gone && up.c.OutboundBuffered() > hw
+	return up != nil && up.st == upOnLoop && up.c.OutboundBuffered() > hw
 }
 
 // Drained implements Driver: what the session gathered for the client is
@@ -280,7 +283,7 @@ func (cc *clientConn) Drained() bool {
 // that happens.
 func (cc *clientConn) startStream() {
 	up := cc.up
-	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
+	if up == nil || up.st != upOnLoop && up.st != upParked || cc.p.Gone() {
 		cc.want = noHandover
 		return
 	}
@@ -288,13 +291,14 @@ func (cc *clientConn) startStream() {
 	// Park the sender at once: from now on the kernel holds its bytes back
 	// while the receiver's queue drains.
 	if spec.ToClient {
-		if up.parked == nil {
+		if up.st == upOnLoop {
 			tc, rest, err := detachInput(up.c, &up.carry)
 			if err != nil {
 				cc.streamFailed(err)
 				return
 			}
-			up.parked, up.parkRest = tc, rest
+			up.off, up.parkRest = tc, rest
+			up.move(upParked)
 		}
 	} else if cc.where != sockParked {
 		cc.park()
@@ -314,14 +318,14 @@ func (cc *clientConn) startStream() {
 	cc.want = noHandover
 	j := &streamJob{cc: cc, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
 	var err error
-	client, upc := cc.off, up.parked
+	client, upc := cc.off, up.off
 	clientRest, upRest := cc.parkRest, up.parkRest
 	if client == nil {
 		client, clientRest, err = detachInput(cc.c, &cc.carry)
 	} else if upc == nil {
 		upc, upRest, err = detachInput(up.c, &up.carry)
 	}
-	cc.off, up.parked, cc.parkRest, up.parkRest = nil, nil, nil, nil
+	cc.off, up.off, cc.parkRest, up.parkRest = nil, nil, nil, nil
 	if err != nil {
 		if client != nil {
 			client.Close()
@@ -346,6 +350,7 @@ func (cc *clientConn) startStream() {
 		j.srcCarry, cc.carry = cc.carry, nil
 	}
 	cc.move(sockStreaming)
+	up.move(upStreaming)
 	cc.l.srv.streamStarted(j)
 	go j.run()
 }
@@ -424,8 +429,9 @@ func (r reattach) opened(c eventloop.Socket) eventloop.Endpoint {
 		}
 		return cc
 	}
-	if up := cc.up; up != nil {
+	if up := cc.up; up != nil && up.st == upStreaming {
 		up.c = c
+		up.move(upOnLoop)
 		up.carry = append(up.carry, r.in...)
 		return up
 	}
@@ -449,7 +455,7 @@ func (cc *clientConn) streamDone(j *streamJob) {
 	// Bytes may have arrived on the re-attached connections before this
 	// ran (the engine read them then, and will not signal them again): feed
 	// the upstream's now, and settle feeds the client's.
-	if up := cc.up; up != nil && up.c != nil && !up.gone {
+	if up := cc.up; up != nil && up.st == upOnLoop {
 		up.traffic()
 		return
 	}
@@ -476,11 +482,16 @@ func (cc *clientConn) streamFailed(err error) {
 	srv := cc.l.srv
 	if up := cc.up; up != nil {
 		cc.up, up.owner = nil, nil
-		if up.parked != nil {
-			up.parked.Close()
-			up.parked, up.parkRest = nil, nil
+		switch up.st {
+		case upParked:
+			up.off.Close()
+			up.off, up.parkRest = nil, nil
+		case upOnLoop:
+			up.c.Close() // its Closed finds it accounted for
 		}
-		up.gone = true
+		if up.st != upGone {
+			up.move(upGone)
+		}
 		srv.upClosed()
 		srv.hostLimit.Release(up.addr)
 	}

@@ -158,7 +158,7 @@ func (s *Server) abortTunnels() {
 // output pending is waited for: the check runs again shortly.
 func (cc *clientConn) startTunnel() {
 	up := cc.up
-	if up == nil || up.c == nil || up.gone || cc.p.Gone() {
+	if up == nil || up.st != upOnLoop || cc.p.Gone() {
 		cc.want = noHandover
 		cc.abortTunnelStart()
 		return
@@ -207,7 +207,7 @@ func (cc *clientConn) startTunnel() {
 	// The sockets live on in cn and un; the engine reports no close for
 	// the detached sides, so nothing is uncounted until the tunnel ends.
 	cc.move(sockTunnel)
-	up.detached = true
+	up.move(upTunnel)
 	cc.up, up.owner = nil, nil
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
