@@ -71,9 +71,8 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 		cfg.Loops = startProcs
 	}
 	eng := newEngine(cfg.Engine)
-	if eng == nil {
-		return nil, fmt.Errorf("engine: %w", &proxy.ConfigError{Field: "engine", Value: cfg.Engine,
-			Reason: fmt.Sprintf("not linked into this program (have gnet, netpoll)"), Kind: proxy.ErrInvalidConfig})
+	if eng == nil { // Check knows the names newEngine does
+		panic("BUG: engine: no engine " + cfg.Engine)
 	}
 	fds := newFDs(cfg.Loops)
 	if cfg.MaxConns == 0 {

@@ -16,6 +16,10 @@ import (
 // goroutine pair with splice(2): CONNECT tunnels and upgraded connections.
 // The kernel's TCP flow control is the backpressure, so memory stays bounded
 // however fast one side sends and however slowly the other reads.
+//
+// Set before run starts and then read-only, except last, toCl and fromCl
+// (atomics, written by both directions' goroutines) and rec (written by run
+// once both directions have ended).
 type tunnel struct {
 	srv            *Server
 	client, up     *net.TCPConn

@@ -7,8 +7,8 @@ import "time"
 // moving and cancelling a timer are O(1) and allocate nothing, which matters
 // because every request re-arms its session's timer several times.
 //
-// Owned by one event loop. gnet has no timers, so the Server's ticker calls
-// advance on each loop through EventLoop.Execute.
+// Owned by one event loop. Neither engine has timers of its own, so the
+// Server's ticker calls advance on each loop through Loop.Execute.
 type wheel struct {
 	tick  time.Duration
 	slots []timerList
