@@ -59,7 +59,7 @@ clean:
 # nginx, HAProxy, Squid, tinyproxy, ATS, a net/http baseline, an L4 relay
 # (HAProxy mode tcp, the ceiling for any proxy hop) and direct on
 # loopback (~4 min) into bench/peers/results/. PEERSFLAGS go to run-peers.sh
-# (e.g. PEERSFLAGS='-d 5 -P "direct sluice haproxy"').
+# (e.g. PEERSFLAGS='-d 5 -P "direct sluice-gnet sluice-netpoll haproxy"').
 # `make chart` draws the newest bench/peers/results/scaling-*.tsv (from
 # bench/peers/run-scaling.sh) as bench/peers/results/scaling.svg (+ .png when
 # rsvg-convert is installed).
