@@ -28,7 +28,7 @@ var defaultClientCIDRs = []string{"127.0.0.0/8", "::1/128"}
 // them to the addresses bound.
 //
 // Call it before the engine starts: policy.DefaultAuthWorkers depends on
-// GOMAXPROCS, which engine.Server.Start raises.
+// GOMAXPROCS, which engine.Server.Start raises on the gnet engine.
 func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 	out := &fileConfig{
 		Settings:  engine.SettingsOf(e),
