@@ -1,0 +1,102 @@
+package cache
+
+// AppendKey appends the primary cache key of a request (RFC 9111 §2): the
+// method class (GET and HEAD share entries: a HEAD is answered from a GET's),
+// the scheme, the authority with its host lower-cased, and the target as
+// sent. Parts are separated by a byte that none of them can contain.
+func AppendKey(dst, scheme, authority, target []byte) []byte {
+	dst = append(dst, "GET\x00"...)
+	dst = append(dst, scheme...)
+	dst = append(dst, 0)
+	for _, c := range authority {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	dst = append(dst, 0)
+	return append(dst, target...)
+}
+
+// VaryNames calls f with each field name a response's Vary values list,
+// lower-cased into buf (reused between calls); star reports "*" (RFC 9110
+// §12.5.5: the response never matches a later request).
+func VaryNames(values [][]byte, buf []byte, f func(name []byte)) (star bool) {
+	for _, v := range values {
+		for len(v) > 0 {
+			var name []byte
+			name, _, v = nextDirective(v) // the same list grammar, without values
+			if len(name) == 0 {
+				continue
+			}
+			if len(name) == 1 && name[0] == '*' {
+				star = true
+				continue
+			}
+			buf = buf[:0]
+			for _, c := range name {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf = append(buf, c)
+			}
+			f(buf)
+		}
+	}
+	return star
+}
+
+// AppendVaryValue appends, for the secondary key, a request's values of one
+// field the response varies on (RFC 9111 §4.1), normalised so that requests
+// that differ only in insignificant whitespace share an entry: the field
+// lines joined with ", ", each list element trimmed of optional whitespace,
+// runs of whitespace inside an element collapsed to one space. An absent
+// field and an empty one are told apart.
+func AppendVaryValue(dst []byte, name []byte, values [][]byte) []byte {
+	dst = append(dst, name...)
+	if values == nil {
+		return append(dst, 0, 1) // absent
+	}
+	dst = append(dst, 0)
+	first := true
+	for _, v := range values {
+		for len(v) > 0 {
+			i := 0
+			for i < len(v) && v[i] != ',' {
+				i++
+			}
+			elem := trimRight(trimLeftOWS(v[:i]))
+			if i < len(v) {
+				i++
+			}
+			v = v[i:]
+			if len(elem) == 0 {
+				continue
+			}
+			if !first {
+				dst = append(dst, ", "...)
+			}
+			first = false
+			space := false
+			for _, c := range elem {
+				if c == ' ' || c == '\t' {
+					space = true
+					continue
+				}
+				if space {
+					dst = append(dst, ' ')
+					space = false
+				}
+				dst = append(dst, c)
+			}
+		}
+	}
+	return append(dst, 0)
+}
+
+func trimLeftOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
