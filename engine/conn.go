@@ -144,8 +144,15 @@ func (cc *clientConn) StartStream(spec proxy.StreamSpec) {
 	cc.startStream()
 }
 
-// Gone implements proxy.Port: the session knows the client closed.
+// Gone implements proxy.Port: the session knows the client closed. An
+// upstream still attached (a tunnel or stream hand-over was waiting for
+// output to drain) goes with it.
 func (cc *clientConn) Gone() {
+	if up := cc.up; up != nil {
+		cc.up, up.owner = nil, nil
+		up.close()
+	}
+	cc.want = noHandover
 	cc.dropPin()
 	cc.l.wheel.stop(&cc.timer)
 	delete(cc.l.clients, cc)
@@ -154,8 +161,12 @@ func (cc *clientConn) Gone() {
 // OverBudget implements proxy.Port.
 func (cc *clientConn) OverBudget() bool { return !cc.offLoop() && cc.overBudget() }
 
-// Park implements proxy.Port.
-func (cc *clientConn) Park() { cc.park() }
+// Park implements proxy.Port: false when the socket could not leave the
+// loop (netpoll refuses while output is queued), and the session aborts.
+func (cc *clientConn) Park() bool {
+	cc.park()
+	return cc.where == sockParked
+}
 
 // Input implements proxy.Port: the client's unconsumed bytes (see inputOf);
 // a parked client's are only the carried ones.
@@ -239,14 +250,14 @@ func (cc *clientConn) WriteClient(b []byte) {
 		_, _ = cc.off.Write(b)
 		return
 	}
-	if len(cc.wbuf)+len(b) > maxGather {
+	if len(cc.wbuf)+len(b) > maxGather && !cc.offLoop() {
 		cc.flushClient()
 		if len(b) > maxGather/2 {
 			cc.c.Write(b)
 			return
 		}
 	}
-	cc.wbuf = append(cc.wbuf, b...)
+	cc.wbuf = append(cc.wbuf, b...) // off the loop: sent when the socket is back
 }
 
 // CloseClient implements Driver. Socket.Close drops unsent output, so a client
@@ -259,7 +270,7 @@ func (cc *clientConn) CloseClient() {
 	cc.flushClient()
 	switch cc.where {
 	case sockUnparking, sockStreaming:
-		return // closed when the socket is back on the loop (reattach)
+		return // closed when the socket is back on the loop (backOnLoop)
 	case sockParked:
 		cc.off.Close()
 		cc.off, cc.parkRest = nil, nil
@@ -546,21 +557,30 @@ func (up *upConn) closed(err error) {
 	owner.p.UpstreamClosed(err)
 }
 
-// close closes the connection (asynchronously: Closed follows on the loop).
+// close closes the connection: on the loop asynchronously (Closed follows
+// there); parked at once; dialing, or away in a stream job, as soon as it is
+// back (abandoned: opened or reattach, or the job's end, account for it).
 func (up *upConn) close() {
 	switch up.st {
 	case upParked:
-		// Off the loop: no Closed will come, so account for it here.
 		up.off.Close()
 		up.off, up.parkRest = nil, nil
-		up.move(upGone)
-		srv := up.l.srv
-		srv.upClosed()
-		srv.hostLimit.Release(up.addr)
+		up.lost()
 	case upOnLoop:
 		up.move(upClosing)
 		up.c.Close()
+	case upDialing, upStreaming:
+		up.abandoned = true
 	}
+}
+
+// lost marks the upstream gone where no Closed will account for it (it was
+// off the loop, or refused on its way back) and uncounts it.
+func (up *upConn) lost() {
+	up.move(upGone)
+	srv := up.l.srv
+	srv.upClosed()
+	srv.hostLimit.Release(up.addr)
 }
 
 // dial connects to up.addr off the loop, then enrolls the connection on up's

@@ -21,6 +21,7 @@ var errStreamEOF = errors.New("engine: connection closed inside a streamed body"
 // reports back to the loop.
 type streamJob struct {
 	cc       *clientConn
+	up       *upConn // the exchange's upstream as the job started
 	spec     proxy.StreamSpec
 	src, dst *net.TCPConn
 	srcCarry []byte        // the sender's bytes already read by the engine: the body's start
@@ -54,7 +55,12 @@ func (j *streamJob) run() {
 		// A close-delimited body ends with the connection; an error ends both.
 		j.src.Close()
 		j.dst.Close()
-		l.x.Execute(func() { j.cc.streamFailed(err) })
+		l.x.Execute(func() {
+			if j.up.st == upStreaming {
+				j.up.lost() // closed with the job, released or not
+			}
+			j.cc.streamFailed(err)
+		})
 		l.srv.streamEnded(j)
 		return
 	}
@@ -67,11 +73,14 @@ func (j *streamJob) run() {
 	var wg sync.WaitGroup
 	var errC, errU error
 	wg.Add(2)
-	go func() { defer wg.Done(); errC = j.cc.reenroll(client, true, clientIn) }()
-	go func() { defer wg.Done(); errU = j.cc.reenroll(up, false, upIn) }()
+	go func() { defer wg.Done(); errC = j.cc.reenroll(client, nil, clientIn) }()
+	go func() { defer wg.Done(); errU = j.cc.reenroll(up, j.up, upIn) }()
 	wg.Wait()
 	l.srv.streamEnded(j)
 	l.x.Execute(func() {
+		if errU != nil && j.up.st == upStreaming {
+			j.up.lost() // the engine closed it: no Closed will come
+		}
 		if err := errors.Join(errC, errU); err != nil {
 			if errC == nil {
 				j.cc.move(sockOnLoop) // back on the loop: streamFailed closes it
@@ -316,7 +325,7 @@ func (cc *clientConn) startStream() {
 		return
 	}
 	cc.want = noHandover
-	j := &streamJob{cc: cc, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
+	j := &streamJob{cc: cc, up: up, spec: spec, idle: cc.l.srv.cfg.IdleTimeout}
 	var err error
 	client, upc := cc.off, up.off
 	clientRest, upRest := cc.parkRest, up.parkRest
@@ -325,21 +334,13 @@ func (cc *clientConn) startStream() {
 	} else if upc == nil {
 		upc, upRest, err = detachInput(up.c, &up.carry)
 	}
-	cc.off, up.off, cc.parkRest, up.parkRest = nil, nil, nil, nil
 	if err != nil {
-		if client != nil {
-			client.Close()
-		}
-		if upc != nil {
-			upc.Close()
-		}
-		// The side whose detach failed is still on the loop: closed here,
-		// its Closed finds it accounted for by streamFailed.
-		cc.c.Close()
-		up.c.Close()
+		// The side whose detach failed is still on the loop and the other
+		// is parked: streamFailed closes both and accounts for them.
 		cc.streamFailed(err)
 		return
 	}
+	cc.off, up.off, cc.parkRest, up.parkRest = nil, nil, nil, nil
 	if spec.ToClient {
 		j.src, j.dst = upc, client
 		j.srcRest, j.dstRest = upRest, clientRest
@@ -391,56 +392,78 @@ func (cc *clientConn) unpark() {
 		if rest != nil {
 			in = rest()
 		}
-		err := cc.reenroll(tc, true, in)
+		err := cc.reenroll(tc, nil, in)
 		x.Execute(func() {
 			if err != nil {
 				cc.streamFailed(err)
 				return
 			}
-			cc.move(sockOnLoop)
+			cc.backOnLoop()
 			cc.p.Settle()
 		})
 	}()
 }
 
-// reenroll puts a detached connection back on the loop; Open attaches the
-// new Socket to cc (client) or to cc's upstream, with in (bytes the engine
-// read after the detach) appended to its carried input.
-func (cc *clientConn) reenroll(tc *net.TCPConn, client bool, in []byte) error {
+// reenroll puts a detached connection back on the loop: the client's (up
+// nil) or the upstream up's. Open attaches the new Socket, with in (bytes the
+// engine read after the detach) appended to its carried input.
+func (cc *clientConn) reenroll(tc *net.TCPConn, up *upConn, in []byte) error {
 	_ = tc.SetDeadline(time.Time{})
-	return cc.l.x.Enroll(tc, reattach{cc: cc, client: client, in: in})
+	return cc.l.x.Enroll(tc, reattach{cc: cc, up: up, in: in})
 }
 
 // reattach is the tag of a connection coming back from stream mode.
 type reattach struct {
-	cc     *clientConn
-	client bool
-	in     []byte // read by the engine after the detach: carried input
+	cc *clientConn
+	up *upConn // nil: the client's connection
+	in []byte  // read by the engine after the detach: carried input
 }
 
-// opened is Open of a re-enrolled connection.
+// opened is Open of a re-enrolled connection. The client's socket is the
+// client's again (a close the session asked for meanwhile happens when the
+// state is back on the loop, after what it wrote has been sent: backOnLoop).
+// An upstream the session let go of while it was away is refused (the engine
+// closes it) and accounted for here.
 func (r reattach) opened(c eventloop.Socket) eventloop.Endpoint {
 	cc := r.cc
-	if r.client {
+	if r.up == nil {
 		cc.c = c
 		cc.carry = append(cc.carry, r.in...)
-		if cc.closeAsked {
-			c.Close() // the session finished while the socket was away
-		}
 		return cc
 	}
-	if up := cc.up; up != nil && up.st == upStreaming {
-		up.c = c
-		up.move(upOnLoop)
-		up.carry = append(up.carry, r.in...)
-		return up
+	up := r.up
+	if up.st != upStreaming {
+		return nil // accounted for already (streamFailed)
 	}
-	return nil
+	if up.abandoned || cc.up != up {
+		up.lost()
+		return nil
+	}
+	up.c = c
+	up.move(upOnLoop)
+	up.carry = append(up.carry, r.in...)
+	return up
+}
+
+// backOnLoop is the client's socket back on the loop after stream mode or
+// parking. A close the session asked for while it was away happens now,
+// once what was written has been sent.
+func (cc *clientConn) backOnLoop() {
+	cc.move(sockOnLoop)
+	if !cc.closeAsked || cc.p.Gone() {
+		return
+	}
+	cc.flushClient()
+	if cc.c.OutboundBuffered() == 0 {
+		cc.c.Close()
+		return
+	}
+	cc.l.closing = append(cc.l.closing, cc)
 }
 
 // streamDone is the body moved: the connections are back on the loop.
 func (cc *clientConn) streamDone(j *streamJob) {
-	cc.move(sockOnLoop)
+	cc.backOnLoop()
 	if len(j.leftover) > 0 {
 		if j.spec.ToClient {
 			if up := cc.up; up != nil {
@@ -476,10 +499,6 @@ func (cc *clientConn) streamFailed(err error) {
 	if cc.where != sockClosed && cc.where != sockTunnel {
 		cc.move(sockClosed)
 	}
-	if cc.p.Gone() {
-		return
-	}
-	srv := cc.l.srv
 	if up := cc.up; up != nil {
 		cc.up, up.owner = nil, nil
 		switch up.st {
@@ -490,12 +509,13 @@ func (cc *clientConn) streamFailed(err error) {
 			up.c.Close() // its Closed finds it accounted for
 		}
 		if up.st != upGone {
-			up.move(upGone)
+			up.lost()
 		}
-		srv.upClosed()
-		srv.hostLimit.Release(up.addr)
 	}
-	srv.clientClosed()
+	if cc.p.Gone() {
+		return
+	}
+	cc.l.srv.clientClosed()
 	cc.p.ClientClosed()
 }
 

@@ -178,15 +178,15 @@ func (cc *clientConn) startTunnel() {
 		t.rec, t.observed = cc.p.S.TunnelRecord()
 	}
 	// The preface is in the record already; the carried client bytes are not.
-	if b := cc.c.Input(); len(b) > 0 {
-		t.toUp = append([]byte(nil), b...)
-	}
+	// What the client sent after the head: carried bytes first, then
+	// what the socket buffered since.
+	t.toUp = append(append([]byte(nil), cc.carry...), cc.c.Input()...)
+	cc.carry = nil
 	t.toClient = cc.tunnelPreface
 	prefaceLen := len(t.toClient)
 	cc.tunnelPreface = nil
-	if b := up.c.Input(); len(b) > 0 {
-		t.toClient = append(t.toClient, b...)
-	}
+	t.toClient = append(append(t.toClient, up.carry...), up.c.Input()...)
+	up.carry = nil
 	cn, cRest, err := cc.c.Detach()
 	if err != nil {
 		cc.l.srv.cfg.Logger.Warn("tunnel: detach failed", "err", err)

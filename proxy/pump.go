@@ -7,9 +7,10 @@ import "github.com/sluiceproxy/sluice/resolver"
 // proxytest's in-memory driver), so tests and fuzzing see the event
 // orderings production sees.
 //
-// A driver calls the Pump's event methods, never the Session's. An event
-// that arrives while a session call is in progress (a close reported inside
-// a write, an upstream closing while the client's bytes are fed) is recorded
+// A driver calls the Pump's event methods, never the Session's, and only
+// when no session call is in progress (its event loop serialises them),
+// except closes: a close reported inside a session call (a write that
+// fails, an upstream closing while the client's bytes are fed) is recorded
 // and delivered once that call has returned. After every event the pump
 // settles: it delivers what was recorded, hands the driver the tunnel or the
 // stream mode the session asked for, and feeds the client's buffered bytes
@@ -59,8 +60,9 @@ type Port interface {
 	// mode allows (false while the client is off the loop).
 	OverBudget() bool
 	// Park holds the client's bytes back (in the kernel) while the session
-	// waits for its request body's destination.
-	Park()
+	// waits for its request body's destination; false if it cannot, and
+	// the session then aborts as if it could not wait.
+	Park() bool
 }
 
 // Init prepares the pump to drive its session through port. Init the
@@ -171,6 +173,9 @@ func (p *Pump) Timeout() {
 // StreamDone reports a streamed body moved (Session.StreamDone). The driver
 // settles (or feeds the upstream's bytes first) afterwards.
 func (p *Pump) StreamDone(clean bool, moved int64) {
+	if p.gone {
+		return
+	}
 	p.depth++
 	p.S.StreamDone(clean, moved)
 	p.depth--
@@ -251,9 +256,8 @@ func (p *Pump) settle() {
 	}
 	port.Flush()
 	if !p.gone && !p.S.Closed() && port.OverBudget() {
-		if p.S.WaitingForBody() {
-			port.Park() // the kernel holds the rest of the body back
-			return
+		if p.S.WaitingForBody() && port.Park() {
+			return // the kernel holds the rest of the body back
 		}
 		p.depth++
 		p.S.Abort()

@@ -524,5 +524,5 @@ func (p memPort) Gone() {
 // OverBudget implements proxy.Port: memory is not bounded here.
 func (memPort) OverBudget() bool { return false }
 
-// Park implements proxy.Port.
-func (memPort) Park() {}
+// Park implements proxy.Port: never called, as nothing is over budget.
+func (memPort) Park() bool { return true }
