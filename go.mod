@@ -6,6 +6,7 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/VictoriaMetrics/metrics v1.35.1
 	github.com/cloudwego/netpoll v0.7.2
+	github.com/klauspost/compress v1.18.2
 	github.com/miekg/dns v1.1.62
 	github.com/panjf2000/gnet/v2 v2.10.0
 	go.yaml.in/yaml/v3 v3.0.4
