@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
+	github.com/VictoriaMetrics/fastcache v1.13.2
 	github.com/VictoriaMetrics/metrics v1.35.1
 	github.com/cloudwego/netpoll v0.7.2
 	github.com/klauspost/compress v1.18.2
@@ -11,13 +12,15 @@ require (
 	github.com/panjf2000/gnet/v2 v2.10.0
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.33.0
-	golang.org/x/sys v0.30.0
+	golang.org/x/sys v0.34.0
 	golang.org/x/time v0.10.0
 )
 
 require (
 	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/gopkg v0.1.4 // indirect
+	github.com/golang/snappy v1.0.0 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fastrand v1.1.0 // indirect

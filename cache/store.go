@@ -1,0 +1,108 @@
+package cache
+
+import (
+	"sync/atomic"
+
+	"github.com/VictoriaMetrics/fastcache"
+)
+
+// bigValue is the largest value fastcache stores with Set; larger ones go
+// through SetBig, which splits them into 64 KiB chunks.
+const bigValue = 64<<10 - 1024
+
+// Store keeps encoded entries in fastcache: bounded memory, evicted by
+// fastcache's ring buffers when full, with no per-entry expiry (each entry
+// carries its own times). Small entries are stored under "s"+key with Set,
+// big ones under "b"+key with SetBig; a Put removes the other form.
+//
+// Safe for concurrent use (fastcache locks per bucket); the counters are
+// atomics.
+type Store struct {
+	fc        *fastcache.Cache
+	maxObject int
+
+	stores, tooBig, hits, misses, corrupt, deletes atomic.Int64
+}
+
+// StoreStats are a Store's counters and fastcache's own figures.
+type StoreStats struct {
+	Stores, TooBig, Hits, Misses, Corrupt, Deletes int64
+	Entries, Bytes, MaxBytes                       uint64 // fastcache's; Entries counts each 64 KiB chunk of a big value
+	Collisions                                     uint64 // fastcache's: entries lost to a hash collision
+}
+
+// NewStore returns a store of at most maxBytes (fastcache's bound: at least
+// 32 MiB, it rounds up to whole 64 KiB chunks per bucket) that refuses
+// encoded entries over maxObject bytes.
+func NewStore(maxBytes, maxObject int) *Store {
+	return &Store{fc: fastcache.New(maxBytes), maxObject: maxObject}
+}
+
+// Put stores e under key, reusing buf for the encoding; it returns buf for
+// the next call. An entry whose encoding exceeds maxObject is not stored.
+func (s *Store) Put(key []byte, e *Entry, buf []byte) []byte {
+	buf = e.Append(buf[:0])
+	if len(buf) > s.maxObject {
+		s.tooBig.Add(1)
+		return buf
+	}
+	k := make([]byte, 0, len(key)+1)
+	if len(buf) <= bigValue {
+		s.fc.Del(append(append(k, 'b'), key...))
+		s.fc.Set(append(append(k[:0], 's'), key...), buf)
+	} else {
+		s.fc.Del(append(append(k, 's'), key...))
+		s.fc.SetBig(append(append(k[:0], 'b'), key...), buf)
+	}
+	s.stores.Add(1)
+	return buf
+}
+
+// Get appends the entry stored under key to dst and decodes it into e (its
+// slices point into the returned buffer). ok is false on a miss, and for a
+// value that does not decode (it is deleted).
+func (s *Store) Get(dst, key []byte, e *Entry) (buf []byte, ok bool) {
+	var kb [256]byte // keys are short: no allocation for them
+	k := append(append(kb[:0], 's'), key...)
+	start := len(dst)
+	buf, ok = s.fc.HasGet(dst, k)
+	if !ok {
+		k[0] = 'b'
+		buf = s.fc.GetBig(dst, k)
+		ok = len(buf) > start
+	}
+	if !ok {
+		s.misses.Add(1)
+		return buf, false
+	}
+	if err := e.Decode(buf[start:]); err != nil {
+		s.corrupt.Add(1)
+		s.Delete(key)
+		return buf[:start], false
+	}
+	s.hits.Add(1)
+	return buf, true
+}
+
+// Delete removes what is stored under key (invalidation, RFC 9111 §4.4).
+func (s *Store) Delete(key []byte) {
+	k := make([]byte, 0, len(key)+1)
+	s.fc.Del(append(append(k, 's'), key...))
+	s.fc.Del(append(append(k[:0], 'b'), key...))
+	s.deletes.Add(1)
+}
+
+// Purge removes everything.
+func (s *Store) Purge() { s.fc.Reset() }
+
+// Stats returns the store's counters and fastcache's figures.
+func (s *Store) Stats() StoreStats {
+	var fs fastcache.Stats
+	s.fc.UpdateStats(&fs)
+	return StoreStats{
+		Stores: s.stores.Load(), TooBig: s.tooBig.Load(), Hits: s.hits.Load(), Misses: s.misses.Load(),
+		Corrupt: s.corrupt.Load(), Deletes: s.deletes.Load(),
+		Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: fs.MaxBytesSize,
+		Collisions: fs.Collisions,
+	}
+}
