@@ -1,5 +1,5 @@
 // Package accesslog writes sluice's access log: one JSON object per line for
-// every request and tunnel the engine reports through engine.Observer.
+// every request and tunnel the engine reports through proxy.Observer.
 //
 // The engine calls Observe on an event loop, so Observe never blocks and, in
 // steady state, allocates nothing: it encodes the record into a pooled buffer
@@ -34,6 +34,9 @@
 //	tunnel       bool    a CONNECT or Upgrade tunnel
 //	error        string  the sluice-error detail (Envoy's response flag); "" on success
 //	rule         string  the policy rule that matched
+//	cache        string  the response cache's part: "hit", "miss", "bypass"
+//	                     (the request skipped the lookup), "uncacheable"; ""
+//	                     when the cache is off or had no part
 //
 // Durations are milliseconds with microsecond precision (three decimals).
 // Strings are JSON strings: quotes, backslashes and control bytes are

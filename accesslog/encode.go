@@ -58,6 +58,8 @@ func AppendJSON(dst []byte, r *proxy.Record) []byte {
 	dst = appendJSONString(dst, r.Error)
 	dst = append(dst, `,"rule":`...)
 	dst = appendJSONString(dst, r.Rule)
+	dst = append(dst, `,"cache":`...)
+	dst = appendJSONString(dst, r.Cache)
 	return append(dst, "}\n"...)
 }
 

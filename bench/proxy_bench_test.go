@@ -12,6 +12,7 @@ import (
 	"github.com/sluiceproxy/sluice/accesslog"
 	"github.com/sluiceproxy/sluice/bench/internal/origin"
 	"github.com/sluiceproxy/sluice/bench/loadgen"
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/metrics"
 )
@@ -104,6 +105,31 @@ func BenchmarkProxySmall(b *testing.B) {
 			URL:    fmt.Sprintf("http://origin.test:%d/small", f.origin.Port()),
 			Proxy:  true,
 		})
+	})
+}
+
+// BenchmarkCacheHitSmall: 100-byte responses answered from sluice's
+// response cache (after the warm-up stored it), to put beside
+// BenchmarkProxySmall (every request a miss to the origin) on each engine.
+func BenchmarkCacheHitSmall(b *testing.B) {
+	eachEngine(b, func(b *testing.B, name string) {
+		o, err := origin.Start(map[string][]byte{"/cache/small": smallBody})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(o.Close)
+		proxy := startProxy(b, onEngine(name), func(c *engine.Config) { c.Cache = cache.NewStore(64<<20, 1<<20) })
+		accepts := o.Accepts.Load()
+		runLoad(b, loadgen.Config{
+			Target: proxy,
+			URL:    fmt.Sprintf("http://origin.test:%d/cache/small", o.Port()),
+			Proxy:  true,
+		})
+		// Every request after the first went to the cache: the origin saw
+		// the warm-up's connections only.
+		if n := o.Accepts.Load() - accepts; n > 1 {
+			b.Fatalf("origin accepted %d connections: the cache did not answer", n)
+		}
 	})
 }
 

@@ -51,11 +51,12 @@ func VaryNames(values [][]byte, buf []byte, f func(name []byte)) (star bool) {
 // that differ only in insignificant whitespace share an entry: the field
 // lines joined with ", ", each list element trimmed of optional whitespace,
 // runs of whitespace inside an element collapsed to one space. An absent
-// field and an empty one are told apart.
+// field and an empty one are told apart. The record is name, NUL, value,
+// NUL (the value is the byte 0x01 for an absent field).
 func AppendVaryValue(dst []byte, name []byte, values [][]byte) []byte {
 	dst = append(dst, name...)
 	if values == nil {
-		return append(dst, 0, 1) // absent
+		return append(dst, 0, 1, 0) // absent
 	}
 	dst = append(dst, 0)
 	first := true

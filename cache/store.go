@@ -92,6 +92,9 @@ func (s *Store) Delete(key []byte) {
 	s.deletes.Add(1)
 }
 
+// MaxObject is the largest encoded entry the store keeps.
+func (s *Store) MaxObject() int { return s.maxObject }
+
 // Purge removes everything.
 func (s *Store) Purge() { s.fc.Reset() }
 

@@ -30,6 +30,7 @@ type obsRec struct {
 	port                                uint16
 	status                              int
 	tunnel                              bool
+	cache                               string
 }
 
 // recorder is an Observer that keeps copies of every record.
@@ -40,7 +41,7 @@ type recorder struct {
 
 func (o *recorder) Observe(r *proxy.Record) {
 	o.mu.Lock()
-	o.recs = append(o.recs, obsRec{string(r.Method), string(r.Host), r.Rule, r.Error, r.User, r.Port, r.Status, r.Tunnel})
+	o.recs = append(o.recs, obsRec{string(r.Method), string(r.Host), r.Rule, r.Error, r.User, r.Port, r.Status, r.Tunnel, r.Cache})
 	o.mu.Unlock()
 }
 

@@ -90,6 +90,9 @@ type ForwardResponse struct {
 	// none (RFC 9110 §6.6.1: a recipient with a clock adds it): an
 	// IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT".
 	Date []byte
+	// Skip, if not empty, names (lower-case) a field left out: Age, for a
+	// head stored in the cache (a hit sends its own).
+	Skip string
 }
 
 // AppendResponseHead appends to dst the head of r as sluice returns it to the
@@ -104,7 +107,7 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, raw[r.Reason.Start:r.Reason.End]...)
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength, "")
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength, f.Skip)
 	if len(f.Date) > 0 && !r.HasDate {
 		dst = append(dst, "Date: "...)
 		dst = append(dst, f.Date...)

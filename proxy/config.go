@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
@@ -114,6 +115,10 @@ type Config struct {
 
 	Logger   *slog.Logger // nil means slog.Default()
 	Observer Observer     // receives a Record per request and tunnel; nil: none
+
+	// Cache, if not nil, is the response cache sessions look up and store
+	// into (session_cache.go); shared by every loop.
+	Cache *cache.Store
 
 	// dyn holds the settings a reload may change (Server.Reload); made by
 	// WithDefaults from Policy and RewriteHeader.

@@ -54,8 +54,11 @@ var (
 	ErrConnectAttempts  = &Error{504, "upstream connect attempts exhausted"}
 	ErrConnectBudget    = &Error{504, "upstream connect time budget exhausted"}
 	ErrResponseTimeout  = &Error{504, "upstream response timeout"}
-	ErrAuthTimeout      = &Error{503, "proxy authentication timeout"}
-	ErrNoFDs            = &Error{503, "proxy out of file descriptors"}
+	// ErrNotCached answers only-if-cached when the cache has no entry the
+	// request accepts (RFC 9111 §5.2.1.7).
+	ErrNotCached   = &Error{504, "not in cache"}
+	ErrAuthTimeout = &Error{503, "proxy authentication timeout"}
+	ErrNoFDs       = &Error{503, "proxy out of file descriptors"}
 )
 
 // errorResponse maps any failure to the status and detail the client gets.

@@ -122,6 +122,7 @@ type Session struct {
 
 	// Observation of the current request (Config.Observer).
 	client    netip.AddrPort
+	cache     *sessionCache // the response cache's state; nil until the cache first takes part
 	rec       Record
 	recOpen   bool      // a request is being recorded
 	dnsStart  time.Time // when the resolver was asked, zero on a hit
@@ -279,6 +280,9 @@ func (s *Session) startRequest() {
 		return
 	}
 	s.connAuth = s.requestConnAuth()
+	if s.cacheStart() {
+		return
+	}
 	s.lookup()
 }
 
@@ -638,6 +642,9 @@ func (s *Session) maybeStream(resp bool) bool {
 		spec.Remain > int64(s.cfg.SpliceAbove)
 	if !(eager && s.d.Drained()) && !s.d.Behind(resp) {
 		return false
+	}
+	if resp {
+		s.cacheStop() // the body bypasses the session
 	}
 	s.streaming = true
 	s.streamResp = resp

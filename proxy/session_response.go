@@ -107,6 +107,7 @@ func (s *Session) readResponseHead(b []byte) int {
 	s.respChunks.Reset()
 	s.closeAfter = s.closeAfter || s.drain || !req.KeepAlive() || !s.reqDone ||
 		s.respFrame == parser.FramingClose
+	s.cacheResponse(resp)
 	fr := parser.ForwardResponse{Via: s.via, Date: s.httpDate()}
 	if s.respFrame == parser.FramingChunked && req.ProtoMinor == 0 {
 		// RFC 9112 §7: no chunked to an HTTP/1.0 client; the end of the body
@@ -141,6 +142,7 @@ func (s *Session) relayBody(b []byte) int {
 			k = int(s.respRemain)
 		}
 		s.toClient(b[:k])
+		s.cacheBody(b[:k])
 		s.respRemain -= int64(k)
 		if s.respRemain == 0 {
 			s.responseDone(k == len(b))
@@ -166,6 +168,7 @@ func (s *Session) relayBody(b []byte) int {
 			} else {
 				s.toClient(b[used : used+n])
 			}
+			s.cacheBody(data)
 			used += n
 			if done {
 				s.responseDone(used == len(b))
@@ -185,6 +188,7 @@ func (s *Session) relayBody(b []byte) int {
 // responseDone ends the exchange after a complete response. clean is false when
 // the upstream sent bytes beyond the response, which makes it unusable.
 func (s *Session) responseDone(clean bool) {
+	s.cacheDone()
 	resp := &s.respP.Resp
 	reusable := clean && s.reqDone && !resp.ConnClose && s.respFrame != parser.FramingClose &&
 		(resp.ProtoMinor >= 1 || resp.ConnKeepAlive)

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/policy"
@@ -43,6 +44,7 @@ type fileConfig struct {
 	Resolver  resolver.Config `yaml:"resolver"`
 	Policy    policy.Config   `yaml:"policy"`
 	Drain     drainConfig     `yaml:"drain"`
+	Cache     cacheConfig     `yaml:"cache"`
 
 	// Set by loadConfigFile, for messages.
 	file string
@@ -56,6 +58,31 @@ type drainConfig struct {
 	// while /readyz already fails, so that a Kubernetes Service stops
 	// sending new connections before sluice stops taking them. Default 0.
 	PreStopDelay time.Duration `yaml:"pre_stop_delay"`
+}
+
+// cacheConfig is the `cache:` section: the response cache, off unless
+// max_bytes is set.
+type cacheConfig struct {
+	// MaxBytes is the memory for stored responses (fastcache, bounded; at
+	// least 32 MiB, its smallest). 0 turns the cache off.
+	MaxBytes int `yaml:"max_bytes"`
+	// MaxObjectBytes is the largest response stored (head and body);
+	// default defaultMaxObject, at most a quarter of max_bytes.
+	MaxObjectBytes int `yaml:"max_object_bytes"`
+}
+
+// Cache section limits.
+const (
+	minCacheBytes    = 32 << 20
+	defaultMaxObject = 1 << 20
+)
+
+// maxObject is max_object_bytes with its default.
+func (c cacheConfig) maxObject() int {
+	if c.MaxObjectBytes == 0 {
+		return defaultMaxObject
+	}
+	return c.MaxObjectBytes
 }
 
 // configError is an error in a config file: the file, the line, the field
@@ -223,6 +250,12 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 	if c.Drain.PreStopDelay < 0 {
 		add("drain.pre_stop_delay", c.Drain.PreStopDelay.String(), errors.New("is negative"))
 	}
+	if mb := c.Cache.MaxBytes; mb != 0 && mb < minCacheBytes {
+		add("cache.max_bytes", strconv.Itoa(mb), fmt.Errorf("must be 0 (off) or at least %d (32 MiB)", minCacheBytes))
+	}
+	if mo := c.Cache.MaxObjectBytes; mo < 0 || c.Cache.MaxBytes > 0 && c.Cache.maxObject() > c.Cache.MaxBytes/4 {
+		add("cache.max_object_bytes", strconv.Itoa(mo), fmt.Errorf("must be 1 to a quarter of cache.max_bytes (%d)", c.Cache.MaxBytes/4))
+	}
 	// The components: each names its fields by their keys in the file, with
 	// one error type (internal/fielderr).
 	addAll := func(err error) {
@@ -264,6 +297,14 @@ func (c *fileConfig) engineConfig() engine.Config {
 	s := c.Settings
 	s.RewriteHeader = c.rewriteHeader()
 	return s.Config()
+}
+
+// cacheStore is the response cache the cache section asks for, or nil.
+func (c *fileConfig) cacheStore() *cache.Store {
+	if c.Cache.MaxBytes == 0 {
+		return nil
+	}
+	return cache.NewStore(c.Cache.MaxBytes, c.Cache.maxObject())
 }
 
 // resolverConfig is the resolver's configuration from the file.

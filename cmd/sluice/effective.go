@@ -36,6 +36,7 @@ func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 		LogLevel:  cmp.Or(c.LogLevel, "info"),
 		AccessLog: new(c.accessLogPath()),
 		Drain:     c.Drain,
+		Cache:     cacheConfig{MaxBytes: c.Cache.MaxBytes, MaxObjectBytes: c.Cache.maxObject()},
 		Resolver:  c.effectiveResolver(),
 		Policy:    c.effectivePolicy(realm),
 	}

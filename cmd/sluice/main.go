@@ -144,6 +144,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	ecfg := c.engineConfig()
 	ecfg.Logger = log
 	ecfg.Policy = pol
+	ecfg.Cache = c.cacheStore()
 	drainTimeout := ecfg.DrainTimeout
 	if drainTimeout == 0 {
 		drainTimeout = proxy.DefaultDrainTimeout

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -25,7 +26,8 @@ type Server struct {
 }
 
 // Start listens on 127.0.0.1:0 and serves paths: each maps to a body sent with
-// Content-Length. Unknown paths get 404.
+// Content-Length; a path under /cache/ also says Cache-Control: max-age=3600,
+// for the cache benchmarks. Unknown paths get 404.
 func Start(paths map[string][]byte) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +35,11 @@ func Start(paths map[string][]byte) (*Server, error) {
 	}
 	s := &Server{ln: ln, responses: make(map[string][]byte), conns: make(map[net.Conn]struct{})}
 	for p, body := range paths {
-		r := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+		cc := ""
+		if strings.HasPrefix(p, "/cache/") {
+			cc = "Cache-Control: max-age=3600\r\n"
+		}
+		r := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" + cc + "Content-Length: " +
 			strconv.Itoa(len(body)) + "\r\n\r\n")
 		s.responses[p] = append(r, body...)
 	}

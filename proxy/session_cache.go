@@ -1,0 +1,341 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/parser"
+)
+
+// The response cache (Config.Cache, RFC 9111; the cache package decides).
+// A GET or HEAD to a plain-HTTP destination, once the policy allowed it, is
+// looked up before DNS: a fresh entry whose Vary fields match is sent at once
+// with its Age. Otherwise the request goes to the origin, and a storable
+// response to a GET is kept while it is relayed in loop mode (a body that
+// goes to stream mode, or grows past the store's object limit, is not) and
+// stored when it ends. A non-error response to an unsafe method deletes the
+// entry of its target (§4.4).
+//
+// Not yet: revalidation of stale entries, coalescing of concurrent misses,
+// several variants per URL (a response with other Vary values replaces the
+// entry), conditional client requests answered 304 (a hit is a 200).
+
+// Record.Cache values.
+const (
+	CacheHit         = "hit"
+	CacheMiss        = "miss"
+	CacheBypass      = "bypass"      // the request's no-cache or max-age=0 skipped the lookup
+	CacheUncacheable = "uncacheable" // the response may not be stored
+)
+
+// sessionCache is the cache state of a session's current request, made on
+// the first request when the cache is on. Owned by the session.
+type sessionCache struct {
+	key        []byte           // the target's primary key; empty when the cache has no part in the request
+	store      bool             // the response may be stored, if it allows
+	invalidate bool             // an unsafe method: a non-error response deletes key
+	caching    bool             // the response is being kept to be stored
+	reqCC      cache.Directives // the request's Cache-Control
+	reqTime    time.Time        // when the request was sent on (Times.Request)
+	auth       bool             // the request had Authorization
+
+	ent   cache.Entry
+	vary  []byte // the request's values for the response's Vary names (cache.AppendVaryValue records)
+	head  []byte
+	body  []byte
+	val   []byte // ETag, then Last-Modified, copied out of the response head
+	buf   []byte // the store's encoding buffer
+	vals  [][]byte
+	names []byte
+}
+
+// cacheStart gives the cache its part in a request whose destination the
+// policy allowed: it answers the request from a fresh entry (true), or with
+// 504 for only-if-cached when there is none (true), or prepares to store
+// the response (false: the request goes on).
+func (s *Session) cacheStart() bool {
+	req := &s.rp.Req
+	if s.cfg.Cache == nil || s.tunnel || s.bound != nil ||
+		req.Form == parser.FormAbsolute && req.Scheme != parser.SchemeHTTP {
+		return false
+	}
+	c := s.cache
+	if c == nil {
+		c = new(sessionCache)
+		s.cache = c
+	}
+	c.key = c.key[:0]
+	c.store, c.invalidate, c.caching = false, false, false
+	path := req.Bytes(req.Path)
+	if len(path) == 0 || path[0] == '?' {
+		c.names = append(append(c.names[:0], '/'), path...)
+		path = c.names
+	}
+	c.names = c.names[:0]
+	var auth [6 + 255 + 1 + 5]byte
+	authority := strconv.AppendUint(append(append(auth[:0], s.hostLower...), ':'), uint64(s.port), 10)
+	c.key = cache.AppendKey(c.key, []byte("http"), authority, path)
+
+	switch req.Method {
+	case parser.MethodGET, parser.MethodHEAD:
+	case parser.MethodOPTIONS, parser.MethodTRACE:
+		c.key = c.key[:0]
+		return false
+	default:
+		c.invalidate = true
+		return false
+	}
+	if s.reqFrame != parser.FramingNone {
+		c.key = c.key[:0] // a GET with a body is not a plain GET
+		return false
+	}
+	c.vals = fieldValues(req.Raw, req.Headers, []byte("cache-control"), c.vals[:0])
+	c.reqCC = cache.ParseCacheControl(c.vals...)
+	if len(c.vals) == 0 && hasField(req.Raw, req.Headers, "pragma", "no-cache") {
+		c.reqCC.NoCache = true // RFC 9111 §5.4: HTTP/1.0's no-cache
+	}
+	c.auth = hasField(req.Raw, req.Headers, "authorization", "")
+	c.store = req.Method == parser.MethodGET && !c.reqCC.NoStore
+	if c.reqCC.NoCache || c.reqCC.MaxAge == 0 {
+		s.rec.Cache = CacheBypass
+	} else if s.cacheServe() {
+		return true
+	} else if c.reqCC.OnlyIfCached {
+		s.fail(ErrNotCached)
+		return true
+	} else {
+		s.rec.Cache = CacheMiss
+	}
+	c.reqTime = s.d.Now()
+	return false
+}
+
+// cacheServe answers the request from the store if it holds an entry the
+// request accepts.
+func (s *Session) cacheServe() bool {
+	c := s.cache
+	var ok bool
+	c.buf, ok = s.cfg.Cache.Get(c.buf[:0], c.key, &c.ent)
+	if !ok {
+		return false
+	}
+	e := &c.ent
+	if len(e.Vary) > 0 && !s.varyMatches(e.Vary) {
+		return false
+	}
+	now := s.d.Now()
+	age := cache.CurrentAge(e.Times, now)
+	rcc := &c.reqCC
+	fresh := age < e.Lifetime && !e.NoCache
+	switch {
+	case rcc.MaxAge != cache.Absent && age > time.Duration(rcc.MaxAge)*time.Second:
+		return false
+	case rcc.MinFresh != cache.Absent && e.Lifetime-age < time.Duration(rcc.MinFresh)*time.Second:
+		return false
+	case !fresh:
+		staleOK := !e.Revalidate && !e.NoCache &&
+			(rcc.MaxStaleAny || rcc.MaxStale != cache.Absent && age-e.Lifetime <= time.Duration(rcc.MaxStale)*time.Second)
+		if !staleOK {
+			return false
+		}
+	}
+	req := &s.rp.Req
+	if !req.KeepAlive() {
+		s.closeAfter = true
+	}
+	head := e.Head
+	if len(head) >= 2 {
+		head = head[:len(head)-2] // the empty line: fields follow
+	}
+	s.out = append(s.out[:0], head...)
+	s.out = append(s.out, "Content-Length: "...)
+	s.out = strconv.AppendInt(s.out, int64(len(e.Body)), 10)
+	s.out = append(s.out, "\r\nAge: "...)
+	s.out = strconv.AppendInt(s.out, int64(age/time.Second), 10)
+	s.out = append(s.out, "\r\n"...)
+	switch {
+	case s.closeAfter || s.drain:
+		s.out = append(s.out, "Connection: close\r\n"...)
+	case req.ProtoMinor == 0:
+		s.out = append(s.out, "Connection: keep-alive\r\n"...)
+	}
+	s.out = append(s.out, "\r\n"...)
+	s.rec.Status = e.Status
+	s.rec.Cache = CacheHit
+	s.toClient(s.out)
+	if req.Method != parser.MethodHEAD {
+		s.toClient(e.Body)
+	}
+	s.clientSent = true
+	s.finishRecord("")
+	s.endExchange()
+	return true
+}
+
+// varyMatches reports whether the request has the values the stored
+// response was selected with (RFC 9111 §4.1).
+func (s *Session) varyMatches(stored []byte) bool {
+	c, req := s.cache, &s.rp.Req
+	for len(stored) > 0 {
+		i := bytes.IndexByte(stored, 0)
+		if i < 0 {
+			return false
+		}
+		name := stored[:i]
+		j := bytes.IndexByte(stored[i+1:], 0)
+		if j < 0 {
+			return false
+		}
+		rec := stored[:i+1+j+1]
+		stored = stored[len(rec):]
+		c.vals = fieldValues(req.Raw, req.Headers, name, c.vals[:0])
+		var vs [][]byte // nil: the field is absent
+		if len(c.vals) > 0 {
+			vs = c.vals
+		}
+		c.names = cache.AppendVaryValue(c.names[:0], name, vs)
+		if string(c.names) != string(rec) {
+			return false
+		}
+	}
+	return true
+}
+
+// cacheResponse sees a final response head: an unsafe method's non-error
+// response invalidates its target; a GET's storable response is kept from
+// here to its end.
+func (s *Session) cacheResponse(resp *parser.Response) {
+	c := s.cache
+	if c == nil || len(c.key) == 0 {
+		return
+	}
+	if c.invalidate {
+		if resp.StatusCode < 400 {
+			s.cfg.Cache.Delete(c.key)
+		}
+		return
+	}
+	if !c.store {
+		return
+	}
+	req := &s.rp.Req
+	c.vals = fieldValues(resp.Raw, resp.Headers, []byte("cache-control"), c.vals[:0])
+	rcc := cache.ParseCacheControl(c.vals...)
+	now := s.d.Now()
+	t := cache.Times{Request: c.reqTime, Response: now}
+	if v, ok := resp.Header("date"); ok {
+		t.Date, _ = cache.ParseHTTPDate(v)
+	}
+	if v, ok := resp.Header("expires"); ok {
+		t.ExpiresOK = true
+		t.Expires, _ = cache.ParseHTTPDate(v) // invalid: zero, already expired
+	}
+	if v, ok := resp.Header("age"); ok {
+		if n, ok := parseDecimal(trimOWS(v)); ok {
+			t.Age = n
+		}
+	}
+	c.vals = fieldValues(resp.Raw, resp.Headers, []byte("vary"), c.vals[:0])
+	c.vary = c.vary[:0]
+	star := cache.VaryNames(c.vals, c.names[:0], func(name []byte) {
+		vals := fieldValues(req.Raw, req.Headers, name, nil)
+		c.vary = cache.AppendVaryValue(c.vary, name, vals)
+	})
+	x := cache.Exchange{
+		GET: true, Request: c.reqCC, Authorization: c.auth,
+		Status: resp.StatusCode, Response: rcc, Times: t,
+		SetCookie: hasField(resp.Raw, resp.Headers, "set-cookie", ""), VaryStar: star,
+	}
+	if cache.Decide(x) != cache.Storable || s.respFrame == parser.FramingClose ||
+		s.respFrame == parser.FramingLength && s.respRemain > int64(s.cfg.Cache.MaxObject()) {
+		s.rec.Cache = CacheUncacheable
+		return
+	}
+	c.val = c.val[:0]
+	etag, _ := resp.Header("etag")
+	lastMod, _ := resp.Header("last-modified")
+	c.val = append(append(c.val, etag...), lastMod...)
+	c.ent = cache.Entry{
+		Status: resp.StatusCode, Lifetime: cache.Lifetime(rcc, t), Times: t,
+		Revalidate: rcc.MustRevalidate || rcc.ProxyRevalidate || rcc.SMaxAge != cache.Absent,
+		NoCache:    rcc.NoCache,
+		ETag:       c.val[:len(etag)], LastModified: c.val[len(etag):],
+	}
+	c.head = parser.AppendResponseHead(c.head[:0], resp, &parser.ForwardResponse{Via: s.via, Unframe: true, Date: s.httpDate(), Skip: "age"})
+	c.body = c.body[:0]
+	c.caching = true
+}
+
+// cacheBody keeps body bytes of a response being stored; past the store's
+// object limit the response is not stored.
+func (s *Session) cacheBody(b []byte) {
+	c := s.cache
+	if c == nil || !c.caching {
+		return
+	}
+	if len(c.body)+len(b) > s.cfg.Cache.MaxObject() {
+		s.cacheStop()
+		return
+	}
+	c.body = append(c.body, b...)
+}
+
+// cacheStop gives up storing the current response (it left loop mode, or
+// grew too big, or was cut).
+func (s *Session) cacheStop() {
+	if c := s.cache; c != nil && c.caching {
+		c.caching = false
+		c.body = c.body[:0]
+		if cap(c.body) > 64<<10 {
+			c.body = nil // an idle connection keeps no big buffer
+		}
+		s.rec.Cache = CacheUncacheable
+	}
+}
+
+// cacheDone stores the response that just ended.
+func (s *Session) cacheDone() {
+	c := s.cache
+	if c == nil || !c.caching {
+		return
+	}
+	c.caching = false
+	c.ent.Vary, c.ent.Head, c.ent.Body = c.vary, c.head, c.body
+	c.buf = s.cfg.Cache.Put(c.key, &c.ent, c.buf)
+	c.ent = cache.Entry{}
+	if cap(c.body) > 64<<10 {
+		c.body = nil
+	}
+	if cap(c.buf) > 64<<10 {
+		c.buf = nil
+	}
+}
+
+// fieldValues appends to dst the values of every field line called name
+// (lower-case) in a parsed head.
+func fieldValues(raw []byte, hs []parser.Header, name []byte, dst [][]byte) [][]byte {
+	for i := range hs {
+		h := &hs[i]
+		if n := raw[h.Name.Start:h.Name.End]; bytes.EqualFold(n, name) {
+			dst = append(dst, raw[h.Value.Start:h.Value.End])
+		}
+	}
+	return dst
+}
+
+// hasField reports whether a field called name is present, and, if value
+// is not empty, has that value (ignoring case and surrounding whitespace).
+func hasField(raw []byte, hs []parser.Header, name, value string) bool {
+	for i := range hs {
+		h := &hs[i]
+		if n := raw[h.Name.Start:h.Name.End]; len(n) == len(name) && asciiEqualFold(n, name) {
+			v := trimOWS(raw[h.Value.Start:h.Value.End])
+			if value == "" || len(v) == len(value) && asciiEqualFold(v, value) {
+				return true
+			}
+		}
+	}
+	return false
+}
