@@ -154,3 +154,13 @@ func TestKeys(t *testing.T) {
 		t.Errorf("distinct values share a key: %q %q", v(), v(""))
 	}
 }
+
+// A directive with an empty value does not swallow the next one (found by
+// FuzzCacheHeaders: "=,must-revalidate" lost must-revalidate).
+func TestEmptyValueKeepsNextDirective(t *testing.T) {
+	for _, in := range []string{"=,must-revalidate", "max-age=,must-revalidate", "x= ,must-revalidate"} {
+		if d := ParseCacheControl([]byte(in)); !d.MustRevalidate {
+			t.Errorf("%q: must-revalidate lost: %+v", in, d)
+		}
+	}
+}

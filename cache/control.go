@@ -133,7 +133,7 @@ func nextDirective(v []byte) (name, val, rest []byte) {
 		}
 		return name, nil, v[i:]
 	}
-	v = trimLeft(v[i+1:]) // after '='
+	v = trimLeftOWS(v[i+1:]) // after '=': a comma here ends an empty value
 	if len(v) > 0 && v[0] == '"' {
 		// quoted-string: up to the closing quote; a backslash escapes one
 		// byte (then, rarely, the value is copied without the escapes).
