@@ -35,8 +35,9 @@
 //	error        string  the sluice-error detail (Envoy's response flag); "" on success
 //	rule         string  the policy rule that matched
 //	cache        string  the response cache's part: "hit", "miss", "bypass"
-//	                     (the request skipped the lookup), "uncacheable"; ""
-//	                     when the cache is off or had no part
+//	                     (the request skipped the lookup), "revalidated" (a
+//	                     stale entry the origin confirmed with 304),
+//	                     "uncacheable"; "" when the cache is off or had no part
 //
 // Durations are milliseconds with microsecond precision (three decimals).
 // Strings are JSON strings: quotes, backslashes and control bytes are

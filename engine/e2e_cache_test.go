@@ -13,7 +13,9 @@ import (
 	"github.com/sluiceproxy/sluice/proxy"
 )
 
-// cacheOrigin serves /c?cc=<Cache-Control>&vary=<Vary>&age=<Age>&cookie=1&n=<size>:
+// cacheOrigin serves /c?cc=<Cache-Control>&vary=<Vary>&age=<Age>&cookie=1&n=<size>
+// (with &reval=1, a request with If-None-Match: "v1" gets 304 and the
+// Cache-Control cc304):
 // a body naming how many requests the origin has answered, with the given
 // Cache-Control and Vary, ETag "v1"; POST to any path answers 204.
 func cacheOrigin(t *testing.T) (*origin, *atomic.Int64) {
@@ -25,6 +27,14 @@ func cacheOrigin(t *testing.T) (*origin, *atomic.Int64) {
 			return
 		}
 		q := r.URL.Query()
+		if q.Get("reval") != "" && r.Header.Get("If-None-Match") == `"v1"` {
+			// Unchanged: confirm, with the freshness cc304 gives.
+			if cc := q.Get("cc304"); cc != "" {
+				w.Header().Set("Cache-Control", cc)
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 		if cc := q.Get("cc"); cc != "" {
 			w.Header().Set("Cache-Control", cc)
 		}
@@ -210,5 +220,42 @@ func testCacheInvalidationAndExpiry(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if _, b, _ := e.getWith(t, short); b != "answer 5" {
 		t.Fatalf("stale entry served: %q", b)
+	}
+}
+
+func TestCacheRevalidation(t *testing.T) { forEngines(t, testCacheRevalidation) }
+
+// A stale entry with a validator is revalidated: the origin sees
+// If-None-Match, answers 304, and the client gets the stored response; the
+// 304's freshness renews the entry.
+func testCacheRevalidation(t *testing.T) {
+	e, o, n, rec := newCacheEnv(t)
+	// no-cache: stored, but revalidated every time.
+	always := fmt.Sprintf("http://cache.test:%d/c?cc=no-cache,max-age=60&reval=1", o.port)
+	_, b1, _ := e.getWith(t, always)
+	st, b2, h2 := e.getWith(t, always)
+	if b1 != "answer 1" || st != 200 || b2 != "answer 1" || n.Load() != 2 || h2.Get("Age") == "" {
+		t.Fatalf("revalidated: %d %q (first %q), origin %d, Age %q", st, b2, b1, n.Load(), h2.Get("Age"))
+	}
+	recs := rec.wait(t, 2)
+	if recs[1].cache != proxy.CacheRevalidated || recs[1].status != 200 {
+		t.Fatalf("records: %+v", recs)
+	}
+	// Stale after a second; the 304 gives it a minute more, so the next
+	// request is a hit.
+	short := fmt.Sprintf("http://cache.test:%d/c?cc=max-age=1&reval=1&cc304=max-age=60", o.port)
+	_, b3, _ := e.getWith(t, short)
+	time.Sleep(1100 * time.Millisecond)
+	_, b4, _ := e.getWith(t, short)
+	_, b5, _ := e.getWith(t, short)
+	if b4 != b3 || b5 != b3 || n.Load() != 4 {
+		t.Fatalf("bodies %q %q %q, origin %d (want 4: one miss, one 304)", b3, b4, b5, n.Load())
+	}
+	// A changed resource: the origin answers 200 and it replaces the entry.
+	changed := fmt.Sprintf("http://cache.test:%d/c?cc=no-cache,max-age=60", o.port)
+	_, b6, _ := e.getWith(t, changed)
+	_, b7, _ := e.getWith(t, changed)
+	if b6 == b7 || n.Load() != 6 {
+		t.Fatalf("changed: %q then %q, origin %d", b6, b7, n.Load())
 	}
 }

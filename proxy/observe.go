@@ -32,7 +32,7 @@ type Record struct {
 	Tunnel   bool           // a CONNECT or Upgrade tunnel
 	Error    string         // sluice-error detail, empty on success
 	Rule     string         // the policy rule that matched, if any
-	Cache    string         // the response cache's part: CacheHit, CacheMiss, CacheBypass, CacheUncacheable; empty when off or not involved
+	Cache    string         // the response cache's part: CacheHit, CacheMiss, CacheBypass, CacheRevalidated, CacheUncacheable; empty when off or not involved
 }
 
 // Record.Error details of requests that end without a response of sluice's

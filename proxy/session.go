@@ -562,6 +562,7 @@ func (s *Session) connected(reused bool) {
 		MaxForwards:    s.fwdMaxForwards,
 		SetMaxForwards: s.setMaxForwards,
 	})
+	s.out = s.cacheConditional(s.out)
 	s.d.WriteUpstream(s.out)
 	s.d.SetTimer(s.cfg.ResponseTimeout)
 }

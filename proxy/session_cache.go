@@ -18,9 +18,13 @@ import (
 // stored when it ends. A non-error response to an unsafe method deletes the
 // entry of its target (§4.4).
 //
-// Not yet: revalidation of stale entries, coalescing of concurrent misses,
-// several variants per URL (a response with other Vary values replaces the
-// entry), conditional client requests answered 304 (a hit is a 200).
+// A stale entry with a validator is revalidated: the request goes on with
+// If-None-Match / If-Modified-Since, and a 304 is answered from the entry,
+// renewed.
+//
+// Not yet: coalescing of concurrent misses, several variants per URL (a
+// response with other Vary values replaces the entry), conditional client
+// requests answered 304 (a hit is a 200).
 
 // Record.Cache values.
 const (
@@ -28,18 +32,20 @@ const (
 	CacheMiss        = "miss"
 	CacheBypass      = "bypass"      // the request's no-cache or max-age=0 skipped the lookup
 	CacheUncacheable = "uncacheable" // the response may not be stored
+	CacheRevalidated = "revalidated" // a stale entry the origin confirmed (304)
 )
 
 // sessionCache is the cache state of a session's current request, made on
 // the first request when the cache is on. Owned by the session.
 type sessionCache struct {
-	key        []byte           // the target's primary key; empty when the cache has no part in the request
-	store      bool             // the response may be stored, if it allows
-	invalidate bool             // an unsafe method: a non-error response deletes key
-	caching    bool             // the response is being kept to be stored
-	reqCC      cache.Directives // the request's Cache-Control
-	reqTime    time.Time        // when the request was sent on (Times.Request)
-	auth       bool             // the request had Authorization
+	key          []byte           // the target's primary key; empty when the cache has no part in the request
+	store        bool             // the response may be stored, if it allows
+	invalidate   bool             // an unsafe method: a non-error response deletes key
+	caching      bool             // the response is being kept to be stored
+	revalidating bool             // ent (in stale) is being revalidated with the origin
+	reqCC        cache.Directives // the request's Cache-Control
+	reqTime      time.Time        // when the request was sent on (Times.Request)
+	auth         bool             // the request had Authorization
 
 	ent   cache.Entry
 	vary  []byte // the request's values for the response's Vary names (cache.AppendVaryValue records)
@@ -47,6 +53,7 @@ type sessionCache struct {
 	body  []byte
 	val   []byte // ETag, then Last-Modified, copied out of the response head
 	buf   []byte // the store's encoding buffer
+	stale []byte // the encoded entry being revalidated (ent's slices point into it)
 	vals  [][]byte
 	names []byte
 }
@@ -67,7 +74,7 @@ func (s *Session) cacheStart() bool {
 		s.cache = c
 	}
 	c.key = c.key[:0]
-	c.store, c.invalidate, c.caching = false, false, false
+	c.store, c.invalidate, c.caching, c.revalidating = false, false, false, false
 	path := req.Bytes(req.Path)
 	if len(path) == 0 || path[0] == '?' {
 		c.names = append(append(c.names[:0], '/'), path...)
@@ -113,7 +120,10 @@ func (s *Session) cacheStart() bool {
 }
 
 // cacheServe answers the request from the store if it holds an entry the
-// request accepts.
+// request accepts. An entry it does not accept only for its age (or its
+// no-cache), that has a validator, is kept for revalidation: the request
+// goes to the origin with If-None-Match / If-Modified-Since, and a 304 is
+// answered from the entry (cacheRevalidated).
 func (s *Session) cacheServe() bool {
 	c := s.cache
 	var ok bool
@@ -129,18 +139,38 @@ func (s *Session) cacheServe() bool {
 	age := cache.CurrentAge(e.Times, now)
 	rcc := &c.reqCC
 	fresh := age < e.Lifetime && !e.NoCache
+	acceptable := true
 	switch {
 	case rcc.MaxAge != cache.Absent && age > time.Duration(rcc.MaxAge)*time.Second:
-		return false
+		acceptable = false
 	case rcc.MinFresh != cache.Absent && e.Lifetime-age < time.Duration(rcc.MinFresh)*time.Second:
-		return false
+		acceptable = false
 	case !fresh:
-		staleOK := !e.Revalidate && !e.NoCache &&
+		acceptable = !e.Revalidate && !e.NoCache &&
 			(rcc.MaxStaleAny || rcc.MaxStale != cache.Absent && age-e.Lifetime <= time.Duration(rcc.MaxStale)*time.Second)
-		if !staleOK {
-			return false
-		}
 	}
+	if !acceptable {
+		req := &s.rp.Req
+		if (len(e.ETag) > 0 || len(e.LastModified) > 0) && !rcc.OnlyIfCached &&
+			!hasField(req.Raw, req.Headers, "if-none-match", "") && !hasField(req.Raw, req.Headers, "if-modified-since", "") &&
+			!hasField(req.Raw, req.Headers, "if-range", "") && !hasField(req.Raw, req.Headers, "range", "") {
+			// The entry stays in c.stale (its slices point there) while
+			// the request goes to the origin.
+			c.stale, c.buf = c.buf, c.stale[:0]
+			c.revalidating = true
+		}
+		return false
+	}
+	s.rec.Cache = CacheHit
+	s.cacheSend(e, age)
+	s.finishRecord("")
+	s.endExchange()
+	return true
+}
+
+// cacheSend answers the request with a stored response of the given age,
+// and ends the exchange.
+func (s *Session) cacheSend(e *cache.Entry, age time.Duration) {
 	req := &s.rp.Req
 	if !req.KeepAlive() {
 		s.closeAfter = true
@@ -163,14 +193,73 @@ func (s *Session) cacheServe() bool {
 	}
 	s.out = append(s.out, "\r\n"...)
 	s.rec.Status = e.Status
-	s.rec.Cache = CacheHit
 	s.toClient(s.out)
 	if req.Method != parser.MethodHEAD {
 		s.toClient(e.Body)
 	}
 	s.clientSent = true
-	s.finishRecord("")
-	s.endExchange()
+}
+
+// cacheConditional adds to a forwarded request head the validators of the
+// entry being revalidated.
+func (s *Session) cacheConditional(head []byte) []byte {
+	c := s.cache
+	if c == nil || !c.revalidating || len(head) < 2 {
+		return head
+	}
+	head = head[:len(head)-2]
+	if len(c.ent.ETag) > 0 {
+		head = append(append(append(head, "If-None-Match: "...), c.ent.ETag...), "\r\n"...)
+	}
+	if len(c.ent.LastModified) > 0 {
+		head = append(append(append(head, "If-Modified-Since: "...), c.ent.LastModified...), "\r\n"...)
+	}
+	return append(head, "\r\n"...)
+}
+
+// cacheRevalidated answers a revalidation's 304 (RFC 9111 §4.3.3): the
+// stored response, its freshness renewed from the 304 (§4.3.4: its Date,
+// Age, Cache-Control and Expires replace the stored ones), goes to the
+// client and back into the store. It reports false for any other status:
+// that response is relayed, and stored if it may be, as on a miss.
+func (s *Session) cacheRevalidated(resp *parser.Response) bool {
+	c := s.cache
+	if c == nil || !c.revalidating {
+		return false
+	}
+	c.revalidating = false
+	if resp.StatusCode != 304 {
+		return false
+	}
+	e := &c.ent
+	now := s.d.Now()
+	t := cache.Times{Request: c.reqTime, Response: now}
+	if v, ok := resp.Header("date"); ok {
+		t.Date, _ = cache.ParseHTTPDate(v)
+	}
+	if v, ok := resp.Header("age"); ok {
+		if n, ok := parseDecimal(trimOWS(v)); ok {
+			t.Age = n
+		}
+	}
+	c.vals = fieldValues(resp.Raw, resp.Headers, []byte("cache-control"), c.vals[:0])
+	_, hasExpires := resp.Header("expires")
+	if len(c.vals) > 0 || hasExpires {
+		rcc := cache.ParseCacheControl(c.vals...)
+		if v, ok := resp.Header("expires"); ok {
+			t.ExpiresOK = true
+			t.Expires, _ = cache.ParseHTTPDate(v)
+		}
+		e.Lifetime = cache.Lifetime(rcc, t)
+		e.Revalidate = rcc.MustRevalidate || rcc.ProxyRevalidate || rcc.SMaxAge != cache.Absent
+		e.NoCache = rcc.NoCache
+	} else {
+		t.Expires, t.ExpiresOK = e.Times.Expires, e.Times.ExpiresOK
+	}
+	e.Times = t
+	s.rec.Cache = CacheRevalidated
+	s.cacheSend(e, cache.CurrentAge(t, now))
+	c.buf = s.cfg.Cache.Put(c.key, e, c.buf)
 	return true
 }
 

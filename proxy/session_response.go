@@ -107,6 +107,11 @@ func (s *Session) readResponseHead(b []byte) int {
 	s.respChunks.Reset()
 	s.closeAfter = s.closeAfter || s.drain || !req.KeepAlive() || !s.reqDone ||
 		s.respFrame == parser.FramingClose
+	if s.cacheRevalidated(resp) {
+		// The 304 went no further: the client got the stored response.
+		s.responseDone(n == len(b))
+		return n
+	}
 	s.cacheResponse(resp)
 	fr := parser.ForwardResponse{Via: s.via, Date: s.httpDate()}
 	if s.respFrame == parser.FramingChunked && req.ProtoMinor == 0 {
