@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/proxy/proxytest"
@@ -45,6 +46,11 @@ func FuzzSession(f *testing.F) {
 			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0x20 | 3},
 		// A tunnel with bytes both ways after it opens.
 		{"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\nclient hello", "server hello", 0x20 | 2},
+		// The cache: a stored response, then a hit; a revalidation's 304.
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET / HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok", 0},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET / HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nCache-Control: no-cache, max-age=60\r\nETag: \"v\"\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 304 Not Modified\r\n\r\n", 0},
 	}
 	for i, s := range seeds {
 		split := s.split
@@ -61,7 +67,10 @@ func FuzzSession(f *testing.F) {
 		// whether the upstream or the client is behind, so stream mode
 		// (moved by the MemDriver as the engines move it) is fuzzed
 		// too.
-		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		// The response cache is on, emptied for each input, so inputs whose
+		// responses are cacheable reach hits and revalidation too.
+		fuzzCache.Purge()
+		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16, Cache: fuzzCache}, netip.MustParseAddrPort("127.0.0.1:3128"))
 		m.AutoStream = true
 		m.BehindUpstream = split&0x20 != 0
 		m.BehindClient = split&0x40 != 0
@@ -118,6 +127,11 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+// fuzzCache is FuzzSession's response cache: fastcache maps its memory in
+// 64 KiB chunks as entries need them, so one store, purged per input, costs
+// little and keeps each input independent.
+var fuzzCache = cache.NewStore(32<<20, 1<<20)
 
 // maxAnswered bounds the upstream connections FuzzSession answers, to keep
 // a run linear in its input. Each answered connection gets all of the
