@@ -56,6 +56,17 @@ var families = []family{
 	{name: "sluice_access_log_dropped_total", typ: "counter", help: "Access log lines dropped because the log's queue was full."},
 	{name: "sluice_config_reloads_total", typ: "counter", help: "Configuration reloads (SIGHUP, POST /reload) by result: success, or failure (the configuration in force was kept)."},
 
+	// The response cache's store (cache.max_bytes; absent when off).
+	{name: "sluice_cache_lookup_hits_total", typ: "counter", help: "Store lookups that found an entry (served, or revalidated if stale)."},
+	{name: "sluice_cache_lookup_misses_total", typ: "counter", help: "Store lookups that found no entry."},
+	{name: "sluice_cache_stores_total", typ: "counter", help: "Responses stored."},
+	{name: "sluice_cache_too_big_total", typ: "counter", help: "Responses not stored because they exceeded cache.max_object_bytes."},
+	{name: "sluice_cache_deletes_total", typ: "counter", help: "Entries deleted: invalidated by an unsafe method, or corrupt."},
+	{name: "sluice_cache_collisions_total", typ: "counter", help: "Entries lost to a hash collision in the store (fastcache)."},
+	{name: "sluice_cache_bytes", typ: "gauge", help: "Bytes the store holds now (fastcache's chunks in use)."},
+	{name: "sluice_cache_max_bytes", typ: "gauge", help: "The store's size: cache.max_bytes rounded up to whole chunks."},
+	{name: "sluice_cache_entries", typ: "gauge", help: "Entries in the store, each 64 KiB piece of a big one counted."},
+
 	// The DNS cache: Envoy's dns_cache.<name>.* statistics, with the
 	// sluice_dns_cache_ prefix and, for counters, the _total suffix.
 	{name: "sluice_dns_cache_dns_query_attempt_total", typ: "counter", help: "Host resolutions started, each covering every query it needs (Envoy dns_query_attempt)."},

@@ -7,6 +7,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
@@ -27,6 +28,9 @@ type Sources struct {
 	AccessLogDrops func() uint64
 	// Reloads reports the configuration reloads that succeeded and failed.
 	Reloads func() (ok, failed uint64)
+	// Cache reports the response cache's store (cache.Store.Stats); nil
+	// when the cache is off.
+	Cache func() cache.StoreStats
 }
 
 // Method and status-class labels of sluice_requests_total, in index order.
@@ -229,6 +233,18 @@ func (src Sources) write(w io.Writer) {
 	}
 	if src.AccessLogDrops != nil {
 		vm.WriteCounterUint64(w, "sluice_access_log_dropped_total", src.AccessLogDrops())
+	}
+	if src.Cache != nil {
+		st := src.Cache()
+		vm.WriteCounterUint64(w, "sluice_cache_lookup_hits_total", nonNeg(st.Hits))
+		vm.WriteCounterUint64(w, "sluice_cache_lookup_misses_total", nonNeg(st.Misses))
+		vm.WriteCounterUint64(w, "sluice_cache_stores_total", nonNeg(st.Stores))
+		vm.WriteCounterUint64(w, "sluice_cache_too_big_total", nonNeg(st.TooBig))
+		vm.WriteCounterUint64(w, "sluice_cache_deletes_total", nonNeg(st.Deletes))
+		vm.WriteCounterUint64(w, "sluice_cache_collisions_total", st.Collisions)
+		vm.WriteGaugeUint64(w, "sluice_cache_bytes", st.Bytes)
+		vm.WriteGaugeUint64(w, "sluice_cache_max_bytes", st.MaxBytes)
+		vm.WriteGaugeUint64(w, "sluice_cache_entries", st.Entries)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/proxy"
@@ -168,6 +169,10 @@ func allSources() Sources {
 		},
 		AccessLogDrops: func() uint64 { return 42 },
 		Reloads:        func() (uint64, uint64) { return 3, 1 },
+		Cache: func() cache.StoreStats {
+			return cache.StoreStats{Hits: 30, Misses: 31, Stores: 32, TooBig: 33, Deletes: 34,
+				Collisions: 35, Bytes: 36, MaxBytes: 37, Entries: 38}
+		},
 	}
 }
 
@@ -208,6 +213,15 @@ func TestSources(t *testing.T) {
 		"sluice_dns_cache_cache_file_writes_total":       20,
 		"sluice_dns_cache_cache_file_errors_total":       21,
 		`sluice_config_reloads_total{result="failure"}`:  1,
+		"sluice_cache_lookup_hits_total":                 30,
+		"sluice_cache_lookup_misses_total":               31,
+		"sluice_cache_stores_total":                      32,
+		"sluice_cache_too_big_total":                     33,
+		"sluice_cache_deletes_total":                     34,
+		"sluice_cache_collisions_total":                  35,
+		"sluice_cache_bytes":                             36,
+		"sluice_cache_max_bytes":                         37,
+		"sluice_cache_entries":                           38,
 	} {
 		if v := value(t, got, k); v != want {
 			t.Errorf("%s = %v, want %v", k, v, want)

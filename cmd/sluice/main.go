@@ -157,13 +157,17 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	defer alog.Close() // after the drain: tunnels report when they end
 	var srv *engine.Server
 	rl := &reloader{path: o.config, opts: o, reopen: alog.Reopen, level: level, log: log, current: c}
-	met := metrics.New(metrics.Sources{
+	sources := metrics.Sources{
 		Conns:          func() (int64, int64) { return srv.Conns() },
 		Counters:       func() engine.Counters { return srv.Counters() },
 		DNS:            res.Stats,
 		AccessLogDrops: alog.Drops,
 		Reloads:        func() (uint64, uint64) { return rl.ok.Load(), rl.failed.Load() },
-	})
+	}
+	if ecfg.Cache != nil {
+		sources.Cache = ecfg.Cache.Stats
+	}
+	met := metrics.New(sources)
 	ecfg.Observer = metrics.NewMulti(alog, met)
 	// The admin listener binds first, so that the proxy knows its address
 	// and refuses requests to it like requests to itself.
