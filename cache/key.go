@@ -1,5 +1,12 @@
 package cache
 
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
 // AppendKey appends the primary cache key of a request (RFC 9111 §2): the
 // method class (GET and HEAD share entries: a HEAD is answered from a GET's),
 // the scheme, the authority with its host lower-cased, and the target as
@@ -100,4 +107,27 @@ func trimLeftOWS(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// KeyOfURL appends the primary key of a GET of an absolute http URL, as the
+// proxy session builds it for a request of that URL: the host lower-cased,
+// the port (80 if absent), the path and query as a client sends them ("/"
+// when empty). For purging one URL from the admin API.
+func KeyOfURL(dst []byte, raw string) ([]byte, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return dst, err
+	}
+	if !strings.EqualFold(u.Scheme, "http") || u.Host == "" {
+		return dst, errors.New("cache: want an absolute http URL")
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return dst, errors.New("cache: bad port " + strconv.Quote(port))
+	}
+	authority := strings.ToLower(u.Hostname()) + ":" + port
+	return AppendKey(dst, []byte("http"), []byte(authority), []byte(u.RequestURI())), nil
 }

@@ -26,9 +26,16 @@ type Store struct {
 
 // StoreStats are a Store's counters and fastcache's own figures.
 type StoreStats struct {
-	Stores, TooBig, Hits, Misses, Corrupt, Deletes int64
-	Entries, Bytes, MaxBytes                       uint64 // fastcache's; Entries counts each 64 KiB chunk of a big value
-	Collisions                                     uint64 // fastcache's: entries lost to a hash collision
+	Stores     int64  `json:"stores"`
+	TooBig     int64  `json:"too_big"`
+	Hits       int64  `json:"hits"`
+	Misses     int64  `json:"misses"`
+	Corrupt    int64  `json:"corrupt"`
+	Deletes    int64  `json:"deletes"`
+	Entries    uint64 `json:"entries"` // fastcache's; each 64 KiB chunk of a big value counts
+	Bytes      uint64 `json:"bytes"`
+	MaxBytes   uint64 `json:"max_bytes"`
+	Collisions uint64 `json:"collisions"` // fastcache's: entries lost to a hash collision
 }
 
 // NewStore returns a store of at most maxBytes (fastcache's bound: at least

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/metrics"
 	"github.com/sluiceproxy/sluice/resolver"
@@ -43,6 +44,9 @@ type adminDeps struct {
 	// Reload re-reads the config file (POST /reload); it returns the error
 	// that kept the configuration in force. nil turns /reload off.
 	Reload func() error
+	// Cache is the response cache (/debug/cache, POST /cache/purge); nil
+	// when it is off.
+	Cache *cache.Store
 }
 
 // newAdminDeps is adminDeps for a running proxy.
@@ -143,6 +147,9 @@ func liveness(srv proxyState) func() error {
 //	               ?host=NAME shows one host
 //	/debug/pprof/  net/http/pprof, on this mux (not http.DefaultServeMux)
 //	/config        the effective configuration as YAML (?format=json for JSON), secrets redacted
+//	/debug/cache   the response cache's counters as JSON (cache.StoreStats), when it is on
+//	POST /cache/purge  empties the response cache, or with ?url=http://host/path drops
+//	               that URL's entry
 //
 // It is plain net/http, off the proxy's data path.
 func adminMux(d adminDeps) http.Handler {
@@ -215,6 +222,26 @@ func adminMux(d adminDeps) http.Handler {
 				return
 			}
 			io.WriteString(w, "reloaded\n")
+		})
+	}
+	if d.Cache != nil {
+		mux.HandleFunc("GET /debug/cache", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, d.Cache.Stats())
+		})
+		mux.HandleFunc("POST /cache/purge", func(w http.ResponseWriter, r *http.Request) {
+			raw := r.URL.Query().Get("url")
+			if raw == "" {
+				d.Cache.Purge()
+				io.WriteString(w, "purged\n")
+				return
+			}
+			key, err := cache.KeyOfURL(nil, raw)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			d.Cache.Delete(key)
+			io.WriteString(w, "purged "+raw+"\n")
 		})
 	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...

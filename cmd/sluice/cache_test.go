@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
 
 // TestCacheSection runs the binary with a cache: section; the second GET of
-// a cacheable response is answered without the origin, and the access log
-// says hit.
+// a cacheable response is answered without the origin, the access log says
+// hit, /debug/cache and /metrics count it, and POST /cache/purge?url= drops
+// the entry.
 func TestCacheSection(t *testing.T) {
 	var asked atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,28 +43,65 @@ func TestCacheSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "access.log")
-	addr, stderr := startBinary(t, "-config", cfg, "-dns", dns.Addr(), "-access-log", logPath)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := startProc(t, "", "-config", cfg, "-dns", dns.Addr(), "-access-log", logPath, "-listen", addr, "-admin", admin)
+	p.waitListening(t, addr, admin)
 	pu, _ := url.Parse("http://" + addr)
 	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	for i := range 2 {
-		resp, err := c.Get("http://origin.test:" + port + "/x")
+	target := "http://origin.test:" + port + "/x"
+	get := func() {
+		t.Helper()
+		resp, err := c.Get(target)
 		if err != nil {
-			t.Fatalf("%v\n%s", err, stderr)
+			t.Fatalf("%v\n%s", err, p.stderr.Bytes())
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if string(b) != "cacheable" {
-			t.Fatalf("request %d: %q", i, b)
+			t.Fatalf("%q", b)
 		}
 	}
+	adminGet := func(path string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	get()
+	get()
 	if n := asked.Load(); n != 1 {
 		t.Fatalf("origin asked %d times, want 1", n)
+	}
+	var st cache.StoreStats
+	if err := json.Unmarshal([]byte(adminGet("/debug/cache")), &st); err != nil || st.Stores != 1 || st.Hits != 1 {
+		t.Fatalf("/debug/cache: %+v %v", st, err)
+	}
+	if m := adminGet("/metrics"); !strings.Contains(m, "sluice_cache_stores_total 1") {
+		t.Fatalf("/metrics has no sluice_cache_stores_total 1")
+	}
+	// Purging the URL sends the next request to the origin.
+	resp, err := http.Post("http://"+admin+"/cache/purge?url="+url.QueryEscape("http://ORIGIN.test:"+port+"/x"), "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("purge: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	get()
+	if n := asked.Load(); n != 2 {
+		t.Fatalf("after purge: origin asked %d times, want 2", n)
+	}
+	if resp, _ := http.Post("http://"+admin+"/cache/purge?url=ftp://x/", "", nil); resp == nil || resp.StatusCode != 400 {
+		t.Fatalf("purge of a non-http URL: %v", resp)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		b, _ := os.ReadFile(logPath)
-		if strings.Count(string(b), `"cache":"hit"`) == 1 && strings.Count(string(b), `"cache":"miss"`) == 1 {
+		if strings.Count(string(b), `"cache":"hit"`) == 1 && strings.Count(string(b), `"cache":"miss"`) == 2 {
 			return
 		}
 		if time.Now().After(deadline) {

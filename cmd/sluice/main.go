@@ -220,6 +220,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 			started: time.Now(), preresolveWait: preresolveWait(c),
 		})
 		deps.Live = liveness(srv)
+		deps.Cache = ecfg.Cache
 		deps.ConfigLoaded = func() time.Time { return rl.inForce.Load().loaded }
 		deps.Reload = func() error { return rl.reload("POST /reload") }
 		admin.Handler = adminMux(deps)
