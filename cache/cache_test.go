@@ -129,6 +129,12 @@ func TestKeys(t *testing.T) {
 	if k3 := AppendKey(nil, []byte("http"), []byte("origin.test:80"), []byte("/A?b")); string(k3) == string(k1) {
 		t.Error("target case ignored")
 	}
+	key := func(target string) string {
+		return string(AppendKey(nil, []byte("http"), []byte("a.test:80"), []byte(target)))
+	}
+	if key("") != key("/") || key("?q") != key("/?q") {
+		t.Error("a target without a path is not keyed as /")
+	}
 	var names []string
 	star := VaryNames([][]byte{[]byte("Accept-Encoding, USER-agent"), []byte(" , accept")}, nil, func(n []byte) { names = append(names, string(n)) })
 	if star || len(names) != 3 || names[0] != "accept-encoding" || names[1] != "user-agent" || names[2] != "accept" {

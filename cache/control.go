@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/sluiceproxy/sluice/internal/ascii"
+
 // Absent is a Directives delta-seconds value that was not given.
 const Absent = -1
 
@@ -55,29 +57,29 @@ func ParseCacheControl(values ...[]byte) Directives {
 // apply records one directive.
 func (d *Directives) apply(name, val []byte) {
 	switch {
-	case equalFold(name, "no-store"):
+	case ascii.EqualFold(name, "no-store"):
 		d.NoStore = true
-	case equalFold(name, "no-cache"):
+	case ascii.EqualFold(name, "no-cache"):
 		d.NoCache = true
-	case equalFold(name, "private"):
+	case ascii.EqualFold(name, "private"):
 		d.Private = true
-	case equalFold(name, "public"):
+	case ascii.EqualFold(name, "public"):
 		d.Public = true
-	case equalFold(name, "must-revalidate"):
+	case ascii.EqualFold(name, "must-revalidate"):
 		d.MustRevalidate = true
-	case equalFold(name, "proxy-revalidate"):
+	case ascii.EqualFold(name, "proxy-revalidate"):
 		d.ProxyRevalidate = true
-	case equalFold(name, "no-transform"):
+	case ascii.EqualFold(name, "no-transform"):
 		d.NoTransform = true
-	case equalFold(name, "only-if-cached"):
+	case ascii.EqualFold(name, "only-if-cached"):
 		d.OnlyIfCached = true
-	case equalFold(name, "max-age"):
+	case ascii.EqualFold(name, "max-age"):
 		d.setDelta(&d.MaxAge, val)
-	case equalFold(name, "s-maxage"):
+	case ascii.EqualFold(name, "s-maxage"):
 		d.setDelta(&d.SMaxAge, val)
-	case equalFold(name, "min-fresh"):
+	case ascii.EqualFold(name, "min-fresh"):
 		d.setDelta(&d.MinFresh, val)
-	case equalFold(name, "max-stale"):
+	case ascii.EqualFold(name, "max-stale"):
 		if val == nil {
 			d.MaxStaleAny = true
 			return
@@ -126,7 +128,7 @@ func nextDirective(v []byte) (name, val, rest []byte) {
 	for i < len(v) && v[i] != '=' && v[i] != ',' {
 		i++
 	}
-	name = trimRight(v[:i])
+	name = ascii.TrimOWS(v[:i])
 	if i == len(v) || v[i] == ',' {
 		if i < len(v) {
 			i++
@@ -164,7 +166,7 @@ func nextDirective(v []byte) (name, val, rest []byte) {
 	for j < len(v) && v[j] != ',' {
 		j++
 	}
-	val = trimRight(v[:j])
+	val = ascii.TrimOWS(v[:j])
 	if j < len(v) {
 		j++
 	}
@@ -188,28 +190,4 @@ func trimLeft(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
-}
-
-func trimRight(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b is s (lower-case ASCII) ignoring ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,6 +1,10 @@
 package cache
 
-import "time"
+import (
+	"time"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
+)
 
 // HTTP-date layouts (RFC 9110 §5.6.7): the preferred IMF-fixdate and the two
 // obsolete forms a recipient must accept.
@@ -14,7 +18,7 @@ const (
 // for anything else (an invalid date: RFC 9111 §5.3 then treats Expires as
 // a time in the past).
 func ParseHTTPDate(b []byte) (t time.Time, ok bool) {
-	s := string(trimRight(trimLeft(b)))
+	s := string(ascii.TrimOWS(trimLeft(b)))
 	for _, layout := range [...]string{imfFixdate, rfc850Date, asctime} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true

@@ -5,23 +5,23 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
 )
 
 // AppendKey appends the primary cache key of a request (RFC 9111 §2): the
 // method class (GET and HEAD share entries: a HEAD is answered from a GET's),
 // the scheme, the authority with its host lower-cased, and the target as
-// sent. Parts are separated by a byte that none of them can contain.
+// sent ("/" before it when it has no path). Parts are separated by a byte that none of them can contain.
 func AppendKey(dst, scheme, authority, target []byte) []byte {
 	dst = append(dst, "GET\x00"...)
 	dst = append(dst, scheme...)
 	dst = append(dst, 0)
-	for _, c := range authority {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
+	dst = ascii.AppendLower(dst, authority)
 	dst = append(dst, 0)
+	if len(target) == 0 || target[0] == '?' {
+		dst = append(dst, '/') // an absolute-form target without a path
+	}
 	return append(dst, target...)
 }
 
@@ -40,13 +40,7 @@ func VaryNames(values [][]byte, buf []byte, f func(name []byte)) (star bool) {
 				star = true
 				continue
 			}
-			buf = buf[:0]
-			for _, c := range name {
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				buf = append(buf, c)
-			}
+			buf = ascii.AppendLower(buf[:0], name)
 			f(buf)
 		}
 	}
@@ -73,7 +67,7 @@ func AppendVaryValue(dst []byte, name []byte, values [][]byte) []byte {
 			for i < len(v) && v[i] != ',' {
 				i++
 			}
-			elem := trimRight(trimLeftOWS(v[:i]))
+			elem := ascii.TrimOWS(v[:i])
 			if i < len(v) {
 				i++
 			}

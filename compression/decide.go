@@ -1,5 +1,7 @@
 package compression
 
+import "github.com/sluiceproxy/sluice/internal/ascii"
+
 // DefaultTypes are the media types compressed unless configured otherwise:
 // text, JSON, JavaScript, XML and SVG ("+json" and "+xml" suffixes
 // included).
@@ -77,7 +79,7 @@ func (p Policy) Compressible(contentType []byte) bool {
 			break
 		}
 	}
-	ct = trim(ct)
+	ct = ascii.TrimOWS(ct)
 	slash := -1
 	for i, c := range ct {
 		if c == '/' {
@@ -91,15 +93,15 @@ func (p Policy) Compressible(contentType []byte) bool {
 	for _, t := range p.Types {
 		switch {
 		case len(t) > 0 && t[0] == '+':
-			if len(ct) > len(t) && equalFold(ct[len(ct)-len(t):], t) {
+			if len(ct) > len(t) && ascii.EqualFold(ct[len(ct)-len(t):], t) {
 				return true
 			}
 		case len(t) > 2 && t[len(t)-2:] == "/*":
-			if equalFold(ct[:slash+1], t[:len(t)-1]) {
+			if ascii.EqualFold(ct[:slash+1], t[:len(t)-1]) {
 				return true
 			}
 		default:
-			if equalFold(ct, t) {
+			if ascii.EqualFold(ct, t) {
 				return true
 			}
 		}

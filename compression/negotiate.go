@@ -1,5 +1,7 @@
 package compression
 
+import "github.com/sluiceproxy/sluice/internal/ascii"
+
 // Coding is a content-coding sluice can apply.
 type Coding uint8
 
@@ -32,7 +34,7 @@ func Negotiate(accept [][]byte, offered []Coding) Coding {
 				var cq int
 				name, cq, v = nextCoding(v)
 				switch {
-				case equalFold(name, c.String()) || c == Gzip && equalFold(name, "x-gzip"):
+				case ascii.EqualFold(name, c.String()) || c == Gzip && ascii.EqualFold(name, "x-gzip"):
 					if !named || cq > q {
 						q = cq
 					}
@@ -70,7 +72,7 @@ func nextCoding(v []byte) (name []byte, q int, rest []byte) {
 	for j < len(elem) && elem[j] != ';' {
 		j++
 	}
-	name = trim(elem[:j])
+	name = ascii.TrimOWS(elem[:j])
 	q = 1000
 	params := elem[j:]
 	for len(params) > 0 {
@@ -79,10 +81,10 @@ func nextCoding(v []byte) (name []byte, q int, rest []byte) {
 		for k < len(params) && params[k] != ';' {
 			k++
 		}
-		p := trim(params[:k])
+		p := ascii.TrimOWS(params[:k])
 		params = params[k:]
 		if len(p) >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=' {
-			q = parseQ(trim(p[2:]))
+			q = parseQ(ascii.TrimOWS(p[2:]))
 		}
 	}
 	return name, q, rest
@@ -110,34 +112,4 @@ func parseQ(b []byte) int {
 		scale /= 10
 	}
 	return min(q, 1000)
-}
-
-func trim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b and s are equal ignoring ASCII case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

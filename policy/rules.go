@@ -1,6 +1,10 @@
 package policy
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
+)
 
 // Request is what the engine knows about a request when it asks Check. All
 // slices are only read during the call, so they may point into a parse
@@ -57,7 +61,7 @@ func (ru *rule) matches(r *Request, client netip.Addr) bool {
 		}
 		ok := false
 		for _, m := range ru.methods {
-			if asciiEqualFold(method, m) {
+			if ascii.EqualFold(method, m) {
 				ok = true
 				break
 			}
@@ -178,27 +182,6 @@ func (p *Policy) firstMatch(it *hostIter, r *Request) int32 {
 			}
 		}
 	}
-}
-
-// asciiEqualFold reports whether b and s are equal ignoring the case of
-// ASCII letters; other bytes must be equal.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lowerASCII(b[i]) != lowerASCII(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 // ConnectPortAllowed reports whether a CONNECT tunnel may open port

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
 )
 
 // upgradeSet is a compiled Rule.Upgrades: the protocols a request may
@@ -102,7 +104,7 @@ func (d Decision) AllowsUpgrade(proto []byte) bool {
 	}
 	for i := range s.protos {
 		p := &s.protos[i]
-		if asciiEqualFold(name, p.name) && (p.version == "" || asciiEqualFold(version, p.version)) {
+		if ascii.EqualFold(name, p.name) && (p.version == "" || ascii.EqualFold(version, p.version)) {
 			return true
 		}
 	}

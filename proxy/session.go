@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
@@ -351,7 +352,7 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 		port = 80
 	}
 	s.port = uint16(port)
-	s.hostLower = appendLower(s.hostLower[:0], host)
+	s.hostLower = ascii.AppendLower(s.hostLower[:0], host)
 	s.rec.Host, s.rec.Port = s.hostLower, s.port
 	if s.tunnel && s.pol == nil && !s.connectPortAllowed(s.port) && !s.connectHTTPPort(s.port) {
 		return ErrConnectPort

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 )
 
@@ -76,11 +77,6 @@ func (s *Session) cacheStart() bool {
 	c.key = c.key[:0]
 	c.store, c.invalidate, c.caching, c.revalidating = false, false, false, false
 	path := req.Bytes(req.Path)
-	if len(path) == 0 || path[0] == '?' {
-		c.names = append(append(c.names[:0], '/'), path...)
-		path = c.names
-	}
-	c.names = c.names[:0]
 	var auth [6 + 255 + 1 + 5]byte
 	authority := strconv.AppendUint(append(append(auth[:0], s.hostLower...), ':'), uint64(s.port), 10)
 	c.key = cache.AppendKey(c.key, []byte("http"), authority, path)
@@ -238,7 +234,7 @@ func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 		t.Date, _ = cache.ParseHTTPDate(v)
 	}
 	if v, ok := resp.Header("age"); ok {
-		if n, ok := parseDecimal(trimOWS(v)); ok {
+		if n, ok := parseDecimal(ascii.TrimOWS(v)); ok {
 			t.Age = n
 		}
 	}
@@ -322,7 +318,7 @@ func (s *Session) cacheResponse(resp *parser.Response) {
 		t.Expires, _ = cache.ParseHTTPDate(v) // invalid: zero, already expired
 	}
 	if v, ok := resp.Header("age"); ok {
-		if n, ok := parseDecimal(trimOWS(v)); ok {
+		if n, ok := parseDecimal(ascii.TrimOWS(v)); ok {
 			t.Age = n
 		}
 	}
@@ -419,9 +415,9 @@ func fieldValues(raw []byte, hs []parser.Header, name []byte, dst [][]byte) [][]
 func hasField(raw []byte, hs []parser.Header, name, value string) bool {
 	for i := range hs {
 		h := &hs[i]
-		if n := raw[h.Name.Start:h.Name.End]; len(n) == len(name) && asciiEqualFold(n, name) {
-			v := trimOWS(raw[h.Value.Start:h.Value.End])
-			if value == "" || len(v) == len(value) && asciiEqualFold(v, value) {
+		if n := raw[h.Name.Start:h.Name.End]; len(n) == len(name) && ascii.EqualFold(n, name) {
+			v := ascii.TrimOWS(raw[h.Value.Start:h.Value.End])
+			if value == "" || len(v) == len(value) && ascii.EqualFold(v, value) {
 				return true
 			}
 		}

@@ -16,7 +16,11 @@ package proxy
 //     the port is also a raw CONNECT port (ConnectPortAllowed); otherwise the
 //     connection closes.
 
-import "github.com/sluiceproxy/sluice/parser"
+import (
+	"github.com/sluiceproxy/sluice/parser"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
+)
 
 // ErrRawTunnelDenied ends a CONNECT to an HTTP port whose bytes are not HTTP,
 // where raw tunnels to that port are not allowed. The client is not answered
@@ -114,7 +118,7 @@ func (s *Session) boundTarget(req *parser.Request) error {
 		if port == 0 {
 			port = 80
 		}
-		h := appendLower(s.hostLower[:0], req.Bytes(req.Host))
+		h := ascii.AppendLower(s.hostLower[:0], req.Bytes(req.Host))
 		if string(h) != string(s.bound.host) || uint16(port) != s.bound.port {
 			return ErrBoundDestination
 		}

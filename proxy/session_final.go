@@ -3,7 +3,11 @@ package proxy
 // Responses sluice gives as the final recipient of a request (not errors),
 // and the fields it adds to what it forwards.
 
-import "github.com/sluiceproxy/sluice/parser"
+import (
+	"github.com/sluiceproxy/sluice/parser"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
+)
 
 // allowedMethods is the Allow field of sluice's own answers to OPTIONS and
 // TRACE: the methods it forwards.
@@ -28,7 +32,7 @@ func (s *Session) maxForwards() bool {
 	if !ok {
 		return false
 	}
-	n, ok := parseDecimal(trimOWS(v))
+	n, ok := parseDecimal(ascii.TrimOWS(v))
 	if !ok {
 		return false
 	}

@@ -4,6 +4,7 @@ package proxy
 // oriented authentication (pinning), and Upgrade as a policy decision.
 
 import (
+	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 )
@@ -27,9 +28,9 @@ var connAuthSchemes = []string{"ntlm", "negotiate"}
 // for the scheme names after commas.
 func isConnAuth(v []byte) bool {
 	for len(v) > 0 {
-		v = trimOWS(v)
+		v = ascii.TrimOWS(v)
 		for _, s := range connAuthSchemes {
-			if len(v) >= len(s) && asciiEqualFold(v[:len(s)], s) &&
+			if len(v) >= len(s) && ascii.EqualFold(v[:len(s)], s) &&
 				(len(v) == len(s) || v[len(s)] == ' ' || v[len(s)] == ',') {
 				return true
 			}
@@ -50,32 +51,12 @@ func isConnAuth(v []byte) bool {
 func anyHeader(raw []byte, hs []parser.Header, name string, f func([]byte) bool) bool {
 	for i := range hs {
 		h := &hs[i]
-		if h.Name.Len() == len(name) && asciiEqualFold(raw[h.Name.Start:h.Name.End], name) &&
+		if h.Name.Len() == len(name) && ascii.EqualFold(raw[h.Name.Start:h.Name.End], name) &&
 			f(raw[h.Value.Start:h.Value.End]) {
 			return true
 		}
 	}
 	return false
-}
-
-// asciiEqualFold reports whether b equals s ignoring ASCII case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c, d := b[i], s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }
 
 // requestConnAuth reports whether the request carries a connection-bound
@@ -117,7 +98,7 @@ func (s *Session) upgradeAllowed(raw []byte, hs []parser.Header) bool {
 			for i < len(v) && v[i] != ',' {
 				i++
 			}
-			proto := trimOWS(v[:i])
+			proto := ascii.TrimOWS(v[:i])
 			if len(proto) > 0 && !s.allowsUpgrade(proto) {
 				ok = false
 				return true // stop

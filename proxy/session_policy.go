@@ -3,6 +3,7 @@ package proxy
 import (
 	"math"
 
+	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
 )
@@ -145,7 +146,7 @@ func (s *Session) retarget(v []byte) error {
 	}
 	s.authority = v
 	s.port = uint16(port)
-	s.hostLower = appendLower(s.hostLower[:0], host)
+	s.hostLower = ascii.AppendLower(s.hostLower[:0], host)
 	return nil
 }
 
@@ -158,7 +159,7 @@ func firstValue(v []byte) []byte {
 			break
 		}
 	}
-	return trimOWS(v)
+	return ascii.TrimOWS(v)
 }
 
 func appendInt(dst []byte, n int64) []byte {
