@@ -20,6 +20,7 @@ const bigValue = 64<<10 - 1024
 type Store struct {
 	fc        *fastcache.Cache
 	maxObject int
+	flights   *Flights
 
 	stores, tooBig, hits, misses, corrupt, deletes atomic.Int64
 }
@@ -36,22 +37,28 @@ type StoreStats struct {
 	Bytes      uint64 `json:"bytes"`
 	MaxBytes   uint64 `json:"max_bytes"`
 	Collisions uint64 `json:"collisions"` // fastcache's: entries lost to a hash collision
+
+	Flights FlightStats `json:"flights"` // collapsed forwarding of concurrent misses
 }
 
 // NewStore returns a store of at most maxBytes (fastcache's bound: at least
 // 32 MiB, it rounds up to whole 64 KiB chunks per bucket) that refuses
 // encoded entries over maxObject bytes.
 func NewStore(maxBytes, maxObject int) *Store {
-	return &Store{fc: fastcache.New(maxBytes), maxObject: maxObject}
+	return &Store{fc: fastcache.New(maxBytes), maxObject: maxObject, flights: NewFlights()}
 }
 
+// Flights is the store's table of misses in flight (collapsed forwarding).
+func (s *Store) Flights() *Flights { return s.flights }
+
 // Put stores e under key, reusing buf for the encoding; it returns buf for
-// the next call. An entry whose encoding exceeds maxObject is not stored.
-func (s *Store) Put(key []byte, e *Entry, buf []byte) []byte {
+// the next call, and whether it stored e: an entry whose encoding exceeds
+// maxObject is not stored.
+func (s *Store) Put(key []byte, e *Entry, buf []byte) ([]byte, bool) {
 	buf = e.Append(buf[:0])
 	if len(buf) > s.maxObject {
 		s.tooBig.Add(1)
-		return buf
+		return buf, false
 	}
 	k := make([]byte, 0, len(key)+1)
 	if len(buf) <= bigValue {
@@ -62,7 +69,7 @@ func (s *Store) Put(key []byte, e *Entry, buf []byte) []byte {
 		s.fc.SetBig(append(append(k[:0], 'b'), key...), buf)
 	}
 	s.stores.Add(1)
-	return buf
+	return buf, true
 }
 
 // Get appends the entry stored under key to dst and decodes it into e (its
@@ -113,6 +120,6 @@ func (s *Store) Stats() StoreStats {
 		Stores: s.stores.Load(), TooBig: s.tooBig.Load(), Hits: s.hits.Load(), Misses: s.misses.Load(),
 		Corrupt: s.corrupt.Load(), Deletes: s.deletes.Load(),
 		Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: fs.MaxBytesSize,
-		Collisions: fs.Collisions,
+		Collisions: fs.Collisions, Flights: s.flights.Stats(),
 	}
 }

@@ -50,8 +50,8 @@ func TestStore(t *testing.T) {
 	small := testEntry([]byte("hello"))
 	big := testEntry(bytes.Repeat([]byte("0123456789abcdef"), 20000)) // 320 KB: SetBig
 	var buf []byte
-	buf = s.Put([]byte("k-small"), small, buf)
-	buf = s.Put([]byte("k-big"), big, buf)
+	buf, _ = s.Put([]byte("k-small"), small, buf)
+	buf, _ = s.Put([]byte("k-big"), big, buf)
 	var e Entry
 	var got []byte
 	var ok bool
@@ -67,7 +67,7 @@ func TestStore(t *testing.T) {
 		t.Fatal("hit for a key never stored")
 	}
 	// Replacing a big entry with a small one leaves no big one behind.
-	buf = s.Put([]byte("k-big"), small, buf)
+	buf, _ = s.Put([]byte("k-big"), small, buf)
 	if got, ok = s.Get(got[:0], []byte("k-big"), &e); !ok || len(e.Body) != len(small.Body) {
 		t.Fatalf("replaced entry: ok %v, body %d bytes", ok, len(e.Body))
 	}
@@ -76,7 +76,9 @@ func TestStore(t *testing.T) {
 		t.Fatal("deleted entry still served")
 	}
 	huge := testEntry(make([]byte, 5<<20))
-	s.Put([]byte("k-huge"), huge, buf)
+	if _, ok := s.Put([]byte("k-huge"), huge, buf); ok {
+		t.Error("Put stored an entry over maxObject")
+	}
 	if _, ok = s.Get(nil, []byte("k-huge"), &e); ok {
 		t.Fatal("an entry over max_object was stored")
 	}

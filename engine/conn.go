@@ -411,6 +411,12 @@ func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
 	})
 }
 
+// CacheWake implements Driver: called on the leader's goroutine, it
+// queues the wake-up to this connection's loop.
+func (cc *clientConn) CacheWake(gen uint32) {
+	cc.l.x.Execute(func() { cc.p.CacheWoken(gen) })
+}
+
 // SetTimer implements Driver.
 func (cc *clientConn) SetTimer(d time.Duration) {
 	if d <= 0 {

@@ -15,7 +15,8 @@ import (
 
 // cacheOrigin serves /c?cc=<Cache-Control>&vary=<Vary>&age=<Age>&cookie=1&n=<size>
 // (with &reval=1, a request with If-None-Match: "v1" gets 304 and the
-// Cache-Control cc304):
+// Cache-Control cc304; with &delay=<ms> it answers that late; with &cut=1
+// its first answer is the connection closing):
 // a body naming how many requests the origin has answered, with the given
 // Cache-Control and Vary, ETag "v1"; POST to any path answers 204.
 func cacheOrigin(t *testing.T) (*origin, *atomic.Int64) {
@@ -27,6 +28,14 @@ func cacheOrigin(t *testing.T) (*origin, *atomic.Int64) {
 			return
 		}
 		q := r.URL.Query()
+		if d := q.Get("delay"); d != "" {
+			var ms int
+			fmt.Sscan(d, &ms)
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+		if q.Get("cut") != "" && k == 1 {
+			panic(http.ErrAbortHandler) // the connection closes, no response
+		}
 		if q.Get("reval") != "" && r.Header.Get("If-None-Match") == `"v1"` {
 			// Unchanged: confirm, with the freshness cc304 gives.
 			if cc := q.Get("cc304"); cc != "" {

@@ -245,6 +245,9 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteGaugeUint64(w, "sluice_cache_bytes", st.Bytes)
 		vm.WriteGaugeUint64(w, "sluice_cache_max_bytes", st.MaxBytes)
 		vm.WriteGaugeUint64(w, "sluice_cache_entries", st.Entries)
+		vm.WriteCounterUint64(w, "sluice_cache_collapsed_leaders_total", nonNeg(st.Flights.Led))
+		vm.WriteCounterUint64(w, "sluice_cache_collapsed_waits_total", nonNeg(st.Flights.Waited))
+		vm.WriteCounterUint64(w, "sluice_cache_collapsed_passes_total", nonNeg(st.Flights.Passed))
 	}
 }
 

@@ -171,7 +171,8 @@ func allSources() Sources {
 		Reloads:        func() (uint64, uint64) { return 3, 1 },
 		Cache: func() cache.StoreStats {
 			return cache.StoreStats{Hits: 30, Misses: 31, Stores: 32, TooBig: 33, Deletes: 34,
-				Collisions: 35, Bytes: 36, MaxBytes: 37, Entries: 38}
+				Collisions: 35, Bytes: 36, MaxBytes: 37, Entries: 38,
+				Flights: cache.FlightStats{Led: 39, Waited: 40, Passed: 41}}
 		},
 	}
 }
@@ -222,6 +223,9 @@ func TestSources(t *testing.T) {
 		"sluice_cache_bytes":                             36,
 		"sluice_cache_max_bytes":                         37,
 		"sluice_cache_entries":                           38,
+		"sluice_cache_collapsed_leaders_total":           39,
+		"sluice_cache_collapsed_waits_total":             40,
+		"sluice_cache_collapsed_passes_total":            41,
 	} {
 		if v := value(t, got, k); v != want {
 			t.Errorf("%s = %v, want %v", k, v, want)

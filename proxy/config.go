@@ -28,6 +28,8 @@ const (
 	DefaultResponseTimeout = 30 * time.Second
 	DefaultUpstreamIdle    = 30 * time.Second
 	DefaultDrainTimeout    = 30 * time.Second
+	// DefaultCacheLockTimeout is nginx's proxy_cache_lock_timeout.
+	DefaultCacheLockTimeout = 5 * time.Second
 	// DefaultMaxConnectAttempts bounds the upstream connection attempts of
 	// one request across its addresses (Squid's forward_max_tries).
 	DefaultMaxConnectAttempts = 25
@@ -119,6 +121,10 @@ type Config struct {
 	// Cache, if not nil, is the response cache sessions look up and store
 	// into (session_cache.go); shared by every loop.
 	Cache *cache.Store
+	// CacheLockTimeout bounds how long a miss waits for another request
+	// for the same key to bring the response (collapsed forwarding); past
+	// it, it goes to the origin itself. 0 means DefaultCacheLockTimeout.
+	CacheLockTimeout time.Duration
 
 	// dyn holds the settings a reload may change (Server.Reload); made by
 	// WithDefaults from Policy and RewriteHeader.
@@ -167,6 +173,7 @@ func (cfg Config) WithDefaults() Config {
 	set(&cfg.ResponseTimeout, DefaultResponseTimeout)
 	set(&cfg.UpstreamIdle, DefaultUpstreamIdle)
 	set(&cfg.DrainTimeout, DefaultDrainTimeout)
+	set(&cfg.CacheLockTimeout, DefaultCacheLockTimeout)
 	if cfg.MaxIdlePerHost == 0 {
 		cfg.MaxIdlePerHost = DefaultMaxIdlePerHost
 	}

@@ -68,6 +68,12 @@ type Driver interface {
 	// calls StreamDone, or ClientClosed if the stream failed.
 	StreamBody(spec StreamSpec)
 
+	// CacheWake wakes the session from waiting for another request's
+	// response (collapsed forwarding, cache.Flights): it may be called from
+	// any goroutine, and the driver later calls Pump.CacheWoken with gen on
+	// the session's own goroutine. It satisfies cache.Waiter.
+	CacheWake(gen uint32)
+
 	// SetTimer arms the session's one timer to fire Timeout after d; 0 disarms it.
 	SetTimer(d time.Duration)
 	// Now is the driver's clock.

@@ -159,6 +159,18 @@ func (p *Pump) Authenticated(gen uint32, user string, ok bool) {
 	p.Settle()
 }
 
+// CacheWoken delivers the end of the flight the session waited on
+// (Session.CacheWoken).
+func (p *Pump) CacheWoken(gen uint32) {
+	if p.gone {
+		return
+	}
+	p.depth++
+	p.S.CacheWoken(gen)
+	p.depth--
+	p.Settle()
+}
+
 // Timeout fires the session's timer (Session.Timeout).
 func (p *Pump) Timeout() {
 	if p.gone {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
@@ -17,6 +18,7 @@ const (
 	stIdle       state = iota // between requests, nothing of the next head received
 	stHead                    // part of a request head received
 	stAuth                    // waiting for a proxy credential to be verified (bcrypt, off the loop)
+	stCacheWait               // waiting for another request's response to the same key (collapsed forwarding)
 	stResolving               // waiting for the resolver
 	stConnecting              // waiting for an upstream connection
 	stExchange                // request head sent: request body and/or response in progress
@@ -180,6 +182,7 @@ func (s *Session) Drain() {
 }
 
 func (s *Session) resetRequest() {
+	s.cacheEnd(cache.Failed)
 	s.gen++
 	s.rp.Reset()
 	s.authority = nil

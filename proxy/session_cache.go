@@ -23,9 +23,15 @@ import (
 // If-None-Match / If-Modified-Since, and a 304 is answered from the entry,
 // renewed.
 //
-// Not yet: coalescing of concurrent misses, several variants per URL (a
-// response with other Vary values replaces the entry), conditional client
-// requests answered 304 (a hit is a 200).
+// Concurrent misses for one key are collapsed (cache.Flights): the first
+// GET goes to the origin and leads; the others wait (stCacheWait, at most
+// Config.CacheLockTimeout) and look the key up again when it ends. A leader
+// ends its flight exactly once (cacheEnd): stored, not storable (the waiters
+// go to the origin themselves), or failed.
+//
+// Not yet: several variants per URL (a response with other Vary values
+// replaces the entry), conditional client requests answered 304 (a hit is a
+// 200).
 
 // Record.Cache values.
 const (
@@ -43,6 +49,8 @@ type sessionCache struct {
 	store        bool             // the response may be stored, if it allows
 	invalidate   bool             // an unsafe method: a non-error response deletes key
 	caching      bool             // the response is being kept to be stored
+	lead         bool             // the request leads the key's flight: cacheEnd must end it
+	waited       bool             // the request waited for a flight already
 	revalidating bool             // ent (in stale) is being revalidated with the origin
 	reqCC        cache.Directives // the request's Cache-Control
 	reqTime      time.Time        // when the request was sent on (Times.Request)
@@ -75,7 +83,7 @@ func (s *Session) cacheStart() bool {
 		s.cache = c
 	}
 	c.key = c.key[:0]
-	c.store, c.invalidate, c.caching, c.revalidating = false, false, false, false
+	c.store, c.invalidate, c.caching, c.revalidating, c.waited = false, false, false, false, false
 	path := req.Bytes(req.Path)
 	var auth [6 + 255 + 1 + 5]byte
 	authority := strconv.AppendUint(append(append(auth[:0], s.hostLower...), ':'), uint64(s.port), 10)
@@ -110,9 +118,60 @@ func (s *Session) cacheStart() bool {
 		return true
 	} else {
 		s.rec.Cache = CacheMiss
+		if s.cacheJoin() {
+			return true
+		}
 	}
 	c.reqTime = s.d.Now()
 	return false
+}
+
+// cacheJoin enters a GET's miss into its key's flight: it leads (false: it
+// goes on to the origin), passes (false), or waits for the leader (true).
+func (s *Session) cacheJoin() bool {
+	c := s.cache
+	if !c.store || c.waited || s.rp.Req.ConnUpgrade {
+		return false
+	}
+	switch s.cfg.Cache.Flights().Join(c.key, s.d.Now(), s.d, s.gen) {
+	case cache.Lead:
+		c.lead = true
+	case cache.Wait:
+		c.waited = true
+		s.st = stCacheWait
+		s.d.SetTimer(s.cfg.CacheLockTimeout)
+		return true
+	}
+	return false
+}
+
+// CacheWoken reports that the flight the session waited on (with gen)
+// ended: the key is looked up again.
+func (s *Session) CacheWoken(gen uint32) {
+	if gen != s.gen || s.st != stCacheWait {
+		return
+	}
+	s.cacheResume()
+}
+
+// cacheResume ends a wait for a flight, woken or timed out: a hit is
+// served, anything else goes to the origin.
+func (s *Session) cacheResume() {
+	s.st = stHead
+	s.d.SetTimer(0)
+	if s.cacheServe() {
+		return
+	}
+	s.cache.reqTime = s.d.Now()
+	s.lookup()
+}
+
+// cacheEnd ends the flight the request leads, if it does, with outcome o.
+func (s *Session) cacheEnd(o cache.Outcome) {
+	if c := s.cache; c != nil && c.lead {
+		c.lead = false
+		s.cfg.Cache.Flights().End(c.key, s.d.Now(), o)
+	}
 }
 
 // cacheServe answers the request from the store if it holds an entry the
@@ -255,7 +314,9 @@ func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 	e.Times = t
 	s.rec.Cache = CacheRevalidated
 	s.cacheSend(e, cache.CurrentAge(t, now))
-	c.buf = s.cfg.Cache.Put(c.key, e, c.buf)
+	var stored bool
+	c.buf, stored = s.cfg.Cache.Put(c.key, e, c.buf)
+	s.cacheEnd(outcome(stored))
 	return true
 }
 
@@ -336,6 +397,7 @@ func (s *Session) cacheResponse(resp *parser.Response) {
 	if cache.Decide(x) != cache.Storable || s.respFrame == parser.FramingClose ||
 		s.respFrame == parser.FramingLength && s.respRemain > int64(s.cfg.Cache.MaxObject()) {
 		s.rec.Cache = CacheUncacheable
+		s.cacheEnd(cache.NotStored) // the waiters need not wait for the body
 		return
 	}
 	c.val = c.val[:0]
@@ -377,6 +439,7 @@ func (s *Session) cacheStop() {
 			c.body = nil // an idle connection keeps no big buffer
 		}
 		s.rec.Cache = CacheUncacheable
+		s.cacheEnd(cache.NotStored)
 	}
 }
 
@@ -388,7 +451,9 @@ func (s *Session) cacheDone() {
 	}
 	c.caching = false
 	c.ent.Vary, c.ent.Head, c.ent.Body = c.vary, c.head, c.body
-	c.buf = s.cfg.Cache.Put(c.key, &c.ent, c.buf)
+	var stored bool
+	c.buf, stored = s.cfg.Cache.Put(c.key, &c.ent, c.buf)
+	s.cacheEnd(outcome(stored))
 	c.ent = cache.Entry{}
 	if cap(c.body) > 64<<10 {
 		c.body = nil
@@ -423,4 +488,12 @@ func hasField(raw []byte, hs []parser.Header, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// outcome is a flight's outcome for a Put that stored or did not.
+func outcome(stored bool) cache.Outcome {
+	if stored {
+		return cache.Stored
+	}
+	return cache.NotStored
 }

@@ -6,6 +6,7 @@ package proxy
 import (
 	"strconv"
 
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/parser"
 )
 
@@ -14,6 +15,7 @@ func (s *Session) ClientClosed() {
 	if s.st != stTunnel {
 		s.finishRecord(DetailClientClosed)
 	}
+	s.cacheEnd(cache.Failed)
 	s.dropUpstream()
 	s.st = stClosed
 	s.gen++
@@ -31,6 +33,9 @@ func (s *Session) Timeout() {
 	case stPeek:
 		s.finishRecord(ErrHeadTimeout.Detail)
 		s.closeClient()
+	case stCacheWait:
+		// The leader took too long (Config.CacheLockTimeout): go on alone.
+		s.cacheResume()
 	case stAuth:
 		// The verifier's queue is bounded, but a credential must not wait
 		// on it longer than a request head may take to arrive.
@@ -119,6 +124,7 @@ func (s *Session) closeClient() {
 		return
 	}
 	s.finishRecord(DetailCutResponse)
+	s.cacheEnd(cache.Failed)
 	s.st = stClosed
 	s.gen++
 	s.d.SetTimer(0)

@@ -69,6 +69,10 @@ type cacheConfig struct {
 	// MaxObjectBytes is the largest response stored (head and body);
 	// default defaultMaxObject, at most a quarter of max_bytes.
 	MaxObjectBytes int `yaml:"max_object_bytes"`
+	// LockTimeout bounds how long a miss waits for a concurrent request
+	// for the same URL to bring the response (collapsed forwarding);
+	// default proxy.DefaultCacheLockTimeout.
+	LockTimeout time.Duration `yaml:"lock_timeout"`
 }
 
 // Cache section limits.
@@ -255,6 +259,9 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 	}
 	if mo := c.Cache.MaxObjectBytes; mo < 0 || c.Cache.MaxBytes > 0 && c.Cache.maxObject() > c.Cache.MaxBytes/4 {
 		add("cache.max_object_bytes", strconv.Itoa(mo), fmt.Errorf("must be 1 to a quarter of cache.max_bytes (%d)", c.Cache.MaxBytes/4))
+	}
+	if c.Cache.LockTimeout < 0 {
+		add("cache.lock_timeout", c.Cache.LockTimeout.String(), errors.New("is negative"))
 	}
 	// The components: each names its fields by their keys in the file, with
 	// one error type (internal/fielderr).

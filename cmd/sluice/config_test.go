@@ -226,6 +226,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown engine", "engine: epoll\n", `c.yaml:1: engine: "epoll": unknown engine: want gnet or netpoll`},
 		{"cache too small", "cache:\n  max_bytes: 1000\n", `c.yaml:2: cache.max_bytes: "1000": must be 0 (off) or at least 33554432 (32 MiB)`},
 		{"cache object too big", "cache:\n  max_bytes: 33554432\n  max_object_bytes: 10000000\n", `c.yaml:3: cache.max_object_bytes: "10000000": must be 1 to a quarter of cache.max_bytes (8388608)`},
+		{"cache lock timeout negative", "cache:\n  lock_timeout: -1s\n", `c.yaml:2: cache.lock_timeout: "-1s": is negative`},
 		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: "-2": neither a size nor -1 (never)`},
 		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: "localhost": want IP:port or :port`},
 		{"listen on a name", "listen: localhost:3128\n", `c.yaml:1: listen: "localhost:3128": host "localhost" is not an IP address (use :port for every address)`},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -36,9 +37,10 @@ func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 		LogLevel:  cmp.Or(c.LogLevel, "info"),
 		AccessLog: new(c.accessLogPath()),
 		Drain:     c.Drain,
-		Cache:     cacheConfig{MaxBytes: c.Cache.MaxBytes, MaxObjectBytes: c.Cache.maxObject()},
-		Resolver:  c.effectiveResolver(),
-		Policy:    c.effectivePolicy(realm),
+		Cache: cacheConfig{MaxBytes: c.Cache.MaxBytes, MaxObjectBytes: c.Cache.maxObject(),
+			LockTimeout: cmp.Or(c.Cache.LockTimeout, proxy.DefaultCacheLockTimeout)},
+		Resolver: c.effectiveResolver(),
+		Policy:   c.effectivePolicy(realm),
 	}
 	out.RewriteHeader = c.rewriteHeader() // e's is the one at start; a reload may change it
 	return out

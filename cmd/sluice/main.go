@@ -145,6 +145,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	ecfg.Logger = log
 	ecfg.Policy = pol
 	ecfg.Cache = c.cacheStore()
+	ecfg.CacheLockTimeout = c.Cache.LockTimeout
 	drainTimeout := ecfg.DrainTimeout
 	if drainTimeout == 0 {
 		drainTimeout = proxy.DefaultDrainTimeout

@@ -2,6 +2,7 @@ package proxytest
 
 import (
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/sluiceproxy/sluice/proxy"
@@ -55,6 +56,11 @@ type MemDriver struct {
 	Lookups, Resolves int
 	// Auths holds credentials waiting for AuthenticateAll.
 	Auths []PendingAuth
+
+	// wakes holds CacheWake calls (collapsed forwarding) until WakeAll;
+	// guarded by wakeMu, since a leader may run on another goroutine.
+	wakeMu sync.Mutex
+	wakes  []uint32
 
 	answers      map[string]*resolver.Answer // Lookup's answers, made once per name
 	now          time.Time
@@ -446,6 +452,32 @@ func (m *MemDriver) AuthenticateAll() {
 	for _, a := range p {
 		user, ok := m.pump.S.Policy().Authenticate([]byte(a.Cred))
 		m.pump.Authenticated(a.Gen, user, ok)
+	}
+	m.run()
+}
+
+// CacheWake implements Driver: the wake-up waits for WakeAll.
+func (m *MemDriver) CacheWake(gen uint32) {
+	m.wakeMu.Lock()
+	m.wakes = append(m.wakes, gen)
+	m.wakeMu.Unlock()
+}
+
+// Waking reports how many CacheWake calls wait for WakeAll.
+func (m *MemDriver) Waking() int {
+	m.wakeMu.Lock()
+	defer m.wakeMu.Unlock()
+	return len(m.wakes)
+}
+
+// WakeAll delivers every pending CacheWake (Pump.CacheWoken).
+func (m *MemDriver) WakeAll() {
+	m.wakeMu.Lock()
+	w := m.wakes
+	m.wakes = nil
+	m.wakeMu.Unlock()
+	for _, gen := range w {
+		m.pump.CacheWoken(gen)
 	}
 	m.run()
 }
