@@ -60,6 +60,8 @@ func AppendJSON(dst []byte, r *proxy.Record) []byte {
 	dst = appendJSONString(dst, r.Rule)
 	dst = append(dst, `,"cache":`...)
 	dst = appendJSONString(dst, r.Cache)
+	dst = append(dst, `,"encoding":`...)
+	dst = appendJSONString(dst, r.Encoding)
 	return append(dst, "}\n"...)
 }
 

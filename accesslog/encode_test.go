@@ -18,7 +18,7 @@ var start = time.Date(2025, 3, 4, 5, 6, 7, 891_234_567, time.FixedZone("X", 3600
 // keys is the documented key order.
 var keys = []string{"time", "client", "user", "method", "scheme", "host", "port", "path",
 	"protocol", "status", "bytes_in", "bytes_out", "duration_ms", "dns_ms", "connect_ms",
-	"ttfb_ms", "upstream", "reused", "tunnel", "error", "rule", "cache"}
+	"ttfb_ms", "upstream", "reused", "tunnel", "error", "rule", "cache", "encoding"}
 
 func TestAppendJSON(t *testing.T) {
 	tests := []struct {
@@ -35,7 +35,7 @@ func TestAppendJSON(t *testing.T) {
 				Duration: 12345678 * time.Nanosecond, DNS: 2500 * time.Microsecond,
 				Connect: time.Millisecond, TTFB: 9 * time.Millisecond,
 				Upstream: netip.MustParseAddrPort("93.184.216.34:80"), Reused: true, Rule: "web",
-				Cache: proxy.CacheMiss,
+				Cache: proxy.CacheMiss, Encoding: "zstd",
 			},
 			want: map[string]any{
 				"time": "2025-03-04T04:06:07.891Z", "client": "10.0.0.7:51234", "user": "alice",
@@ -43,7 +43,7 @@ func TestAppendJSON(t *testing.T) {
 				"path": "/a?b=c", "protocol": "HTTP/1.1", "status": 200.0, "bytes_in": 120.0,
 				"bytes_out": 4567.0, "duration_ms": 12.345, "dns_ms": 2.5, "connect_ms": 1.0,
 				"ttfb_ms": 9.0, "upstream": "93.184.216.34:80", "reused": true, "rule": "web",
-				"cache": "miss",
+				"cache": "miss", "encoding": "zstd",
 			},
 		},
 		{
@@ -93,7 +93,7 @@ func TestAppendJSON(t *testing.T) {
 		"time": "2025-03-04T04:06:07.891Z", "client": "", "user": "", "method": "", "scheme": "",
 		"host": "", "port": 0.0, "path": "", "protocol": "", "status": 0.0, "bytes_in": 0.0,
 		"bytes_out": 0.0, "duration_ms": 0.0, "dns_ms": 0.0, "connect_ms": 0.0, "ttfb_ms": 0.0,
-		"upstream": "", "reused": false, "tunnel": false, "error": "", "rule": "", "cache": "",
+		"upstream": "", "reused": false, "tunnel": false, "error": "", "rule": "", "cache": "", "encoding": "",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

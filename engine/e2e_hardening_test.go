@@ -31,6 +31,7 @@ type obsRec struct {
 	status                              int
 	tunnel                              bool
 	cache                               string
+	encoding                            string
 }
 
 // recorder is an Observer that keeps copies of every record.
@@ -41,7 +42,7 @@ type recorder struct {
 
 func (o *recorder) Observe(r *proxy.Record) {
 	o.mu.Lock()
-	o.recs = append(o.recs, obsRec{string(r.Method), string(r.Host), r.Rule, r.Error, r.User, r.Port, r.Status, r.Tunnel, r.Cache})
+	o.recs = append(o.recs, obsRec{string(r.Method), string(r.Host), r.Rule, r.Error, r.User, r.Port, r.Status, r.Tunnel, r.Cache, r.Encoding})
 	o.mu.Unlock()
 }
 

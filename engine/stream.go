@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/proxy"
@@ -94,6 +95,9 @@ func (j *streamJob) run() {
 
 // copyBody sends the carried bytes, then splices the rest of the body.
 func (j *streamJob) copyBody() error {
+	if j.spec.Encode != compression.Identity {
+		return j.copyEncoded()
+	}
 	switch j.spec.Framing {
 	case parser.FramingLength:
 		k := int64(len(j.srcCarry))
@@ -125,6 +129,67 @@ func (j *streamJob) copyBody() error {
 		}
 	}
 	return errors.New("engine: BUG: stream of a body without framing")
+}
+
+// copyEncoded compresses the body on its way (proxy.BodyEncoder): what the
+// origin sends is read, decoded from its framing, compressed and written
+// re-framed. Memory is bounded by the encoder's window and one read
+// buffer. Bytes read past the body's end are leftover (the upstream is then
+// unusable, as it sent past its response).
+func (j *streamJob) copyEncoded() error {
+	var be proxy.BodyEncoder
+	if err := be.Start(j.cc.l.srv.cfg.Compress.Encoders, &j.spec); err != nil {
+		return err
+	}
+	defer be.Release()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	in := j.srcCarry
+	for {
+		if len(in) > 0 {
+			used, done, err := be.Feed(in)
+			if err != nil {
+				return err
+			}
+			if err := j.writeEncoded(&be); err != nil {
+				return err
+			}
+			in = in[used:]
+			if done {
+				if len(in) > 0 {
+					j.leftover = append([]byte(nil), in...) // in may be the pooled buffer
+				}
+				return nil
+			}
+		}
+		_ = j.src.SetReadDeadline(time.Now().Add(j.idle))
+		n, err := j.src.Read(*bp)
+		if n == 0 && errors.Is(err, io.EOF) {
+			if err := be.End(); err != nil {
+				return errStreamEOF
+			}
+			return j.writeEncoded(&be)
+		}
+		if err != nil && n == 0 {
+			return err
+		}
+		in = (*bp)[:n]
+	}
+}
+
+// writeEncoded writes what the body encoder produced to the receiver.
+func (j *streamJob) writeEncoded(be *proxy.BodyEncoder) error {
+	out := be.Output()
+	if len(out) == 0 {
+		return nil
+	}
+	_ = j.dst.SetWriteDeadline(time.Now().Add(j.idle))
+	if _, err := j.dst.Write(out); err != nil {
+		return err
+	}
+	j.moved += int64(len(out))
+	be.Take()
+	return nil
 }
 
 // splice moves exactly n bytes from src to dst.

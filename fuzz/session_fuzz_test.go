@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/proxy/proxytest"
@@ -51,6 +52,14 @@ func FuzzSession(f *testing.F) {
 			"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok", 0},
 		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET / HTTP/1.1\r\nHost: origin.test\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nCache-Control: no-cache, max-age=60\r\nETag: \"v\"\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 304 Not Modified\r\n\r\n", 0},
+		// Compression: on the loop (a short body of known length), off it
+		// (longer, and chunked), and close-delimited for HTTP/1.0.
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: gzip\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: zstd\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\n01234567890123456789", 0},
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: zstd\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 3},
+		{"GET http://origin.test/ HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789", 0},
 	}
 	for i, s := range seeds {
 		split := s.split
@@ -70,7 +79,7 @@ func FuzzSession(f *testing.F) {
 		// The response cache is on, emptied for each input, so inputs whose
 		// responses are cacheable reach hits and revalidation too.
 		fuzzCache.Purge()
-		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16, Cache: fuzzCache}, netip.MustParseAddrPort("127.0.0.1:3128"))
+		m := proxytest.NewMemDriver(engine.Config{StreamThreshold: 16, Cache: fuzzCache, Compress: fuzzCompress}, netip.MustParseAddrPort("127.0.0.1:3128"))
 		m.AutoStream = true
 		m.BehindUpstream = split&0x20 != 0
 		m.BehindClient = split&0x40 != 0
@@ -138,6 +147,10 @@ func FuzzSession(f *testing.F) {
 // 64 KiB chunks as entries need them, so one store, purged per input, costs
 // little and keeps each input independent.
 var fuzzCache = cache.NewStore(32<<20, 1<<20)
+
+// fuzzCompress compresses bodies of 8 bytes and more: up to 32 on the loop,
+// longer ones in stream mode.
+var fuzzCompress, _ = compression.NewCompressor(compression.Compressor{Policy: compression.Policy{MinLength: 8}, LoopMax: 32}, compression.DefaultLevels)
 
 // maxAnswered bounds the upstream connections FuzzSession answers, to keep
 // a run linear in its input. Each answered connection gets all of the

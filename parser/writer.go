@@ -64,7 +64,7 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 		dst = strconv.AppendInt(dst, f.MaxForwards, 10)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength, skip)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength, skip, "")
 	if f.Upgrade {
 		dst = append(dst, "Connection: upgrade\r\n"...)
 	}
@@ -93,6 +93,15 @@ type ForwardResponse struct {
 	// Skip, if not empty, names (lower-case) a field left out: Age, for a
 	// head stored in the cache (a hit sends its own).
 	Skip string
+	// Encoding, if not empty, is the content-coding the proxy applies to
+	// the body (gzip, zstd): it is sent as Content-Encoding, Accept-Encoding
+	// is added to Vary (RFC 9110 §12.5.5: the response now depends on it),
+	// a strong ETag becomes weak (§8.8.1: the bytes differ from the
+	// origin's), and Content-Length and Transfer-Encoding are dropped, as
+	// with Unframe: the caller frames the body.
+	Encoding string
+	// Chunked sends "Transfer-Encoding: chunked" (a body the proxy frames).
+	Chunked bool
 }
 
 // AppendResponseHead appends to dst the head of r as sluice returns it to the
@@ -107,7 +116,10 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, raw[r.Reason.Start:r.Reason.End]...)
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe, r.ContentLength, f.Skip)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe || f.Encoding != "", r.ContentLength, f.Skip, f.Encoding)
+	if f.Chunked {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
 	if len(f.Date) > 0 && !r.HasDate {
 		dst = append(dst, "Date: "...)
 		dst = append(dst, f.Date...)
@@ -139,18 +151,30 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 // Content-Length field was (RFC 9110 §8.6: a list of identical values or
 // repeated fields become one value).
 // A field named skip (if not empty) is left out.
-func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64, skip string) []byte {
+//
+// With enc (a content-coding the proxy applies), a strong ETag is sent weak,
+// Accept-Encoding is added to the last Vary field unless a Vary lists it or
+// is "*" (or a Vary field is added), and Content-Encoding: enc follows.
+func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64, skip, enc string) []byte {
 	// listed: Connection names a field other than the ones dropped anyway,
 	// so each field must be looked up in it.
 	listed := false
 	clWritten := false
-	lastVia := -1
+	lastVia, lastVary := -1, -1
+	varyDone := false // a Vary field lists Accept-Encoding, or is "*"
 	for i := range hs {
 		switch name := raw[hs[i].Name.Start:hs[i].Name.End]; {
 		case classifyField(name) == fieldConnection:
 			listed = listed || namesOtherFields(raw[hs[i].Value.Start:hs[i].Value.End])
 		case len(name) == 3 && equalFold(name, "via"):
 			lastVia = i
+		case enc != "" && len(name) == 4 && equalFold(name, "vary"):
+			lastVary = i
+			for v := raw[hs[i].Value.Start:hs[i].Value.End]; len(v) > 0; {
+				var e []byte
+				e, v = nextElement(v)
+				varyDone = varyDone || equalFold(e, "accept-encoding") || len(e) == 1 && e[0] == '*'
+			}
 		}
 	}
 	for i := range hs {
@@ -174,7 +198,16 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)
+		if enc != "" && len(name) == 4 && equalFold(name, "etag") && !(h.Value.Len() >= 2 && raw[h.Value.Start] == 'W' && raw[h.Value.Start+1] == '/') {
+			dst = append(dst, "W/"...)
+		}
 		dst = append(dst, raw[h.Value.Start:h.Value.End]...)
+		if i == lastVary && !varyDone {
+			if h.Value.Len() > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, "Accept-Encoding"...)
+		}
 		if i == lastVia && len(via) > 0 {
 			if h.Value.Len() > 0 {
 				dst = append(dst, ", "...)
@@ -186,6 +219,14 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	if lastVia < 0 && len(via) > 0 {
 		dst = append(dst, "Via: "...)
 		dst = append(dst, via...)
+		dst = append(dst, "\r\n"...)
+	}
+	if enc != "" {
+		if lastVary < 0 {
+			dst = append(dst, "Vary: Accept-Encoding\r\n"...)
+		}
+		dst = append(dst, "Content-Encoding: "...)
+		dst = append(dst, enc...)
 		dst = append(dst, "\r\n"...)
 	}
 	return dst

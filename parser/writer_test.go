@@ -109,6 +109,18 @@ func TestAppendResponseHead(t *testing.T) {
 			"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\n\r\n",
 			ForwardResponse{Upgrade: true, Close: true, KeepAlive: true},
 			"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nConnection: upgrade, close, keep-alive\r\n\r\n"},
+		{"Encoding: strong ETag weakened, Vary added, framing replaced",
+			"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nETag: \"v1\"\r\nContent-Type: text/plain\r\n\r\n",
+			ForwardResponse{Encoding: "zstd", Chunked: true},
+			"HTTP/1.1 200 OK\r\nETag: W/\"v1\"\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Encoding: zstd\r\nTransfer-Encoding: chunked\r\n\r\n"},
+		{"Encoding: weak ETag kept, Accept-Encoding added to the last Vary",
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nETag: W/\"v1\"\r\nVary: Accept-Language\r\nVary: Origin\r\n\r\n",
+			ForwardResponse{Encoding: "gzip", Close: true},
+			"HTTP/1.1 200 OK\r\nETag: W/\"v1\"\r\nVary: Accept-Language\r\nVary: Origin, Accept-Encoding\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"},
+		{"Encoding: a Vary that lists Accept-Encoding, or is *, is kept",
+			"HTTP/1.1 200 OK\r\nVary: accept-encoding\r\nVary: *\r\nContent-Length: 9\r\n\r\n",
+			ForwardResponse{Encoding: "gzip", Chunked: true},
+			"HTTP/1.1 200 OK\r\nVary: accept-encoding\r\nVary: *\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p ResponseParser

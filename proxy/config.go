@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
@@ -125,6 +126,10 @@ type Config struct {
 	// for the same key to bring the response (collapsed forwarding); past
 	// it, it goes to the origin itself. 0 means DefaultCacheLockTimeout.
 	CacheLockTimeout time.Duration
+
+	// Compress, if not nil, compresses the responses it allows for clients
+	// that accept its codings (session_compress.go).
+	Compress *compression.Compressor
 
 	// dyn holds the settings a reload may change (Server.Reload); made by
 	// WithDefaults from Policy and RewriteHeader.

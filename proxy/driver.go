@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -106,4 +107,8 @@ type StreamSpec struct {
 	Remain   int64                 // FramingLength: body bytes left
 	Chunks   parser.ChunkedDecoder // FramingChunked: the decoder's state so far
 	Unframe  bool                  // send only chunk data (chunked to an HTTP/1.0 client)
+	// Encode, unless Identity, compresses the response body on its way
+	// (Config.Compress, BodyEncoder): sent chunked, or close-delimited
+	// with Unframe.
+	Encode compression.Coding
 }

@@ -33,6 +33,7 @@ type Record struct {
 	Error    string         // sluice-error detail, empty on success
 	Rule     string         // the policy rule that matched, if any
 	Cache    string         // the response cache's part: CacheHit, CacheMiss, CacheBypass, CacheRevalidated, CacheUncacheable; empty when off or not involved
+	Encoding string         // the content-coding sluice applied to the response (gzip, zstd), empty for none
 }
 
 // Record.Error details of requests that end without a response of sluice's

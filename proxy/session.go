@@ -125,7 +125,8 @@ type Session struct {
 
 	// Observation of the current request (Config.Observer).
 	client    netip.AddrPort
-	cache     *sessionCache // the response cache's state; nil until the cache first takes part
+	cache     *sessionCache    // the response cache's state; nil until the cache first takes part
+	zip       *sessionCompress // compression of the response; nil until a response is first considered
 	rec       Record
 	recOpen   bool      // a request is being recorded
 	dnsStart  time.Time // when the resolver was asked, zero on a hit
@@ -205,6 +206,9 @@ func (s *Session) resetRequest() {
 	s.clientSent = false
 	s.closeAfter = false
 	s.unframe = false
+	if s.zip != nil {
+		s.zip.loop = false
+	}
 	s.streaming = false
 	s.phase = respHead
 }
@@ -630,7 +634,7 @@ func (s *Session) maybeStream(resp bool) bool {
 	// through the Driver interface, one allocation per call.
 	spec := StreamSpec{ToClient: resp}
 	if resp {
-		if !s.reqDone {
+		if !s.reqDone || s.compressing() {
 			return false
 		}
 		spec.Framing, spec.Remain, spec.Chunks, spec.Unframe = s.respFrame, s.respRemain, s.respChunks, s.unframe

@@ -113,6 +113,9 @@ func (s *Session) readResponseHead(b []byte) int {
 		return n
 	}
 	s.cacheResponse(resp)
+	if s.compressStart(resp) {
+		return n
+	}
 	fr := parser.ForwardResponse{Via: s.via, Date: s.httpDate()}
 	if s.respFrame == parser.FramingChunked && req.ProtoMinor == 0 {
 		// RFC 9112 §7: no chunked to an HTTP/1.0 client; the end of the body
@@ -146,7 +149,11 @@ func (s *Session) relayBody(b []byte) int {
 		if int64(k) > s.respRemain {
 			k = int(s.respRemain)
 		}
-		s.toClient(b[:k])
+		if s.compressing() {
+			s.compressBody(b[:k])
+		} else {
+			s.toClient(b[:k])
+		}
 		s.cacheBody(b[:k])
 		s.respRemain -= int64(k)
 		if s.respRemain == 0 {
@@ -193,6 +200,9 @@ func (s *Session) relayBody(b []byte) int {
 // responseDone ends the exchange after a complete response. clean is false when
 // the upstream sent bytes beyond the response, which makes it unusable.
 func (s *Session) responseDone(clean bool) {
+	if s.compressing() {
+		s.compressDone()
+	}
 	s.cacheDone()
 	resp := &s.respP.Resp
 	reusable := clean && s.reqDone && !resp.ConnClose && s.respFrame != parser.FramingClose &&

@@ -24,24 +24,11 @@ import (
 // the entry.
 func TestCacheSection(t *testing.T) {
 	var asked atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln, dns, dir, cfg := originAndConfig(t, "cache:\n  max_bytes: 33554432\n", func(w http.ResponseWriter, r *http.Request) {
 		asked.Add(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "cacheable")
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	dns := dnstest.New(t)
-	dns.Set("origin.test", 60, "127.0.0.1")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
-	if err := os.WriteFile(cfg, []byte("cache:\n  max_bytes: 33554432\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 	logPath := filepath.Join(dir, "access.log")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -109,4 +96,62 @@ func TestCacheSection(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestCompressionSection runs the binary with compression enabled: Go's
+// client, which asks for gzip by itself, gets a gzip body it decodes to the
+// origin's bytes, and the access log names the coding.
+func TestCompressionSection(t *testing.T) {
+	body := strings.Repeat("a compressible line of text\n", 200)
+	ln, dns, dir, cfg := originAndConfig(t, "compression:\n  enabled: true\n  codings: [gzip]\n  gzip_level: 1\n", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	})
+	logPath := filepath.Join(dir, "access.log")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := startProc(t, "", "-config", cfg, "-dns", dns.Addr(), "-access-log", logPath, "-listen", addr, "-admin", "")
+	p.waitListening(t, addr)
+	pu, _ := url.Parse("http://" + addr)
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	resp, err := c.Get("http://origin.test:" + port + "/x")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr.Bytes())
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !resp.Uncompressed || string(b) != body {
+		t.Fatalf("decoded by the client %v, %d bytes", resp.Uncompressed, len(b))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), `"encoding":"gzip"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("access log without encoding gzip:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// originAndConfig starts an origin serving h, a DNS server naming it
+// origin.test, and writes config to a file in a temporary directory.
+func originAndConfig(t *testing.T, config string, h http.HandlerFunc) (ln net.Listener, dns *dnstest.Server, dir, cfg string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	dns = dnstest.New(t)
+	dns.Set("origin.test", 60, "127.0.0.1")
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ln, dns, dir, cfg
 }

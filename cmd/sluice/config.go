@@ -16,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/internal/fielderr"
 	"github.com/sluiceproxy/sluice/policy"
@@ -45,6 +47,7 @@ type fileConfig struct {
 	Policy    policy.Config   `yaml:"policy"`
 	Drain     drainConfig     `yaml:"drain"`
 	Cache     cacheConfig     `yaml:"cache"`
+	Compress  compressConfig  `yaml:"compression"`
 
 	// Set by loadConfigFile, for messages.
 	file string
@@ -73,6 +76,91 @@ type cacheConfig struct {
 	// for the same URL to bring the response (collapsed forwarding);
 	// default proxy.DefaultCacheLockTimeout.
 	LockTimeout time.Duration `yaml:"lock_timeout"`
+}
+
+// compressConfig is the `compression:` section: responses compressed for
+// clients that accept gzip or zstd, off unless enabled.
+type compressConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Codings offered, in order of preference; default zstd, gzip.
+	Codings []string `yaml:"codings"`
+	// Types are the media types compressed (type/subtype, type/*, or a
+	// +suffix); default compression.DefaultTypes.
+	Types []string `yaml:"types"`
+	// MinLength is the shortest body (of known length) compressed;
+	// default compression.DefaultMinLength.
+	MinLength int `yaml:"min_length"`
+	// GzipLevel is gzip's level, 1-9; default 6.
+	GzipLevel int `yaml:"gzip_level"`
+	// ZstdLevel is zstd's: fastest, default, better or best.
+	ZstdLevel string `yaml:"zstd_level"`
+	// LoopMax: bodies of known length up to this are compressed on the
+	// event loop, others off it; default compression.DefaultLoopMax.
+	LoopMax int `yaml:"loop_max"`
+}
+
+// compressor is the compression the section asks for, or nil; err names
+// the bad field.
+func (c compressConfig) compressor() (*compression.Compressor, *configField) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	levels := compression.DefaultLevels
+	if c.GzipLevel != 0 {
+		if c.GzipLevel < 1 || c.GzipLevel > 9 {
+			return nil, &configField{"compression.gzip_level", strconv.Itoa(c.GzipLevel), errors.New("must be 1 (fastest) to 9 (smallest)")}
+		}
+		levels.Gzip = c.GzipLevel
+	}
+	if c.ZstdLevel != "" {
+		ok, l := zstd.EncoderLevelFromString(c.ZstdLevel)
+		if !ok {
+			return nil, &configField{"compression.zstd_level", c.ZstdLevel, errors.New("want fastest, default, better or best")}
+		}
+		levels.Zstd = l
+	}
+	var z compression.Compressor
+	for i, name := range c.Codings {
+		var cd compression.Coding
+		switch strings.ToLower(name) {
+		case "gzip":
+			cd = compression.Gzip
+		case "zstd":
+			cd = compression.Zstd
+		default:
+			return nil, &configField{fmt.Sprintf("compression.codings[%d]", i), name, errors.New("want gzip or zstd")}
+		}
+		if slices.Contains(z.Offered, cd) {
+			return nil, &configField{fmt.Sprintf("compression.codings[%d]", i), name, errors.New("listed twice")}
+		}
+		z.Offered = append(z.Offered, cd)
+	}
+	for i, t := range c.Types {
+		if t == "" || t[0] != '+' && !strings.Contains(t, "/") {
+			return nil, &configField{fmt.Sprintf("compression.types[%d]", i), t, errors.New("want type/subtype, type/* or +suffix")}
+		}
+	}
+	if len(c.Types) > 0 {
+		z.Policy.Types = c.Types
+	}
+	if c.MinLength < 0 {
+		return nil, &configField{"compression.min_length", strconv.Itoa(c.MinLength), errors.New("is negative")}
+	}
+	if c.LoopMax < 0 {
+		return nil, &configField{"compression.loop_max", strconv.Itoa(c.LoopMax), errors.New("is negative")}
+	}
+	z.Policy.MinLength, z.LoopMax = int64(c.MinLength), c.LoopMax
+	out, err := compression.NewCompressor(z, levels)
+	if err != nil {
+		return nil, &configField{"compression", "", err}
+	}
+	return out, nil
+}
+
+// configField is a bad field of a section that validates itself.
+type configField struct {
+	name, value string
+	err         error
 }
 
 // Cache section limits.
@@ -259,6 +347,9 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 	}
 	if mo := c.Cache.MaxObjectBytes; mo < 0 || c.Cache.MaxBytes > 0 && c.Cache.maxObject() > c.Cache.MaxBytes/4 {
 		add("cache.max_object_bytes", strconv.Itoa(mo), fmt.Errorf("must be 1 to a quarter of cache.max_bytes (%d)", c.Cache.MaxBytes/4))
+	}
+	if _, f := c.Compress.compressor(); f != nil {
+		add(f.name, f.value, f.err)
 	}
 	if c.Cache.LockTimeout < 0 {
 		add("cache.lock_timeout", c.Cache.LockTimeout.String(), errors.New("is negative"))

@@ -209,7 +209,7 @@ func TestConfigErrors(t *testing.T) {
 		want string // substring of the error, from the file name on
 	}{
 		{"unknown field", "listen: 127.0.0.1:3128\nlistn: 127.0.0.1:3129\n",
-			`c.yaml:2: listn: unknown field (want one of listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache)`},
+			`c.yaml:2: listn: unknown field (want one of listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache, compression)`},
 		{"unknown nested field", "timeouts:\n  connect: 5s\n  conect: 5s\n", `c.yaml:3: timeouts.conect: unknown field (want one of connect, connect_total, head,`},
 		{"unknown rule field", "policy:\n  rules:\n    - hosts: [a.test]\n      acton: allow\n", `c.yaml:4: policy.rules[0].acton: unknown field`},
 		{"unknown in merged mapping", "x: &m {bogus: 1}\n", `c.yaml:1: x: unknown field`},
@@ -226,6 +226,10 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown engine", "engine: epoll\n", `c.yaml:1: engine: "epoll": unknown engine: want gnet or netpoll`},
 		{"cache too small", "cache:\n  max_bytes: 1000\n", `c.yaml:2: cache.max_bytes: "1000": must be 0 (off) or at least 33554432 (32 MiB)`},
 		{"cache object too big", "cache:\n  max_bytes: 33554432\n  max_object_bytes: 10000000\n", `c.yaml:3: cache.max_object_bytes: "10000000": must be 1 to a quarter of cache.max_bytes (8388608)`},
+		{"compression coding unknown", "compression:\n  enabled: true\n  codings: [zstd, br]\n", `c.yaml:3: compression.codings[1]: "br": want gzip or zstd`},
+		{"compression gzip level", "compression:\n  enabled: true\n  gzip_level: 11\n", `c.yaml:3: compression.gzip_level: "11": must be 1 (fastest) to 9 (smallest)`},
+		{"compression zstd level", "compression:\n  enabled: true\n  zstd_level: ultra\n", `c.yaml:3: compression.zstd_level: "ultra": want fastest, default, better or best`},
+		{"compression type", "compression:\n  enabled: true\n  types: [json]\n", `c.yaml:3: compression.types[0]: "json": want type/subtype, type/* or +suffix`},
 		{"cache lock timeout negative", "cache:\n  lock_timeout: -1s\n", `c.yaml:2: cache.lock_timeout: "-1s": is negative`},
 		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: "-2": neither a size nor -1 (never)`},
 		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: "localhost": want IP:port or :port`},

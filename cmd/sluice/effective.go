@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/proxy"
@@ -39,6 +40,7 @@ func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 		Drain:     c.Drain,
 		Cache: cacheConfig{MaxBytes: c.Cache.MaxBytes, MaxObjectBytes: c.Cache.maxObject(),
 			LockTimeout: cmp.Or(c.Cache.LockTimeout, proxy.DefaultCacheLockTimeout)},
+		Compress: c.effectiveCompress(),
 		Resolver: c.effectiveResolver(),
 		Policy:   c.effectivePolicy(realm),
 	}
@@ -97,4 +99,22 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// effectiveCompress is the compression section with its defaults filled
+// in (those it would have when enabled, if it is not).
+func (c *fileConfig) effectiveCompress() compressConfig {
+	on := c.Compress
+	on.Enabled = true
+	z, _ := on.compressor()
+	if z == nil {
+		return c.Compress
+	}
+	out := compressConfig{Enabled: c.Compress.Enabled, Types: z.Policy.Types, MinLength: int(z.Policy.MinLength),
+		GzipLevel: cmp.Or(c.Compress.GzipLevel, compression.DefaultLevels.Gzip),
+		ZstdLevel: cmp.Or(c.Compress.ZstdLevel, compression.DefaultLevels.Zstd.String()), LoopMax: z.LoopMax}
+	for _, cd := range z.Offered {
+		out.Codings = append(out.Codings, cd.String())
+	}
+	return out
 }

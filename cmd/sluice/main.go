@@ -146,6 +146,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	ecfg.Policy = pol
 	ecfg.Cache = c.cacheStore()
 	ecfg.CacheLockTimeout = c.Cache.LockTimeout
+	ecfg.Compress, _ = c.Compress.compressor() // checked when the file was loaded
 	drainTimeout := ecfg.DrainTimeout
 	if drainTimeout == 0 {
 		drainTimeout = proxy.DefaultDrainTimeout

@@ -167,6 +167,7 @@ func (m *MemDriver) UpstreamHangup() {
 	if m.stream != nil {
 		// The close ends a close-delimited body, or cuts any other: either
 		// way the stream job closes both connections (stream.go).
+		m.stream.encodedEnd(&m.ClientOut)
 		m.streamFailed()
 		return
 	}
@@ -539,7 +540,7 @@ func (p memPort) StartStream(spec proxy.StreamSpec) {
 	m.Streams = append(m.Streams, spec)
 	m.streamOpen = true
 	if m.AutoStream {
-		m.stream = &memStream{spec: spec}
+		m.stream = m.newMemStream(spec)
 	}
 }
 

@@ -1,6 +1,7 @@
 package proxytest
 
 import (
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/proxy"
 )
@@ -18,6 +19,31 @@ import (
 type memStream struct {
 	spec  proxy.StreamSpec
 	moved int64
+	enc   *proxy.BodyEncoder // spec.Encode: the body is compressed on its way
+}
+
+// newMemStream starts moving the body of spec.
+func (m *MemDriver) newMemStream(spec proxy.StreamSpec) *memStream {
+	st := &memStream{spec: spec}
+	if spec.Encode != compression.Identity {
+		st.enc = new(proxy.BodyEncoder)
+		if err := st.enc.Start(m.Config.Compress.Encoders, &spec); err != nil {
+			panic(err) // the session asked for a coding its Config has no encoder for
+		}
+	}
+	return st
+}
+
+// encodedEnd is the upstream closing while a body is encoded: the end of a
+// close-delimited body is sent before both connections close.
+func (st *memStream) encodedEnd(dst *[]byte) {
+	if st.enc == nil {
+		return
+	}
+	if st.enc.End() == nil {
+		*dst = append(*dst, st.enc.Output()...)
+	}
+	st.enc.Release()
 }
 
 // streamMove moves what the sender has of the streamed body; it reports
@@ -44,14 +70,32 @@ func (m *MemDriver) streamMove() bool {
 		st.moved += int64(len(b))
 	}
 	done := false
-	switch st.spec.Framing {
-	case parser.FramingLength:
+	if st.enc != nil {
+		used, fin, err := st.enc.Feed(*src)
+		if err != nil {
+			st.enc.Release()
+			m.streamFailed()
+			return true
+		}
+		out(st.enc.Output())
+		st.enc.Take()
+		*src = consume(*src, used)
+		if done = fin; done {
+			st.enc.Release()
+		}
+	}
+	switch framing := st.spec.Framing; {
+	case st.enc != nil:
+		if framing == parser.FramingClose {
+			return false // ends with the upstream's close (UpstreamHangup)
+		}
+	case framing == parser.FramingLength:
 		k := min(int64(len(*src)), st.spec.Remain)
 		out((*src)[:k])
 		*src = consume(*src, int(k))
 		st.spec.Remain -= k
 		done = st.spec.Remain == 0
-	case parser.FramingChunked:
+	case framing == parser.FramingChunked:
 		for len(*src) > 0 && !done {
 			n, data, fin, err := st.spec.Chunks.Decode(*src)
 			if err != nil {
@@ -69,7 +113,7 @@ func (m *MemDriver) streamMove() bool {
 			*src = consume(*src, n)
 			done = fin
 		}
-	case parser.FramingClose:
+	case framing == parser.FramingClose:
 		out(*src)
 		*src = (*src)[:0]
 		return false // ends with the upstream's close (UpstreamHangup)
