@@ -12,6 +12,13 @@
 # latency percentiles and the CPU time the peer's processes consumed, then
 # stops it by PID. Everything listens on 127.0.0.1, ports 18000-18999.
 #
+# Cached rows (issue 20): the paths cache-small and cache-big are /small and
+# /big with Cache-Control: public, max-age=3600 at the origin; squid-cache,
+# ats-cache and sluice-cache are the caching peers (on request, -P). Before
+# the load, each peer fetches such a path once (the entry is stored) and then
+# again, and the driver records whether the second response came without the
+# origin (a hit) and its Age/X-Cache/Via headers.
+#
 # Idle mode (-i N): instead of wrk, bench/idleconns opens N idle keep-alive
 # client connections through each peer (default: sluice, nginx, haproxy) and
 # records the RSS of the peer's process tree before and with them, and how
@@ -30,8 +37,10 @@ THREADS=1
 CONNS_LIST=50     # wrk connections; several ("1 10 100 1000") = one run per count
 WRK_TIMEOUT=5s     # wrk --timeout (a response slower than this is an error)
 PATHS="small big"
+KNOWN_PATHS="small big cache-small cache-big"
 ALL_PEERS="direct l4relay sluice-gnet sluice-netpoll nginx squid tinyproxy haproxy ats go-baseline"
-KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop"
+CACHE_PEERS="squid-cache ats-cache sluice-cache"   # caching peers, on request (-P)
+KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop $CACHE_PEERS"
 PEERS=$ALL_PEERS
 EXTRAS=()          # NAME:PORT:COMMAND
 KEEP=0
@@ -57,6 +66,7 @@ declare -A PORT=(
   [ats]=18105 [go-baseline]=18106 [sluice]=18110 [sluice-1loop]=18111
   [sluice-gnet]=18112 [sluice-netpoll]=18113
   [l4relay]=18120
+  [sluice-cache]=18130 [squid-cache]=18132 [ats-cache]=18135
 )
 
 usage() {
@@ -70,13 +80,20 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
   -C "CONNS..."     several connection counts, one measured run each, e.g.
                     "1 10 100 1000" (the scaling run; overrides -c)
   -t THREADS        wrk threads (default $THREADS)
-  -p "PATHS"        origin paths to load, from: small big (default "$PATHS")
+  -p "PATHS"        origin paths to load, from: $KNOWN_PATHS
+                    (default "$PATHS"); cache-small and cache-big are
+                    /cache/small and /cache/big, the same bodies with
+                    Cache-Control: public, max-age=3600 (for the caching peers)
   -P "PEERS"        peers to run, from: $KNOWN_PEERS
                     (default: $ALL_PEERS)
                     sluice = \$SLUICE_BIN -loops \$SLUICE_LOOPS (0 = GOMAXPROCS)
                     on its default engine, sluice-gnet and sluice-netpoll
                     the same with -engine gnet / netpoll, sluice-1loop the
-                    default engine with -loops 1
+                    default engine with -loops 1; squid-cache, ats-cache
+                    and sluice-cache are squid, ATS and sluice (default
+                    engine) with their response caches on
+                    (conf/squid-cache.conf, conf/ats-cache/,
+                    conf/sluice-cache.yaml); give them cache-* paths
   -x NAME:PORT:CMD  also run an extra peer: CMD is run with bash -c "exec CMD"
                     and must serve a forward proxy on 127.0.0.1:PORT (PORT in
                     18000-18999). CMD may use \$DNS_ADDR (127.0.0.1:$DNS_PORT),
@@ -143,8 +160,16 @@ done
 (( DURATION >= 1 && DURATION <= 300 )) || { echo "duration must be 1..300 s" >&2; exit 2; }
 (( WARMUP <= 60 )) || { echo "warm-up must be <= 60 s" >&2; exit 2; }
 for p in $PATHS; do
-  [[ $p == small || $p == big ]] || { echo "unknown path '$p'" >&2; exit 2; }
+  [[ " $KNOWN_PATHS " == *" $p "* ]] || { echo "unknown path '$p' (known: $KNOWN_PATHS)" >&2; exit 2; }
 done
+
+url_path() {  # PATH NAME -> path at the origin, without the leading /
+  case $1 in
+    cache-small) echo cache/small ;;
+    cache-big) echo cache/big ;;
+    *) echo "$1" ;;
+  esac
+}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -343,12 +368,17 @@ start_origin() {
   mkdir -p "$RUN/origin/tmp"
   head -c 1048576 /dev/urandom > "$RUN/origin/big.bin"
   BIG_SHA=$(sha256sum "$RUN/origin/big.bin" | cut -d' ' -f1)
+  # /cache/small: the body of /small (return 200 "...\n") from a file.
+  printf '%s\n' "$SMALL_BODY" > "$RUN/origin/small.txt"
   render "$CONF/origin-nginx.conf" "$RUN/origin/nginx.conf"
   nginx -t -q -c "$RUN/origin/nginx.conf" -p "$RUN/origin/" || die "origin nginx config invalid"
   start_bg "$RUN/origin/stdout.log" nginx -c "$RUN/origin/nginx.conf" -p "$RUN/origin/"
   ORIGIN_PID=$STARTED_PID
   wait_tcp_port "$ORIGIN_PORT" "$ORIGIN_PID" 10 || die "origin did not start (see $RUN/origin)"
   [[ $(curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/small") == "$SMALL_BODY" ]] || die "origin /small wrong"
+  [[ $(curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/cache/small") == "$SMALL_BODY" ]] || die "origin /cache/small wrong"
+  curl -sS -m 5 -o /dev/null -D - "http://127.0.0.1:$ORIGIN_PORT/cache/big" | grep -qi '^cache-control: public, max-age=3600' \
+    || die "origin /cache/big has no Cache-Control: public, max-age=3600"
 }
 
 start_dns() {
@@ -373,6 +403,12 @@ origin_accepts() {
   curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/__status" | awk 'NR == 3 { print $1 }'
 }
 
+# "accepts requests" from one stub_status fetch (which counts itself as a
+# request).
+origin_counts() {
+  curl -sS -m 5 "http://127.0.0.1:$ORIGIN_PORT/__status" | awk 'NR == 3 { print $1, $3 }'
+}
+
 dns_queries() { grep -c 'query\[' "$RUN/dnsmasq/queries.log" 2>/dev/null || echo 0; }
 
 # Private hosts/resolv.conf for the peers that cannot use dnsmasq on :18053.
@@ -393,10 +429,10 @@ start_nginx() {
   PEER_PID=$STARTED_PID
 }
 
-start_squid() {
-  local d=$RUN/squid
+start_squid_conf() {  # NAME CONF PORT
+  local d=$RUN/$1
   mkdir -p "$d"
-  render "$CONF/squid.conf" "$d/squid.conf" "$1"
+  render "$2" "$d/squid.conf" "$3"
   chown -R proxy:proxy "$d" 2>/dev/null || chmod 777 "$d"
   squid -k parse -f "$d/squid.conf" >"$d/parse.log" 2>&1 || { PEER_NOTE="squid -k parse failed"; return 1; }
   (cd "$d" && exec squid --foreground -f "$d/squid.conf") >"$d/stdout.log" 2>&1 </dev/null &
@@ -405,6 +441,11 @@ start_squid() {
   OWNED+=("$STARTED_PID:$(proc_starttime "$STARTED_PID")")
   PEER_PID=$STARTED_PID
 }
+
+start_squid() { start_squid_conf squid "$CONF/squid.conf" "$1"; }
+# squid-cache: a shared memory cache (cache_mem 256 MB, objects up to 2 MB),
+# no cache_dir, collapsed_forwarding on; forwarding as squid.
+start_squid-cache() { start_squid_conf squid-cache "$CONF/squid-cache.conf" "$1"; }
 
 start_tinyproxy() {
   local d=$RUN/tinyproxy
@@ -442,17 +483,18 @@ start_l4relay() {
   PEER_PID=$STARTED_PID
 }
 
-start_ats() {
-  local a=$RUN/ats f
+start_ats_conf() {  # NAME CONFDIR PORT SPAN_SIZE
+  local a=$RUN/$1 f src
   mkdir -p "$a/etc" "$a/share" "$a/var" "$a/run" "$a/log" "$a/cache"
   # Package defaults for the files we do not override (body_factory, sni.yaml,
   # logging.yaml, ...), then our own files on top.
   cp -a /etc/trafficserver/. "$a/etc/" 2>/dev/null || { PEER_NOTE="/etc/trafficserver missing"; return 1; }
-  for f in records.config storage.config remap.config plugin.config ip_allow.yaml; do
-    render "$CONF/ats/$f" "$a/etc/$f" "$1"
+  # Each file from CONFDIR, else from conf/ats (the shared ones).
+  for f in records.config storage.config remap.config plugin.config ip_allow.yaml runroot.yaml; do
+    src=$2/$f; [[ -f $src ]] || src=$CONF/ats/$f
+    if [[ $f == runroot.yaml ]]; then render "$src" "$a/$f" "$3"; else render "$src" "$a/etc/$f" "$3"; fi
   done
-  render "$CONF/ats/runroot.yaml" "$a/runroot.yaml" "$1"
-  truncate -s 64M "$a/cache/span"
+  truncate -s "$4" "$a/cache/span"
   chown -R trafficserver:trafficserver "$a"
   (cd "$a" && exec traffic_server --run-root="$a/runroot.yaml") >"$a/stdout.log" 2>&1 </dev/null &
   STARTED_PID=$!
@@ -460,6 +502,11 @@ start_ats() {
   OWNED+=("$STARTED_PID:$(proc_starttime "$STARTED_PID")")
   PEER_PID=$STARTED_PID
 }
+
+start_ats() { start_ats_conf ats "$CONF/ats" "$1" 64M; }
+# ats-cache: HTTP cache on, 256 MiB RAM cache over a 64M span (as ats)
+# (conf/ats-cache/records.config, storage.config, runroot.yaml).
+start_ats-cache() { start_ats_conf ats-cache "$CONF/ats-cache" "$1" 64M; }
 
 start_go-baseline() {
   local d=$RUN/go-baseline
@@ -486,9 +533,10 @@ sluice_binary() {  # -> path of the sluice binary, building it if needed
   echo "$SLUICE_BUILT"
 }
 
-start_sluice_loops() {  # PEER PORT LOOPS [ENGINE]
-  local d=$RUN/$1 bin newer engine=()
+start_sluice_loops() {  # PEER PORT LOOPS [ENGINE [CONFIG]]
+  local d=$RUN/$1 bin newer engine=() config=()
   [[ -n ${4:-} ]] && engine=(-engine "$4")
+  [[ -n ${5:-} ]] && config=(-config "$5")
   mkdir -p "$d"
   bin=$(sluice_binary) || { PEER_NOTE="no sluice binary and go build failed (make build)"; return 1; }
   newer=$(find "$REPO" -name '*.go' -newer "$bin" -not -path '*/bench/*' -not -path '*/fuzz/*' -not -name '*_test.go' 2>/dev/null | head -3 | tr '\n' ' ')
@@ -497,12 +545,14 @@ start_sluice_loops() {  # PEER PORT LOOPS [ENGINE]
   if (( IDLE_N > 0 )); then
     # Idle mode: clients stay idle longer than the default 60 s would allow,
     # and the client cap (by default (RLIMIT_NOFILE-64)/2) fits them all.
-    printf 'limits:\n  max_conns: %d\n' $(( IDLE_N + 100 )) > "$d/idle.yaml"
+    # A peer with its own config file gets it merged in (one -config).
+    { [[ -n ${5:-} ]] && cat "$5"; printf 'limits:\n  max_conns: %d\n' $(( IDLE_N + 100 )); } > "$d/idle.yaml"
     idle=(-idle-timeout "$SLUICE_IDLE_TIMEOUT" -config "$d/idle.yaml")
+    config=()
   fi
   # shellcheck disable=SC2086
   start_bg "$d/stderr.log" "$bin" -listen "127.0.0.1:$2" -dns "127.0.0.1:$DNS_PORT" -admin '' -access-log '' \
-    -loops "$3" "${engine[@]}" "${idle[@]}" $SLUICE_FLAGS
+    -loops "$3" "${engine[@]}" "${config[@]}" "${idle[@]}" $SLUICE_FLAGS
   PEER_PID=$STARTED_PID
   SLUICE_LOGS+=("$1")
 }
@@ -511,6 +561,9 @@ start_sluice() { start_sluice_loops sluice "$1" "$SLUICE_LOOPS"; }
 start_sluice-1loop() { start_sluice_loops sluice-1loop "$1" 1; }
 start_sluice-gnet() { start_sluice_loops sluice-gnet "$1" "$SLUICE_LOOPS" gnet; }
 start_sluice-netpoll() { start_sluice_loops sluice-netpoll "$1" "$SLUICE_LOOPS" netpoll; }
+# sluice-cache: the default engine with conf/sluice-cache.yaml (cache:
+# max_bytes 256 MiB, max_object_bytes 2 MiB).
+start_sluice-cache() { start_sluice_loops sluice-cache "$1" "$SLUICE_LOOPS" "" "$CONF/sluice-cache.yaml"; }
 
 SLUICE_LOGS=()
 
@@ -539,12 +592,14 @@ peer_version() {
     direct) echo "-" ;;
     nginx) nginx -v 2>&1 | sed 's#.*nginx/#nginx #' ;;
     squid) squid -v | head -1 | sed 's/Squid Cache: Version /squid /' ;;
+    squid-cache) squid -v | head -1 | sed 's/Squid Cache: Version /squid /; s/$/, memory cache/' ;;
     tinyproxy) tinyproxy -v 2>&1 | head -1 ;;
     haproxy) haproxy -v | head -1 | awk '{print "haproxy", $3}' ;;
     l4relay) haproxy -v | head -1 | awk '{print "haproxy", $3, "mode tcp (L4 relay)"}' ;;
-    ats) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' | awk '{print "ATS", $NF}' | head -1 ;;
+    ats|ats-cache) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' \
+        | awk -v c="$([[ $1 == ats-cache ]] && echo ', RAM cache')" '{print "ATS", $NF c}' | head -1 ;;
     go-baseline) go version 2>/dev/null | awk '{print $3}' | sed 's/^/net\/http /' ;;
-    sluice|sluice-1loop|sluice-gnet|sluice-netpoll)
+    sluice|sluice-1loop|sluice-gnet|sluice-netpoll|sluice-cache)
       # The binary's own identity (GOFLAGS may carry -buildvcs=false, so no
       # VCS stamp): its Go version, mtime and hash, beside the repo's HEAD now.
       local rev dirty bin loops=$SLUICE_LOOPS gov
@@ -557,7 +612,9 @@ peer_version() {
       local eng=default
       [[ $1 == sluice-gnet ]] && eng=gnet
       [[ $1 == sluice-netpoll ]] && eng=netpoll
-      echo "sluice ${gov:-go?} built $(date -u -r "$bin" '+%Y-%m-%dT%H:%MZ') sha256:$(sha256sum "$bin" | cut -c1-10), repo HEAD $rev$dirty, engine $eng, loops $loops" ;;
+      local cache=
+      [[ $1 == sluice-cache ]] && cache=", cache (conf/sluice-cache.yaml)"
+      echo "sluice ${gov:-go?} built $(date -u -r "$bin" '+%Y-%m-%dT%H:%MZ') sha256:$(sha256sum "$bin" | cut -c1-10), repo HEAD $rev$dirty, engine $eng, loops $loops$cache" ;;
     *) echo "extra" ;;
   esac
 }
@@ -575,10 +632,10 @@ WRK_LUA=$HERE/wrk-proxy.lua
 # WRK_ENV_PATH, WRK_URL.
 wrk_target() {  # PEER PATH
   if [[ $1 == direct ]]; then
-    WRK_ENV_PATH=/$2
+    WRK_ENV_PATH=/$(url_path "$2")
     WRK_URL=http://127.0.0.1:$ORIGIN_PORT/
   else
-    WRK_ENV_PATH=http://$ORIGIN_HOST/$2
+    WRK_ENV_PATH=http://$ORIGIN_HOST/$(url_path "$2")
     WRK_URL=http://127.0.0.1:${PORT[$1]}/
   fi
 }
@@ -609,7 +666,7 @@ kv() {  # FILE KEY -> value from a "k=v k=v" line
 if (( IDLE_N > 0 )); then
   printf 'peer\tclients\topened\tstill_open\tclosed_by_peer\tresponses_2xx\topen_s\thold_s\toldest_s\tprocesses\trss_before_mib\trss_idle_mib\trss_delta_mib\trss_kib_per_client\tpss_before_mib\tpss_idle_mib\tupstream_conns\tfds_before\tfds_idle\n' > "$RESULTS_TSV"
 else
-  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\n' > "$RESULTS_TSV"
+  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\n' > "$RESULTS_TSV"
 fi
 
 ROWS=()       # markdown rows of the main table
@@ -635,8 +692,8 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   if (( WARMUP > 0 )); then
     run_wrk "$peer" "$path" "$WARMUP" "$o.warmup" "$conns" || true
   fi
-  local acc0 dns0 p0 or0 dc0 cpu0 acc1 dns1 p1 or1 dc1 cpu1
-  acc0=$(origin_accepts); dns0=$(dns_queries)
+  local acc0 req0 dns0 p0 or0 dc0 cpu0 acc1 req1 dns1 p1 or1 dc1 cpu1
+  read -r acc0 req0 <<<"$(origin_counts)"; dns0=$(dns_queries)
   p0=0; [[ -n $roots ]] && p0=$(tree_ticks $roots)
   or0=$(tree_ticks "$ORIGIN_PID"); dc0=$(tree_ticks "$DNS_PID"); cpu0=$(proc_stat_cpu)
   WRK_CMDS+=("$(wrk_cmdline "$peer" "$path" "$DURATION" "$conns")")
@@ -646,7 +703,7 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   [[ -n $roots ]] && rss=$(tree_rss_mib $roots)
   cpu1=$(proc_stat_cpu); or1=$(tree_ticks "$ORIGIN_PID"); dc1=$(tree_ticks "$DNS_PID")
   p1=0; [[ -n $roots ]] && p1=$(tree_ticks $roots)
-  dns1=$(dns_queries); acc1=$(origin_accepts)
+  dns1=$(dns_queries); read -r acc1 req1 <<<"$(origin_counts)"
   if [[ ! -s $o ]]; then
     log "  wrk produced no result (rc=$rc); output: $(tail -3 "$o.stdout" 2>/dev/null | tr '\n' ' ')"
     FAILED+=("$peer/$path/c$conns: wrk produced no result (rc=$rc)")
@@ -659,30 +716,35 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   ec=$(kv "$o" err_connect); er=$(kv "$o" err_read); ew=$(kv "$o" err_write)
   es=$(kv "$o" err_status); et=$(kv "$o" err_timeout)
   wrkt=$(cat "$o.cpu" 2>/dev/null || echo 0)
-  # The status fetch after the run opens one connection of its own.
-  local upconns=$(( acc1 - acc0 - 1 )) dnsq=$(( dns1 - dns0 ))
+  # The status fetch after the run opens one connection of its own and is
+  # one request: origin requests = those the peer (or wrk direct) sent.
+  local upconns=$(( acc1 - acc0 - 1 )) dnsq=$(( dns1 - dns0 )) oreq=$(( req1 - req0 - 1 ))
   local line
   line=$(awk -v peer="$peer" -v path="$path" -v req="$req" -v dur="$dur" -v rps="$rps" -v bytes="$bytes" \
       -v p50="$p50" -v p90="$p90" -v p99="$p99" -v max="$max" -v mean="$mean" \
       -v ec="$ec" -v er="$er" -v ew="$ew" -v es="$es" -v et="$et" \
       -v pt=$(( p1 - p0 )) -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
       -v cb0="${cpu0% *}" -v ct0="${cpu0#* }" -v cb1="${cpu1% *}" -v ct1="${cpu1#* }" \
-      -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" 'BEGIN {
+      -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" -v oreq="$oreq" 'BEGIN {
         mib = bytes / dur / 1048576
         pcpu = pt / hz; ocpu = ot / hz; wcpu = wt / hz; dcpu = dt / hz
         pus = (req > 0 && hasproxy) ? sprintf("%.1f", pcpu * 1e6 / req) : "-"
         pcs = hasproxy ? sprintf("%.2f", pcpu) : "-"
         ous = req > 0 ? sprintf("%.1f", ocpu * 1e6 / req) : "-"
         busy = (ct1 - ct0) > 0 ? 100 * (cb1 - cb0) / (ct1 - ct0) : 0
-        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\n",
+        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\n",
           peer, path, req, dur, rps, mib, p50/1000, p90/1000, p99/1000, max/1000, mean/1000,
-          ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss
+          ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss, oreq
       }')
   printf '%s\n' "$line" >> "$RESULTS_TSV"
-  ROWS+=("$(awk -F'\t' '{
-      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
-        $1, $2, $25, $5, $6, $7, $8, $9, $10, $17, $18, $19, $26, $24, $20, $21, $22, $23, $12, $13, $14, $15, $16
+  ROWS+=("$(awk -F'\t' -v upath="$(url_path "$path")" '{
+      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
+        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
     }' <<<"$line")")
+  # A caching peer's row on a cache-* path should be all hits.
+  if [[ " $CACHE_PEERS " == *" $peer "* && $path == cache-* ]] && (( oreq > 0 )); then
+    FAILED+=("$peer/$path/c$conns: $oreq requests reached the origin during the measured run (not all hits)")
+  fi
   log "  $peer /$path c=$conns: $(awk -F'\t' '{ printf "%s req/s, p50 %s ms, p99 %s ms, proxy CPU %s us/req, errors c/r/w/s/t %s/%s/%s/%s/%s", $5, $7, $9, $18, $12, $13, $14, $15, $16 }' <<<"$line")"
 }
 
@@ -763,6 +825,43 @@ check_peer() {  # PEER PORT
   return 0
 }
 
+# Cache check and warm-up for a cache-* path through the peer on PORT: one
+# request (a caching peer stores the response), then a second one with the
+# origin's request counter read around it. A hit = the right body and no
+# request at the origin. Adds a row to CACHE_ROWS; a caching peer
+# ($CACHE_PEERS) that misses is a failure, the others are expected to miss.
+CACHE_ROWS=()
+hdr() {  # FILE NAME -> value of the last NAME: header in a curl -D dump, or -
+  local v
+  v=$(tr -d '\r' < "$1" 2>/dev/null | awk -v n="$(tr 'A-Z' 'a-z' <<<"$2")" '
+    { i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^ +/, "", v) } }
+    END { print v }')
+  echo "${v:--}"
+}
+cache_check() {  # PEER PORT PATH
+  local peer=$1 port=$2 path=$3 url f=$RUN/cache-$1-$3 code1 code2 ok=no r0 r1 oreq verdict
+  url=http://$ORIGIN_HOST/$(url_path "$path")
+  code1=$(curl -sS -m 20 -o "$f.body1" -D "$f.h1" -w '%{http_code}' -x "http://127.0.0.1:$port" "$url" 2>"$f.err")
+  sleep 0.5  # let the peer finish storing the entry
+  read -r _ r0 <<<"$(origin_counts)"
+  code2=$(curl -sS -m 20 -o "$f.body2" -D "$f.h2" -w '%{http_code}' -x "http://127.0.0.1:$port" "$url" 2>>"$f.err")
+  read -r _ r1 <<<"$(origin_counts)"
+  oreq=$(( r1 - r0 - 1 ))
+  if [[ $path == cache-big ]]; then
+    [[ $(sha256sum < "$f.body2" | cut -d' ' -f1) == "$BIG_SHA" ]] && ok=yes
+  else
+    [[ $(cat "$f.body2") == "$SMALL_BODY" ]] && ok=yes
+  fi
+  if [[ $ok == yes ]] && (( oreq == 0 )); then verdict=hit; else verdict="miss"; fi
+  [[ $ok == yes ]] || verdict="$verdict, wrong body"
+  CACHE_ROWS+=("| $peer | /$(url_path "$path") | ${code1:-000}, Age $(hdr "$f.h1" Age) | ${code2:-000} | $(hdr "$f.h2" Age) | $(hdr "$f.h2" X-Cache) | $(hdr "$f.h2" Via) | $oreq | $verdict |")
+  log "  cache check /$(url_path "$path"): 2nd response $code2, Age $(hdr "$f.h2" Age), X-Cache $(hdr "$f.h2" X-Cache), Via $(hdr "$f.h2" Via), origin requests $oreq -> $verdict"
+  if [[ " $CACHE_PEERS " == *" $peer "* && $verdict != hit ]]; then
+    FAILED+=("$peer: /$(url_path "$path") second request was not a cache hit ($verdict; origin requests $oreq; headers in $f.h2)")
+  fi
+  return 0
+}
+
 # --------------------------------------------------------------------------
 # Main.
 
@@ -833,6 +932,9 @@ for peer in $PEERS; do
     # shellcheck disable=SC2086
     measure_idle "$peer" "$port" $roots
   else
+    # cache-* paths: store the entry (one request) and check that the next
+    # one is a hit, before any load.
+    for path in $PATHS; do [[ $path == cache-* ]] && cache_check "$peer" "$port" "$path"; done
     for path in $PATHS; do for c in $CONNS_LIST; do measure "$peer" "$path" "$c" $roots; done; done
   fi
   log "  stopping $peer"
@@ -892,13 +994,23 @@ report_wrk() {
   echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
   echo "Proxied requests are absolute-form (\`GET http://$ORIGIN_HOST/PATH HTTP/1.1\`, Host: $ORIGIN_HOST); direct requests are origin-form to 127.0.0.1:$ORIGIN_PORT."
   echo
-  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | DNS queries | errors c/r/w/s/t |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed. origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
+  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed. origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
   echo
   report_checks
+  if (( ${#CACHE_ROWS[@]} )); then
+    echo "## Cache checks"
+    echo
+    echo "| peer | path | 1st response (stores the entry) | 2nd response | 2nd Age | 2nd X-Cache | 2nd Via | origin requests for the 2nd | 2nd from the cache |"
+    echo "|---|---|---|---|---|---|---|---:|---|"
+    printf '%s\n' "${CACHE_ROWS[@]}"
+    echo
+    echo "Per peer and cache-* path, before its load: \`curl -x http://127.0.0.1:PORT http://$ORIGIN_HOST/cache/...\` twice, 0.5 s apart; origin requests = requests the origin's stub_status counted during the second one (its own status fetch excluded). hit = the right body and no origin request. The caching peers ($CACHE_PEERS) must hit; the others go to the origin every time."
+    echo
+  fi
   echo "## wrk commands (run from $HERE)"
   echo
   echo '```'

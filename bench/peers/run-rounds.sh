@@ -46,7 +46,7 @@ done
   echo
   echo "Run: $(date -u +%Y-%m-%d) UTC, rounds started $TS; run-peers.sh options: ${*:-(defaults)}."
   echo "Each round ran every peer once; medians over the rounds. ratio = the median over rounds of"
-  echo "(peer / $BASE in the same round), for req/s (MiB/s on /big) and proxy CPU µs/req."
+  echo "(peer / $BASE in the same round), for req/s (MiB/s on /big and /cache-big) and proxy CPU µs/req."
   echo "Round files: $(for t in "${tsvs[@]}"; do basename "$t" .tsv; done | tr '\n' ' ')"
   echo
   echo "| peer | path | conns | rounds | median req/s | median MiB/s | median p99 ms | median proxy CPU µs/req | throughput ratio to $BASE (median; each round) | CPU ratio to $BASE (median) |"
@@ -65,7 +65,7 @@ done
       k = $1 SUBSEP $2 SUBSEP $3
       if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
       n[k]++; rps[k] = rps[k] " " $5; mib[k] = mib[k] " " $6; p99[k] = p99[k] " " $7; cpu[k] = cpu[k] " " $8
-      thr = ($2 == "big") ? $6 : $5
+      thr = ($2 == "big" || $2 == "cache-big") ? $6 : $5
       T[k, $4] = thr; C[k, $4] = $8
       if ($1 == base) { BT[$2, $3, $4] = thr; BC[$2, $3, $4] = $8 }
       if ($4 + 0 > maxr) maxr = $4 + 0
