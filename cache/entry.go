@@ -21,14 +21,27 @@ type Entry struct {
 	Revalidate, NoCache bool
 
 	ETag, LastModified []byte // validators, for a conditional request
-	Vary               []byte // the field names it varies on, lower-case, NUL-terminated each
+	Vary               []byte // the request's values of the fields it varies on (AppendVaryValue records)
 	Head               []byte // the response head as sluice forwards it, without Age
 	Body               []byte
+
+	// Variants is not zero only in a variant index: what is kept under a
+	// primary key whose responses vary (RFC 9111 §4.1) in place of a
+	// response. Then Vary lists the field names they vary on (lower-case,
+	// each NUL-terminated) and no other field is set; Store.GetVariant
+	// finds the response a request selects. Drawn at random when the index
+	// is made, it is part of its variants' keys: the variants of an index
+	// that was deleted or replaced are never found again.
+	Variants uint64
 }
 
 // entryVersion is the first byte of an encoded entry: a cache file written
-// by another version is not misread.
-const entryVersion = 1
+// by another version is not misread. A variant index starts with
+// indexVersion.
+const (
+	entryVersion = 1
+	indexVersion = 0x80 | entryVersion
+)
 
 const (
 	flagRevalidate = 1 << iota
@@ -66,8 +79,12 @@ func (e *Entry) Append(dst []byte) []byte {
 	return dst
 }
 
-// Decode sets e from an encoding made by Append; e's slices point into b.
+// Decode sets e from an encoding made by Append, or by appendIndex; e's
+// slices point into b.
 func (e *Entry) Decode(b []byte) error {
+	if len(b) > 0 && b[0] == indexVersion {
+		return e.decodeIndex(b)
+	}
 	const fixed = 2 + 2 + 6*8
 	if len(b) < fixed || b[0] != entryVersion {
 		return errCorrupt
@@ -85,6 +102,7 @@ func (e *Entry) Decode(b []byte) error {
 		ExpiresOK: flags&flagExpiresOK != 0,
 	}
 	e.Revalidate, e.NoCache = flags&flagRevalidate != 0, flags&flagNoCache != 0
+	e.Variants = 0
 	b = b[fixed:]
 	for _, dst := range [...]*[]byte{&e.ETag, &e.LastModified, &e.Vary, &e.Head, &e.Body} {
 		n, k := binary.Uvarint(b)

@@ -14,6 +14,8 @@ const bigValue = 64<<10 - 1024
 // fastcache's ring buffers when full, with no per-entry expiry (each entry
 // carries its own times). Small entries are stored under "s"+key with Set,
 // big ones under "b"+key with SetBig; a Put removes the other form.
+// A response with Vary is stored as a variant, under a secondary key, with
+// a variant index under its primary key (variant.go).
 //
 // Safe for concurrent use (fastcache locks per bucket); the counters are
 // atomics.
@@ -60,6 +62,9 @@ func (s *Store) Put(key []byte, e *Entry, buf []byte) ([]byte, bool) {
 		s.tooBig.Add(1)
 		return buf, false
 	}
+	if len(e.Vary) > 0 {
+		key = s.putIndex(key, e.Vary) // a variant: under its secondary key
+	}
 	k := make([]byte, 0, len(key)+1)
 	if len(buf) <= bigValue {
 		s.fc.Del(append(append(k, 'b'), key...))
@@ -74,10 +79,17 @@ func (s *Store) Put(key []byte, e *Entry, buf []byte) ([]byte, bool) {
 
 // Get appends the entry stored under key to dst and decodes it into e (its
 // slices point into the returned buffer). ok is false on a miss, and for a
-// value that does not decode (it is deleted).
+// value that does not decode (it is deleted). A variant index (e.Variants
+// not zero) is not yet a hit: GetVariant finds the response.
 func (s *Store) Get(dst, key []byte, e *Entry) (buf []byte, ok bool) {
 	var kb [256]byte // keys are short: no allocation for them
-	k := append(append(kb[:0], 's'), key...)
+	return s.get(dst, append(append(kb[:0], 's'), key...), e)
+}
+
+// get is Get of k, a key after one byte that get sets to the prefix of the
+// small form, then of the big one.
+func (s *Store) get(dst, k []byte, e *Entry) (buf []byte, ok bool) {
+	k[0] = 's'
 	start := len(dst)
 	buf, ok = s.fc.HasGet(dst, k)
 	if !ok {
@@ -91,14 +103,17 @@ func (s *Store) Get(dst, key []byte, e *Entry) (buf []byte, ok bool) {
 	}
 	if err := e.Decode(buf[start:]); err != nil {
 		s.corrupt.Add(1)
-		s.Delete(key)
+		s.Delete(k[1:])
 		return buf[:start], false
 	}
-	s.hits.Add(1)
+	if e.Variants == 0 {
+		s.hits.Add(1)
+	}
 	return buf, true
 }
 
 // Delete removes what is stored under key (invalidation, RFC 9111 §4.4).
+// For a variant index that is enough: its variants are never found again.
 func (s *Store) Delete(key []byte) {
 	k := make([]byte, 0, len(key)+1)
 	s.fc.Del(append(append(k, 's'), key...))

@@ -13,11 +13,14 @@ import (
 // The response cache (Config.Cache, RFC 9111; the cache package decides).
 // A GET or HEAD to a plain-HTTP destination, once the policy allowed it, is
 // looked up before DNS: a fresh entry whose Vary fields match is sent at once
-// with its Age. Otherwise the request goes to the origin, and a storable
-// response to a GET is kept while it is relayed in loop mode (a body that
-// goes to stream mode, or grows past the store's object limit, is not) and
-// stored when it ends. A non-error response to an unsafe method deletes the
-// entry of its target (§4.4).
+// with its Age. A URL whose responses vary has a variant index under its
+// primary key, and each variant under a secondary key built from the
+// request's values of the Vary fields (cacheVariant, cache.GetVariant).
+// Otherwise the request goes to the origin, and a storable response to a
+// GET is kept while it is relayed in loop mode (a body that goes to stream
+// mode, or grows past the store's object limit, is not) and stored when it
+// ends. A non-error response to an unsafe method deletes the entry of its
+// target (§4.4).
 //
 // A stale entry with a validator is revalidated: the request goes on with
 // If-None-Match / If-Modified-Since, and a 304 is answered from the entry,
@@ -29,9 +32,7 @@ import (
 // ends its flight exactly once (cacheEnd): stored, not storable (the waiters
 // go to the origin themselves), or failed.
 //
-// Not yet: several variants per URL (a response with other Vary values
-// replaces the entry), conditional client requests answered 304 (a hit is a
-// 200).
+// Not yet: conditional client requests answered 304 (a hit is a 200).
 
 // Record.Cache values.
 const (
@@ -175,7 +176,7 @@ func (s *Session) cacheEnd(o cache.Outcome) {
 }
 
 // cacheServe answers the request from the store if it holds an entry the
-// request accepts. An entry it does not accept only for its age (or its
+// request accepts (for a URL that varies, the variant the request selects). An entry it does not accept only for its age (or its
 // no-cache), that has a validator, is kept for revalidation: the request
 // goes to the origin with If-None-Match / If-Modified-Since, and a 304 is
 // answered from the entry (cacheRevalidated).
@@ -187,6 +188,9 @@ func (s *Session) cacheServe() bool {
 		return false
 	}
 	e := &c.ent
+	if e.Variants != 0 && !s.cacheVariant() {
+		return false
+	}
 	if len(e.Vary) > 0 && !s.varyMatches(e.Vary) {
 		return false
 	}
@@ -323,7 +327,7 @@ func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 // varyMatches reports whether the request has the values the stored
 // response was selected with (RFC 9111 §4.1).
 func (s *Session) varyMatches(stored []byte) bool {
-	c, req := s.cache, &s.rp.Req
+	c := s.cache
 	for len(stored) > 0 {
 		i := bytes.IndexByte(stored, 0)
 		if i < 0 {
@@ -336,12 +340,7 @@ func (s *Session) varyMatches(stored []byte) bool {
 		}
 		rec := stored[:i+1+j+1]
 		stored = stored[len(rec):]
-		c.vals = fieldValues(req.Raw, req.Headers, name, c.vals[:0])
-		var vs [][]byte // nil: the field is absent
-		if len(c.vals) > 0 {
-			vs = c.vals
-		}
-		c.names = cache.AppendVaryValue(c.names[:0], name, vs)
+		c.names = s.appendVaryValue(c.names[:0], name)
 		if string(c.names) != string(rec) {
 			return false
 		}

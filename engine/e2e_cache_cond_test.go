@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/proxy"
+)
+
+// docModified is the Last-Modified of condOrigin's /doc.
+const docModified = "Mon, 07 Dec 2026 07:00:00 GMT"
+
+// condOrigin serves, counting its answers in n:
+//   - /lang: Vary: Accept-Language, fresh for a minute; the body names the
+//     request's Accept-Language and the answer's number.
+//   - /doc: ETag "d1", Last-Modified docModified, fresh for a minute.
+//   - /merge: ETag "m1", X-Version: 1, max-age=0 (stale at once, so every
+//     request revalidates); a request with If-None-Match "m1" gets 304 with
+//     X-Version: 2 and Cache-Control: max-age=60.
+func condOrigin(t *testing.T) (*origin, *atomic.Int64) {
+	var n atomic.Int64
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := n.Add(1)
+		h := w.Header()
+		switch r.URL.Path {
+		case "/lang":
+			h.Set("Cache-Control", "max-age=60")
+			h.Set("Vary", "Accept-Language")
+			fmt.Fprintf(w, "%s %d", r.Header.Get("Accept-Language"), k)
+		case "/doc":
+			h.Set("Cache-Control", "max-age=60")
+			h.Set("ETag", `"d1"`)
+			h.Set("Last-Modified", docModified)
+			fmt.Fprintf(w, "doc %d", k)
+		case "/merge":
+			h.Set("ETag", `"m1"`)
+			if r.Header.Get("If-None-Match") == `"m1"` {
+				h.Set("Cache-Control", "max-age=60")
+				h.Set("X-Version", "2")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			h.Set("Cache-Control", "max-age=0")
+			h.Set("X-Version", "1")
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "merge %d", k)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	return o, &n
+}
+
+func newCondEnv(t *testing.T) (*env, string, *atomic.Int64, *recorder) {
+	o, n := condOrigin(t)
+	rec := &recorder{}
+	e := newEnv(t, Config{Cache: cache.NewStore(32<<20, 1<<20), Observer: rec})
+	e.dns.Set("cond.test", 60, "127.0.0.1")
+	return e, fmt.Sprintf("http://cond.test:%d", o.port), n, rec
+}
+
+func TestCacheVariantsAlternate(t *testing.T) { forEngines(t, testCacheVariantsAlternate) }
+
+// Clients alternating two Accept-Language values each get their variant
+// from the cache: the origin answers each value once (RFC 9111 §4.1).
+func testCacheVariantsAlternate(t *testing.T) {
+	e, base, n, rec := newCondEnv(t)
+	want := map[string]string{"en": "en 1", "fr": "fr 2"}
+	langs := []string{"en", "fr", "en", "fr", "en", "fr"}
+	for i, lang := range langs {
+		st, body, _ := e.getWith(t, base+"/lang", "Accept-Language", lang)
+		if st != 200 || body != want[lang] {
+			t.Fatalf("request %d (%s): %d %q, want %q", i, lang, st, body, want[lang])
+		}
+	}
+	if n.Load() != 2 {
+		t.Fatalf("origin asked %d times, want 2", n.Load())
+	}
+	recs := rec.wait(t, len(langs))
+	for i, r := range recs {
+		if want := proxy.CacheHit; i >= 2 && r.cache != want {
+			t.Fatalf("record %d: cache %q, want %q (%+v)", i, r.cache, want, recs)
+		}
+	}
+}
