@@ -86,3 +86,50 @@ func testCacheVariantsAlternate(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheConditionalHit(t *testing.T) { forEngines(t, testCacheConditionalHit) }
+
+// A conditional request for a fresh entry is answered by the cache (RFC
+// 9111 §4.3.2): 304 when If-None-Match or If-Modified-Since says the client
+// has it, the whole response when not; the origin answers only the first
+// request.
+func testCacheConditionalHit(t *testing.T) {
+	e, base, n, rec := newCondEnv(t)
+	url := base + "/doc"
+	if st, body, _ := e.getWith(t, url); st != 200 || body != "doc 1" {
+		t.Fatalf("miss: %d %q", st, body)
+	}
+	for _, tc := range []struct {
+		name   string
+		hdr    []string
+		status int
+		body   string
+	}{
+		{"if-none-match", []string{"If-None-Match", `"x", "d1"`}, 304, ""},
+		{"if-none-match weak", []string{"If-None-Match", `W/"d1"`}, 304, ""},
+		{"if-modified-since", []string{"If-Modified-Since", docModified}, 304, ""},
+		{"if-none-match fails", []string{"If-None-Match", `"d0"`}, 200, "doc 1"},
+		{"if-modified-since fails", []string{"If-Modified-Since", "Mon, 07 Dec 2026 06:59:59 GMT"}, 200, "doc 1"},
+	} {
+		st, body, h := e.getWith(t, url, tc.hdr...)
+		if st != tc.status || body != tc.body {
+			t.Fatalf("%s: %d %q, want %d %q", tc.name, st, body, tc.status, tc.body)
+		}
+		if st == 304 && (h.Get("Etag") != `"d1"` || h.Get("Cache-Control") != "max-age=60" || h.Get("Last-Modified") != docModified ||
+			h.Get("Age") == "" || h.Get("Date") == "" || h.Get("Content-Length") != "" || h.Get("Content-Type") != "") {
+			t.Fatalf("%s: 304 fields %v", tc.name, h)
+		}
+	}
+	if n.Load() != 1 {
+		t.Fatalf("origin asked %d times, want 1", n.Load())
+	}
+	recs := rec.wait(t, 6)
+	if recs[1].cache != proxy.CacheHit || recs[1].status != 304 || recs[4].status != 200 {
+		t.Fatalf("records: %+v", recs)
+	}
+	// A 304 has no body: what follows it on the connection is the next
+	// answer, whole.
+	if st, body, _ := e.getWith(t, url); st != 200 || body != "doc 1" {
+		t.Fatalf("after the 304s: %d %q", st, body)
+	}
+}

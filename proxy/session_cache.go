@@ -32,7 +32,11 @@ import (
 // ends its flight exactly once (cacheEnd): stored, not storable (the waiters
 // go to the origin themselves), or failed.
 //
-// Not yet: conditional client requests answered 304 (a hit is a 200).
+// A GET or HEAD whose If-None-Match or If-Modified-Since says the client
+// has the response the cache would send gets 304 (cacheNotModified).
+// Client validators are not merged with the entry's: a request that has
+// them and finds only a stale entry goes to the origin unchanged, and the
+// origin's 304 for it is relayed, not stored.
 
 // Record.Cache values.
 const (
@@ -228,20 +232,31 @@ func (s *Session) cacheServe() bool {
 }
 
 // cacheSend answers the request with a stored response of the given age,
-// and ends the exchange.
+// and ends the exchange: 304 (Not Modified) with the stored fields a 304
+// carries when the request's conditions say the client has it
+// (cacheNotModified), the whole response otherwise.
 func (s *Session) cacheSend(e *cache.Entry, age time.Duration) {
 	req := &s.rp.Req
 	if !req.KeepAlive() {
 		s.closeAfter = true
 	}
-	head := e.Head
-	if len(head) >= 2 {
-		head = head[:len(head)-2] // the empty line: fields follow
+	notModified := s.cacheNotModified(e)
+	if notModified {
+		s.out = cache.AppendNotModified(s.out[:0], e.Head)
+		s.out = s.out[:len(s.out)-2] // the empty line: fields follow
+		s.rec.Status = 304
+	} else {
+		head := e.Head
+		if len(head) >= 2 {
+			head = head[:len(head)-2] // the empty line: fields follow
+		}
+		s.out = append(s.out[:0], head...)
+		s.out = append(s.out, "Content-Length: "...)
+		s.out = strconv.AppendInt(s.out, int64(len(e.Body)), 10)
+		s.out = append(s.out, "\r\n"...)
+		s.rec.Status = e.Status
 	}
-	s.out = append(s.out[:0], head...)
-	s.out = append(s.out, "Content-Length: "...)
-	s.out = strconv.AppendInt(s.out, int64(len(e.Body)), 10)
-	s.out = append(s.out, "\r\nAge: "...)
+	s.out = append(s.out, "Age: "...)
 	s.out = strconv.AppendInt(s.out, int64(age/time.Second), 10)
 	s.out = append(s.out, "\r\n"...)
 	switch {
@@ -251,9 +266,8 @@ func (s *Session) cacheSend(e *cache.Entry, age time.Duration) {
 		s.out = append(s.out, "Connection: keep-alive\r\n"...)
 	}
 	s.out = append(s.out, "\r\n"...)
-	s.rec.Status = e.Status
 	s.toClient(s.out)
-	if req.Method != parser.MethodHEAD {
+	if !notModified && req.Method != parser.MethodHEAD {
 		s.toClient(e.Body)
 	}
 	s.clientSent = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/proxy"
@@ -40,14 +41,16 @@ func hitRound(t *testing.T, m *MemDriver, req []byte, status string) func() {
 	}
 }
 
-// A hit allocates nothing in the session: a plain one (one Get), and a
-// variant (one Get more).
+// A hit allocates nothing in the session: a plain one (one Get), one
+// answered 304 for If-None-Match, and a variant (one Get more).
 func TestSessionCacheHitAllocs(t *testing.T) {
 	for _, tc := range []struct {
 		name, req, resp, status string
 	}{
 		{"plain", "GET /p HTTP/1.1\r\nHost: origin.test\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\nContent-Length: 2\r\n\r\nok", "200"},
+		{"if-none-match", "GET /p HTTP/1.1\r\nHost: origin.test\r\nIf-None-Match: \"v0\", \"v1\"\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\nContent-Length: 2\r\n\r\nok", "304"},
 		{"variant", "GET /p HTTP/1.1\r\nHost: origin.test\r\nAccept-Language: en\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nVary: Accept-Language\r\nContent-Length: 2\r\n\r\nok", "200"},
 	} {
@@ -95,5 +98,81 @@ func TestSessionCacheVariants(t *testing.T) {
 	// not come back with it.
 	if out, asked := get("fr", "f2"); !asked || !strings.HasSuffix(out, "f2") {
 		t.Fatalf("fr after POST: asked %v, %q", asked, out)
+	}
+}
+
+// A fresh hit answers a conditional GET or HEAD itself (RFC 9111 §4.3.2):
+// 304 with the stored fields a 304 carries and the Age, no body and no
+// Content-Length; a condition that fails gets the whole response.
+func TestSessionCacheConditionalHit(t *testing.T) {
+	m := newCacheMem(t)
+	const stored = "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nETag: W/\"v1\"\r\n" +
+		"Last-Modified: Mon, 13 Nov 2023 00:00:00 GMT\r\nContent-Type: text/plain\r\nX-Other: o\r\n" +
+		"Content-Length: 4\r\n\r\nbody"
+	if _, asked := exchange(t, m, "GET /c HTTP/1.1\r\nHost: origin.test\r\n\r\n", stored); !asked {
+		t.Fatal("first request not sent to the origin")
+	}
+	m.Advance(3 * time.Second)
+	const want304 = "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=600\r\nETag: W/\"v1\"\r\n" +
+		"Last-Modified: Mon, 13 Nov 2023 00:00:00 GMT\r\nVia: 1.1 sluice\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nAge: 3\r\n\r\n"
+	for _, tc := range []struct {
+		name, fields string
+		want         string // the status, or the whole answer for 304
+	}{
+		{"if-none-match", "If-None-Match: \"x\", \"v1\"\r\n", want304},
+		{"if-none-match star", "If-None-Match: *\r\n", want304},
+		{"if-modified-since", "If-Modified-Since: Mon, 13 Nov 2023 00:00:00 GMT\r\n", want304},
+		{"if-none-match fails", "If-None-Match: \"v2\"\r\n", "200"},
+		{"if-modified-since fails", "If-Modified-Since: Sun, 12 Nov 2023 23:59:59 GMT\r\n", "200"},
+		{"if-none-match first", "If-None-Match: \"v2\"\r\nIf-Modified-Since: Mon, 13 Nov 2023 00:00:00 GMT\r\n", "200"},
+		{"if-modified-since not a date", "If-Modified-Since: now\r\n", "200"},
+	} {
+		for _, method := range []string{"GET", "HEAD"} {
+			out, asked := exchange(t, m, method+" /c HTTP/1.1\r\nHost: origin.test\r\n"+tc.fields+"\r\n", "")
+			switch {
+			case asked:
+				t.Errorf("%s %s: sent to the origin", method, tc.name)
+			case len(tc.want) > 3 && out != tc.want:
+				t.Errorf("%s %s:\n got %q\nwant %q", method, tc.name, out, tc.want)
+			case len(tc.want) == 3 && (!hasStatus(out, tc.want) || !strings.Contains(out, "Content-Length: 4\r\n") ||
+				method == "GET" && !strings.HasSuffix(out, "\r\n\r\nbody") || method == "HEAD" && !strings.HasSuffix(out, "\r\n\r\n")):
+				t.Errorf("%s %s: %q", method, tc.name, out)
+			}
+		}
+	}
+	// An HTTP/1.0 client that keeps its connection is told so on a 304 too.
+	if out, _ := exchange(t, m, "GET /c HTTP/1.0\r\nHost: origin.test\r\nConnection: keep-alive\r\nIf-None-Match: W/\"v1\"\r\n\r\n", ""); !hasStatus(out, "304") ||
+		!strings.HasSuffix(out, "Age: 3\r\nConnection: keep-alive\r\n\r\n") || m.ClientClosed {
+		t.Fatalf("HTTP/1.0 304: %q closed %v", out, m.ClientClosed)
+	}
+}
+
+// A stale entry and a request with its own validators: the request goes to
+// the origin as the client sent it (the cache adds none of its own), and
+// the origin's 304, meant for the client, is relayed and not stored.
+func TestSessionCacheStaleWithClientValidators(t *testing.T) {
+	m := newCacheMem(t)
+	const stored = "HTTP/1.1 200 OK\r\nCache-Control: max-age=10\r\nETag: \"v1\"\r\nContent-Length: 4\r\n\r\nbody"
+	exchange(t, m, "GET /s HTTP/1.1\r\nHost: origin.test\r\n\r\n", stored)
+	m.Advance(20 * time.Second) // stale; the client's keep-alive is not over
+	send(m, "GET /s HTTP/1.1\r\nHost: origin.test\r\nIf-None-Match: \"v0\"\r\n\r\n")
+	if m.Up == nil {
+		t.Fatalf("stale entry served: %q", m.ClientOut)
+	}
+	if up := takeUp(m.Up); !strings.Contains(up, "If-None-Match: \"v0\"\r\n") || strings.Contains(up, "\"v1\"") {
+		t.Fatalf("forwarded: %q", up)
+	}
+	upSend(m, "HTTP/1.1 304 Not Modified\r\nETag: \"v0\"\r\nCache-Control: max-age=600\r\n\r\n")
+	if out := takeOut(m); !hasStatus(out, "304") || !strings.Contains(out, "ETag: \"v0\"") {
+		t.Fatalf("client got %q", out)
+	}
+	// The entry is the stale one still: the next plain request revalidates
+	// it with the cache's own validator.
+	send(m, "GET /s HTTP/1.1\r\nHost: origin.test\r\n\r\n")
+	if m.Up == nil {
+		t.Fatal("the client's 304 renewed the entry")
+	}
+	if up := takeUp(m.Up); !strings.Contains(up, "If-None-Match: \"v1\"\r\n") {
+		t.Fatalf("revalidation: %q", up)
 	}
 }
