@@ -116,3 +116,25 @@ func nextETag(v []byte) (tag []byte, star bool, rest []byte) {
 
 // etagc reports whether c may be in an opaque-tag between its quotes.
 func etagc(c byte) bool { return c == 0x21 || c >= 0x23 && c != 0x7f }
+
+// Selects reports whether a 304 whose ETag field value is etag304 (nil when
+// it has none) is about the stored response with the ETag value stored, so
+// that it may update it (RFC 9111 §4.3.4): a 304 with a strong entity-tag
+// selects only a stored response with the same strong one; without one, a
+// 304 to the cache's own conditional request is about the one response
+// revalidated.
+func Selects(etag304, stored []byte) bool {
+	tag := strongETag(etag304)
+	return tag == nil || bytes.Equal(tag, strongETag(stored))
+}
+
+// strongETag is the opaque-tag of an ETag field value if it is a strong
+// entity-tag, else nil.
+func strongETag(v []byte) []byte {
+	v = ascii.TrimOWS(v)
+	if len(v) == 0 || v[0] != '"' {
+		return nil
+	}
+	tag, _, _ := nextETag(v)
+	return tag
+}

@@ -83,3 +83,27 @@ func TestNotModifiedAllocs(t *testing.T) {
 		t.Fatalf("%v allocations", n)
 	}
 }
+
+func TestSelects(t *testing.T) {
+	for _, tc := range []struct {
+		etag304, stored string
+		want            bool
+	}{
+		{"", `"v1"`, true},
+		{`"v1"`, `"v1"`, true},
+		{` "v1" `, `"v1"`, true},
+		{`"v2"`, `"v1"`, false},
+		{`"v1"`, `W/"v1"`, false}, // strong comparison: a weak tag matches no strong one
+		{`"v1"`, "", false},
+		{`W/"v2"`, `"v1"`, true}, // no strong validator: the response revalidated
+		{`bogus`, `"v1"`, true},
+	} {
+		var e304 []byte
+		if tc.etag304 != "" {
+			e304 = []byte(tc.etag304)
+		}
+		if got := Selects(e304, []byte(tc.stored)); got != tc.want {
+			t.Errorf("304 ETag %q, stored %q: %v, want %v", tc.etag304, tc.stored, got, tc.want)
+		}
+	}
+}

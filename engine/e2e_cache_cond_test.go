@@ -133,3 +133,32 @@ func testCacheConditionalHit(t *testing.T) {
 		t.Fatalf("after the 304s: %d %q", st, body)
 	}
 }
+
+func TestCacheMerge304(t *testing.T) { forEngines(t, testCacheMerge304) }
+
+// The origin's 304 to a revalidation carries X-Version: 2 and a new
+// Cache-Control; both are merged into the stored head (RFC 9111 §4.3.4), so
+// the client that revalidated and the next hit see them, and the origin is
+// not asked again.
+func testCacheMerge304(t *testing.T) {
+	e, base, n, rec := newCondEnv(t)
+	url := base + "/merge"
+	_, b1, h1 := e.getWith(t, url)
+	if b1 != "merge 1" || h1.Get("X-Version") != "1" {
+		t.Fatalf("miss: %q X-Version %q", b1, h1.Get("X-Version"))
+	}
+	for i := 2; i <= 3; i++ {
+		st, b, h := e.getWith(t, url)
+		if st != 200 || b != "merge 1" || h.Get("X-Version") != "2" || h.Get("Cache-Control") != "max-age=60" ||
+			h.Get("Content-Type") != "text/plain; charset=utf-8" || len(h.Values("X-Version")) != 1 {
+			t.Fatalf("request %d: %d %q, fields %v", i, st, b, h)
+		}
+	}
+	if n.Load() != 2 {
+		t.Fatalf("origin asked %d times, want 2 (a miss, a 304)", n.Load())
+	}
+	recs := rec.wait(t, 3)
+	if recs[1].cache != proxy.CacheRevalidated || recs[2].cache != proxy.CacheHit {
+		t.Fatalf("records: %+v", recs)
+	}
+}

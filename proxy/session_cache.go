@@ -291,9 +291,10 @@ func (s *Session) cacheConditional(head []byte) []byte {
 }
 
 // cacheRevalidated answers a revalidation's 304 (RFC 9111 §4.3.3): the
-// stored response, its freshness renewed from the 304 (§4.3.4: its Date,
-// Age, Cache-Control and Expires replace the stored ones), goes to the
-// client and back into the store. It reports false for any other status:
+// stored response, updated from the 304 (§4.3.4: its fields merged into
+// the stored head, cacheMerge, and its freshness renewed from its Date,
+// Age, Cache-Control and Expires), goes to the client and back into the
+// store. It reports false for any other status:
 // that response is relayed, and stored if it may be, as on a miss.
 func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 	c := s.cache
@@ -305,6 +306,7 @@ func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 		return false
 	}
 	e := &c.ent
+	s.cacheMerge(resp)
 	now := s.d.Now()
 	t := cache.Times{Request: c.reqTime, Response: now}
 	if v, ok := resp.Header("date"); ok {

@@ -176,3 +176,41 @@ func TestSessionCacheStaleWithClientValidators(t *testing.T) {
 		t.Fatalf("revalidation: %q", up)
 	}
 }
+
+// A revalidation's 304 is merged into the stored head (RFC 9111 §4.3.4):
+// its fields replace the stored ones, but for the framing, the
+// representation's metadata, hop-by-hop fields and Set-Cookie; the client
+// and the next hits get the merged head. A 304 with another strong ETag
+// changes no field.
+func TestSessionCacheMerge304(t *testing.T) {
+	m := newCacheMem(t)
+	const stored = "HTTP/1.1 200 OK\r\nCache-Control: max-age=1\r\nETag: \"v1\"\r\nX-Version: 1\r\nX-Keep: k\r\n" +
+		"Content-Type: text/plain\r\nContent-Length: 4\r\n\r\nbody"
+	exchange(t, m, "GET /m HTTP/1.1\r\nHost: origin.test\r\n\r\n", stored)
+	m.Advance(2 * time.Second)
+	const notModified = "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\nX-Version: 2\r\nX-New: n\r\n" +
+		"Content-Type: text/html\r\nContent-Length: 99\r\nSet-Cookie: s=1\r\nConnection: X-Hop\r\nX-Hop: h\r\nAge: 5\r\n\r\n"
+	out, asked := exchange(t, m, "GET /m HTTP/1.1\r\nHost: origin.test\r\n\r\n", notModified)
+	// The stored fields left, then the 304's in their order; the Date is the
+	// 304's (sluice's, as it had none); the Age counts the 304's.
+	want := "HTTP/1.1 200 OK\r\nX-Keep: k\r\nContent-Type: text/plain\r\nVia: 1.1 sluice\r\n" +
+		"Cache-Control: max-age=600\r\nETag: \"v1\"\r\nX-Version: 2\r\nX-New: n\r\nDate: Tue, 14 Nov 2023 22:13:22 GMT\r\n" +
+		"Content-Length: 4\r\nAge: 5\r\n\r\nbody"
+	if !asked || out != want {
+		t.Fatalf("revalidated (asked %v):\n got %q\nwant %q", asked, out, want)
+	}
+	m.Advance(time.Second)
+	out, asked = exchange(t, m, "GET /m HTTP/1.1\r\nHost: origin.test\r\n\r\n", "")
+	if asked || out != strings.Replace(want, "Age: 5", "Age: 6", 1) {
+		t.Fatalf("hit after the merge (asked %v):\n got %q", asked, out)
+	}
+
+	// Another strong ETag: the stored fields stay. (The request's max-age
+	// has the fresh entry revalidated.)
+	m.Advance(5 * time.Second)
+	out, asked = exchange(t, m, "GET /m HTTP/1.1\r\nHost: origin.test\r\nCache-Control: max-age=1\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=600\r\nETag: \"v9\"\r\nX-Version: 3\r\n\r\n")
+	if !asked || !strings.Contains(out, "X-Version: 2\r\n") || strings.Contains(out, "v9") {
+		t.Fatalf("304 for another ETag merged (asked %v): %q", asked, out)
+	}
+}
