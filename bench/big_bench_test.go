@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/bench/internal/origin"
 	"github.com/sluiceproxy/sluice/bench/loadgen"
+	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
 	"github.com/sluiceproxy/sluice/resolver"
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
@@ -39,7 +40,9 @@ func runBig(b *testing.B, cfg loadgen.Config) {
 	b.SetBytes(int64(len(bigBody)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	res, err := loadgen.Run(context.Background(), cfg)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -48,6 +51,7 @@ func runBig(b *testing.B, cfg loadgen.Config) {
 		b.Fatalf("errors %d (first: %v), statuses %v", res.Errors, res.FirstError, res.Status)
 	}
 	b.ReportMetric(res.ReqPerSec(), "req/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(float64(res.Percentile(99).Microseconds())/1000, "p99-ms")
 }
 
@@ -111,6 +115,30 @@ func BenchmarkProxyBig(b *testing.B) {
 	eachEngine(b, func(b *testing.B, name string) {
 		o, proxy := bigFixture(b, true, onEngine(name))
 		runBig(b, loadgen.Config{Target: proxy, URL: fmt.Sprintf("http://origin.test:%d/big", o.Port()), Proxy: true})
+	})
+}
+
+// BenchmarkCacheHitBig: the 1 MiB response answered from sluice's response
+// cache, to put beside BenchmarkProxyBig (every request to the origin).
+func BenchmarkCacheHitBig(b *testing.B) {
+	eachEngine(b, func(b *testing.B, name string) {
+		o, err := origin.Start(map[string][]byte{"/cache/big": bigBody})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(o.Close)
+		proxy := startProxy(b, onEngine(name), func(c *engine.Config) { c.Cache = cache.NewStore(64<<20, 2<<20) })
+		cfg := loadgen.Config{Target: proxy, URL: fmt.Sprintf("http://origin.test:%d/cache/big", o.Port()), Proxy: true}
+		first := cfg
+		first.Connections, first.Requests, first.Timeout = 1, 1, 10*time.Second
+		if _, err := loadgen.Run(context.Background(), first); err != nil {
+			b.Fatal(err)
+		}
+		accepts := o.Accepts.Load()
+		runBig(b, cfg)
+		if n := o.Accepts.Load() - accepts; n > 0 {
+			b.Fatalf("origin accepted %d more connections: the cache did not answer", n)
+		}
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +80,9 @@ func runLoad(b *testing.B, cfg loadgen.Config) {
 	cfg.Timeout = 10 * time.Second
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	res, err := loadgen.Run(context.Background(), cfg)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -91,8 +94,20 @@ func runLoad(b *testing.B, cfg loadgen.Config) {
 		b.Fatalf("statuses %v", res.Status)
 	}
 	b.ReportMetric(res.ReqPerSec(), "req/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(float64(res.Percentile(50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(res.Percentile(99).Microseconds())/1000, "p99-ms")
+}
+
+// processCPU is the CPU time (user and system) the process has used: the
+// load client, the proxy and the origin together. Beside each other in one
+// run, benchmarks with the same client compare the rest per request.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkProxySmall: 100-byte responses through sluice, keep-alive, on
