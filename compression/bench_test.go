@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -92,4 +93,62 @@ func (r releasing) Close() error {
 	err := r.Encoder.Close()
 	r.Encoder.Release()
 	return err
+}
+
+// BenchmarkStoreCodec measures the codecs a cache could keep its entries
+// in: zstd (an HTTP content-coding, so a hit can go to a client that
+// accepts it as stored) and S2 (faster, but no HTTP coding, so every hit
+// would be decoded). "encode" is paid once per stored response, "decode" by
+// every hit for a client that does not accept the stored coding.
+func BenchmarkStoreCodec(b *testing.B) {
+	for _, body := range []struct {
+		name string
+		in   []byte
+	}{{"json", corpus(1 << 20)}, {"text", goSource(b, 1<<20)}, {"json-16k", corpus(16 << 10)}} {
+		b.Run(body.name, func(b *testing.B) {
+			in := body.in
+			for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault} {
+				enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(ZstdWindow))
+				dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+				z := enc.EncodeAll(in, nil)
+				b.Run("zstd-"+level.String()+"/encode", func(b *testing.B) {
+					b.SetBytes(int64(len(in)))
+					var out []byte
+					for b.Loop() {
+						out = enc.EncodeAll(in, out[:0])
+					}
+					b.ReportMetric(float64(len(out))/float64(len(in)), "ratio")
+				})
+				b.Run("zstd-"+level.String()+"/decode", func(b *testing.B) {
+					b.SetBytes(int64(len(in)))
+					var out []byte
+					for b.Loop() {
+						var err error
+						if out, err = dec.DecodeAll(z, out[:0]); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+			s := s2.Encode(nil, in)
+			b.Run("s2/encode", func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				out := make([]byte, s2.MaxEncodedLen(len(in)))
+				var n int
+				for b.Loop() {
+					n = len(s2.Encode(out, in))
+				}
+				b.ReportMetric(float64(n)/float64(len(in)), "ratio")
+			})
+			b.Run("s2/decode", func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				out := make([]byte, len(in))
+				for b.Loop() {
+					if _, err := s2.Decode(out, s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }

@@ -160,3 +160,27 @@ func TestRoundTrip(t *testing.T) {
 		t.Error("gzip level 0 accepted")
 	}
 }
+
+func TestFrame(t *testing.T) {
+	in := corpus(100 << 10)
+	z := AppendFrame([]byte("prefix"), in)
+	if string(z[:6]) != "prefix" || len(z) > len(in)/2 {
+		t.Fatalf("frame of %d bytes", len(z)-6)
+	}
+	out, err := AppendUnframed([]byte("x"), z[6:], len(in))
+	if err != nil || string(out[:1]) != "x" || !bytes.Equal(out[1:], in) {
+		t.Fatalf("unframed: %v, %d bytes", err, len(out))
+	}
+	if _, err := AppendUnframed(nil, z[6:], len(in)-1); err != ErrFrameSize {
+		t.Fatalf("wrong size: %v", err)
+	}
+	if _, err := AppendUnframed(nil, z[6:len(z)-5], len(in)); err == nil {
+		t.Fatal("a cut frame decoded")
+	}
+	// The frame is what an HTTP client's zstd decoder reads.
+	r, _ := zstd.NewReader(bytes.NewReader(z[6:]))
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("stream decode: %v", err)
+	}
+}
