@@ -25,6 +25,14 @@ type Entry struct {
 	Head               []byte // the response head as sluice forwards it, without Age
 	Body               []byte
 
+	// Zstd says Body is kept as one zstd frame (compression.AppendFrame)
+	// of Size bytes; ZHead is then the head of that representation, sent as
+	// it is to a client that accepts zstd (Content-Encoding: zstd, a weak
+	// ETag), while Head goes with the decoded body.
+	Zstd  bool
+	Size  int64
+	ZHead []byte
+
 	// Variants is not zero only in a variant index: what is kept under a
 	// primary key whose responses vary (RFC 9111 §4.1) in place of a
 	// response. Then Vary lists the field names they vary on (lower-case,
@@ -39,7 +47,7 @@ type Entry struct {
 // by another version is not misread. A variant index starts with
 // indexVersion.
 const (
-	entryVersion = 1
+	entryVersion = 2
 	indexVersion = 0x80 | entryVersion
 )
 
@@ -47,6 +55,7 @@ const (
 	flagRevalidate = 1 << iota
 	flagNoCache
 	flagExpiresOK
+	flagZstd
 )
 
 // errCorrupt is a stored value that is not an entry of this version.
@@ -64,6 +73,9 @@ func (e *Entry) Append(dst []byte) []byte {
 	if e.Times.ExpiresOK {
 		flags |= flagExpiresOK
 	}
+	if e.Zstd {
+		flags |= flagZstd
+	}
 	dst = append(dst, entryVersion, flags)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(e.Status))
 	for _, v := range [...]int64{
@@ -75,6 +87,11 @@ func (e *Entry) Append(dst []byte) []byte {
 	for _, b := range [...][]byte{e.ETag, e.LastModified, e.Vary, e.Head, e.Body} {
 		dst = binary.AppendUvarint(dst, uint64(len(b)))
 		dst = append(dst, b...)
+	}
+	if e.Zstd {
+		dst = binary.AppendUvarint(dst, uint64(e.Size))
+		dst = binary.AppendUvarint(dst, uint64(len(e.ZHead)))
+		dst = append(dst, e.ZHead...)
 	}
 	return dst
 }
@@ -102,6 +119,7 @@ func (e *Entry) Decode(b []byte) error {
 		ExpiresOK: flags&flagExpiresOK != 0,
 	}
 	e.Revalidate, e.NoCache = flags&flagRevalidate != 0, flags&flagNoCache != 0
+	e.Zstd, e.Size, e.ZHead = flags&flagZstd != 0, 0, nil
 	e.Variants = 0
 	b = b[fixed:]
 	for _, dst := range [...]*[]byte{&e.ETag, &e.LastModified, &e.Vary, &e.Head, &e.Body} {
@@ -111,6 +129,20 @@ func (e *Entry) Decode(b []byte) error {
 		}
 		*dst = b[k : k+int(n)]
 		b = b[k+int(n):]
+	}
+	if e.Zstd {
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > 1<<40 {
+			return errCorrupt
+		}
+		e.Size = int64(size)
+		b = b[k:]
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n != uint64(len(b)-k) {
+			return errCorrupt
+		}
+		e.ZHead = b[k:]
+		b = b[len(b):]
 	}
 	if len(b) != 0 {
 		return errCorrupt

@@ -24,7 +24,8 @@ func sameEntry(t *testing.T, got, want *Entry) {
 		!got.Times.Date.Equal(want.Times.Date) || !got.Times.Expires.Equal(want.Times.Expires) || got.Times.ExpiresOK != want.Times.ExpiresOK ||
 		got.Times.Age != want.Times.Age || !got.Times.Request.Equal(want.Times.Request) || !got.Times.Response.Equal(want.Times.Response) ||
 		!bytes.Equal(got.ETag, want.ETag) || !bytes.Equal(got.LastModified, want.LastModified) || !bytes.Equal(got.Vary, want.Vary) ||
-		!bytes.Equal(got.Head, want.Head) || !bytes.Equal(got.Body, want.Body) {
+		!bytes.Equal(got.Head, want.Head) || !bytes.Equal(got.Body, want.Body) ||
+		got.Zstd != want.Zstd || got.Size != want.Size || !bytes.Equal(got.ZHead, want.ZHead) {
 		t.Fatalf("entry changed:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -39,6 +40,18 @@ func TestEntryCodec(t *testing.T) {
 	}
 	sameEntry(t, &got, want)
 	for _, bad := range [][]byte{nil, b[:10], append([]byte{9}, b[1:]...), b[:len(b)-1], append(b, 0)} {
+		if err := got.Decode(bad); err == nil {
+			t.Errorf("decoded a corrupt entry of %d bytes", len(bad))
+		}
+	}
+	// Kept compressed: the identity size and the zstd head travel with it.
+	want.Zstd, want.Size, want.ZHead = true, 12345, []byte("HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\n\r\n")
+	b = want.Append(nil)
+	if err := got.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	sameEntry(t, &got, want)
+	for _, bad := range [][]byte{b[:len(b)-1], append(b, 0)} {
 		if err := got.Decode(bad); err == nil {
 			t.Errorf("decoded a corrupt entry of %d bytes", len(bad))
 		}

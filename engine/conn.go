@@ -411,6 +411,22 @@ func (cc *clientConn) Authenticate(cred []byte, gen uint32) error {
 	})
 }
 
+// Offload implements Driver: f runs on a goroutine of its own, if fewer
+// than the server's bound are running.
+func (cc *clientConn) Offload(f func()) bool {
+	sem := cc.l.srv.offload
+	select {
+	case sem <- struct{}{}:
+	default:
+		return false
+	}
+	go func() {
+		defer func() { <-sem }()
+		f()
+	}()
+	return true
+}
+
 // CacheWake implements Driver: called on the leader's goroutine, it
 // queues the wake-up to this connection's loop.
 func (cc *clientConn) CacheWake(gen uint32) {

@@ -53,6 +53,10 @@ type Server struct {
 
 	tun tunnels // running tunnels
 
+	// offload bounds the sessions' work running off the loops
+	// (Driver.Offload): one token per job; set once by NewServer.
+	offload chan struct{}
+
 	mu    sync.Mutex
 	loops map[eventloop.Loop]*loop // guarded by mu; a loop is added on its first connection
 }
@@ -84,6 +88,9 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 		res:   res,
 		eng:   eng,
 		loops: make(map[eventloop.Loop]*loop),
+		// Offloaded work is CPU-bound (compression): about as many jobs
+		// as cores, and then some for jobs that wait on memory.
+		offload: make(chan struct{}, 2*startProcs),
 	}
 	s.hostLimit.Max = int64(cfg.MaxConnsPerHost)
 	return s, nil

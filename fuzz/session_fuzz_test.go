@@ -58,6 +58,10 @@ func FuzzSession(f *testing.F) {
 			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\n01234567890123456789", 0},
 		{"GET / HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: zstd\r\n\r\nGET /2 HTTP/1.1\r\nHost: origin.test\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 3},
+		// Compressed cache entries: stored, then hit by a zstd client and
+		// an identity one (decoded).
+		{"GET / HTTP/1.1\r\nHost: origin.test\r\n\r\nGET / HTTP/1.1\r\nHost: origin.test\r\nAccept-Encoding: zstd\r\n\r\nGET / HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=60\r\nContent-Length: 60\r\n\r\n012345678901234567890123456789012345678901234567890123456789", 0},
 		{"GET http://origin.test/ HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789", 0},
 	}

@@ -64,7 +64,7 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 		dst = strconv.AppendInt(dst, f.MaxForwards, 10)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength, skip, "")
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, false, r.ContentLength, skip, "", false)
 	if f.Upgrade {
 		dst = append(dst, "Connection: upgrade\r\n"...)
 	}
@@ -100,6 +100,9 @@ type ForwardResponse struct {
 	// origin's), and Content-Length and Transfer-Encoding are dropped, as
 	// with Unframe: the caller frames the body.
 	Encoding string
+	// VaryEncoding adds Accept-Encoding to Vary as Encoding does, for a
+	// representation sent as it is by a proxy that sends others encoded.
+	VaryEncoding bool
 	// Chunked sends "Transfer-Encoding: chunked" (a body the proxy frames).
 	Chunked bool
 }
@@ -116,7 +119,7 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, raw[r.Reason.Start:r.Reason.End]...)
 	dst = append(dst, "\r\n"...)
-	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe || f.Encoding != "", r.ContentLength, f.Skip, f.Encoding)
+	dst = appendFields(dst, raw, r.Headers, f.Via, f.Upgrade, f.Unframe || f.Encoding != "", r.ContentLength, f.Skip, f.Encoding, f.VaryEncoding || f.Encoding != "")
 	if f.Chunked {
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
@@ -152,10 +155,11 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 // repeated fields become one value).
 // A field named skip (if not empty) is left out.
 //
-// With enc (a content-coding the proxy applies), a strong ETag is sent weak,
-// Accept-Encoding is added to the last Vary field unless a Vary lists it or
-// is "*" (or a Vary field is added), and Content-Encoding: enc follows.
-func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64, skip, enc string) []byte {
+// With enc (a content-coding the proxy applies), a strong ETag is sent weak
+// and Content-Encoding: enc follows. With varyEnc, Accept-Encoding is added
+// to the last Vary field unless a Vary lists it or is "*" (or a Vary field
+// is added).
+func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe bool, cl int64, skip, enc string, varyEnc bool) []byte {
 	// listed: Connection names a field other than the ones dropped anyway,
 	// so each field must be looked up in it.
 	listed := false
@@ -168,7 +172,7 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 			listed = listed || namesOtherFields(raw[hs[i].Value.Start:hs[i].Value.End])
 		case len(name) == 3 && equalFold(name, "via"):
 			lastVia = i
-		case enc != "" && len(name) == 4 && equalFold(name, "vary"):
+		case varyEnc && len(name) == 4 && equalFold(name, "vary"):
 			lastVary = i
 			for v := raw[hs[i].Value.Start:hs[i].Value.End]; len(v) > 0; {
 				var e []byte
@@ -221,10 +225,10 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		dst = append(dst, via...)
 		dst = append(dst, "\r\n"...)
 	}
+	if varyEnc && lastVary < 0 {
+		dst = append(dst, "Vary: Accept-Encoding\r\n"...)
+	}
 	if enc != "" {
-		if lastVary < 0 {
-			dst = append(dst, "Vary: Accept-Encoding\r\n"...)
-		}
 		dst = append(dst, "Content-Encoding: "...)
 		dst = append(dst, enc...)
 		dst = append(dst, "\r\n"...)

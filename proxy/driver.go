@@ -69,6 +69,13 @@ type Driver interface {
 	// calls StreamDone, or ClientClosed if the stream failed.
 	StreamBody(spec StreamSpec)
 
+	// Offload runs f off the session's goroutine (CPU work too long for
+	// an event loop: compressing or decompressing a big body). f must not
+	// touch the session; it reports back, if it must, with CacheWake. False
+	// means f was not started (too many run already): the caller does
+	// without, or does the work itself.
+	Offload(f func()) bool
+
 	// CacheWake wakes the session from waiting for another request's
 	// response (collapsed forwarding, cache.Flights): it may be called from
 	// any goroutine, and the driver later calls Pump.CacheWoken with gen on

@@ -31,13 +31,16 @@ const MaxInterim = 10
 // Failures the session detects itself. Failures from other packages are
 // mapped by errorResponse.
 var (
-	ErrNoDestination    = &Error{400, "no destination in request"}
-	ErrBadDestination   = &Error{400, "invalid destination"}
-	ErrHeadTimeout      = &Error{408, "request head timeout"}
-	ErrLoop             = &Error{508, "forwarding loop: destination is sluice itself"}
-	ErrTLSOrigination   = &Error{501, "https absolute-form needs TLS origination"}
-	ErrConnectPort      = &Error{403, "CONNECT to this port is denied"}
-	ErrUpstreamReset    = &Error{502, "upstream connection reset"}
+	ErrNoDestination  = &Error{400, "no destination in request"}
+	ErrBadDestination = &Error{400, "invalid destination"}
+	ErrHeadTimeout    = &Error{408, "request head timeout"}
+	ErrLoop           = &Error{508, "forwarding loop: destination is sluice itself"}
+	ErrTLSOrigination = &Error{501, "https absolute-form needs TLS origination"}
+	ErrConnectPort    = &Error{403, "CONNECT to this port is denied"}
+	ErrUpstreamReset  = &Error{502, "upstream connection reset"}
+	// ErrCacheCorrupt: a revalidated entry whose stored body does not
+	// decode (it is dropped).
+	ErrCacheCorrupt     = &Error{500, "cached response corrupt"}
 	ErrUpstreamClosed   = &Error{502, "upstream closed before responding"}
 	ErrUpstreamRefused  = &Error{502, "upstream connect refused"}
 	ErrUpstreamConnect  = &Error{502, "upstream connect failure"}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/cache"
+	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 )
@@ -37,6 +38,8 @@ import (
 // Client validators are not merged with the entry's: a request that has
 // them and finds only a stale entry goes to the origin unchanged, and the
 // origin's 304 for it is relayed, not stored.
+//
+// Compressible responses are kept as zstd frames (session_cache_zstd.go).
 
 // Record.Cache values.
 const (
@@ -55,6 +58,8 @@ type sessionCache struct {
 	invalidate   bool             // an unsafe method: a non-error response deletes key
 	caching      bool             // the response is being kept to be stored
 	lead         bool             // the request leads the key's flight: cacheEnd must end it
+	zstd         bool             // the response being stored is kept zstd-compressed if that pays
+	decoding     bool             // with stCacheWait: an offloaded job decodes ent's body into dec
 	waited       bool             // the request waited for a flight already
 	revalidating bool             // ent (in stale) is being revalidated with the origin
 	reqCC        cache.Directives // the request's Cache-Control
@@ -70,6 +75,14 @@ type sessionCache struct {
 	stale []byte // the encoded entry being revalidated (ent's slices point into it)
 	vals  [][]byte
 	names []byte
+
+	// Compressed entries (session_cache_zstd.go).
+	zbody  []byte                // the stored frame of a body compressed on the loop
+	zhead  []byte                // the stored zstd representation's head
+	dec    []byte                // a hit's body decoded; written by an offloaded job while decoding
+	decErr error                 // with dec
+	age    time.Duration         // with decoding: the hit's age when found
+	zp     parser.ResponseParser // parses a stored head to derive its zstd head
 }
 
 // cacheStart gives the cache its part in a request whose destination the
@@ -156,6 +169,10 @@ func (s *Session) CacheWoken(gen uint32) {
 	if gen != s.gen || s.st != stCacheWait {
 		return
 	}
+	if s.cache.decoding {
+		s.cacheDecoded()
+		return
+	}
 	s.cacheResume()
 }
 
@@ -224,6 +241,13 @@ func (s *Session) cacheServe() bool {
 		}
 		return false
 	}
+	switch s.cacheDecode(e, age) {
+	case decodeLater:
+		s.rec.Cache = CacheHit
+		return true // sent once decoded (CacheWoken)
+	case decodeFailed:
+		return false // a corrupt entry, dropped: a miss
+	}
 	s.rec.Cache = CacheHit
 	s.cacheSend(e, age)
 	s.finishRecord("")
@@ -241,18 +265,21 @@ func (s *Session) cacheSend(e *cache.Entry, age time.Duration) {
 		s.closeAfter = true
 	}
 	notModified := s.cacheNotModified(e)
+	var body []byte
 	if notModified {
 		s.out = cache.AppendNotModified(s.out[:0], e.Head)
 		s.out = s.out[:len(s.out)-2] // the empty line: fields follow
 		s.rec.Status = 304
 	} else {
-		head := e.Head
+		var head []byte
+		var length int64
+		head, body, length = s.cacheRepresentation(e)
 		if len(head) >= 2 {
 			head = head[:len(head)-2] // the empty line: fields follow
 		}
 		s.out = append(s.out[:0], head...)
 		s.out = append(s.out, "Content-Length: "...)
-		s.out = strconv.AppendInt(s.out, int64(len(e.Body)), 10)
+		s.out = strconv.AppendInt(s.out, length, 10)
 		s.out = append(s.out, "\r\n"...)
 		s.rec.Status = e.Status
 	}
@@ -268,7 +295,7 @@ func (s *Session) cacheSend(e *cache.Entry, age time.Duration) {
 	s.out = append(s.out, "\r\n"...)
 	s.toClient(s.out)
 	if !notModified && req.Method != parser.MethodHEAD {
-		s.toClient(e.Body)
+		s.toClient(body)
 	}
 	s.clientSent = true
 }
@@ -333,6 +360,16 @@ func (s *Session) cacheRevalidated(resp *parser.Response) bool {
 	}
 	e.Times = t
 	s.rec.Cache = CacheRevalidated
+	if e.Zstd && s.rp.Req.Method != parser.MethodHEAD && !s.acceptsZstd() && !s.cacheNotModified(e) {
+		// Decoded on the loop, even when long: revalidations are rare
+		// next to hits.
+		c.dec, c.decErr = compression.AppendUnframed(c.dec[:0], e.Body, int(e.Size))
+		if c.decErr != nil {
+			s.cacheCorrupt()
+			s.fail(ErrCacheCorrupt)
+			return true
+		}
+	}
 	s.cacheSend(e, cache.CurrentAge(t, now))
 	var stored bool
 	c.buf, stored = s.cfg.Cache.Put(c.key, e, c.buf)
@@ -425,7 +462,11 @@ func (s *Session) cacheResponse(resp *parser.Response) {
 		NoCache:    rcc.NoCache,
 		ETag:       c.val[:len(etag)], LastModified: c.val[len(etag):],
 	}
-	c.head = parser.AppendResponseHead(c.head[:0], resp, &parser.ForwardResponse{Via: s.via, Unframe: true, Date: s.httpDate(), Skip: "age"})
+	c.zstd = s.cacheCompressible(resp, rcc)
+	c.head = parser.AppendResponseHead(c.head[:0], resp, &parser.ForwardResponse{
+		Via: s.via, Unframe: true, Date: s.httpDate(), Skip: "age",
+		VaryEncoding: c.zstd, // a hit may go zstd-encoded
+	})
 	c.body = c.body[:0]
 	c.caching = true
 }
@@ -466,6 +507,9 @@ func (s *Session) cacheDone() {
 	}
 	c.caching = false
 	c.ent.Vary, c.ent.Head, c.ent.Body = c.vary, c.head, c.body
+	if c.zstd && s.cacheCompress() {
+		return // stored off the loop
+	}
 	var stored bool
 	c.buf, stored = s.cfg.Cache.Put(c.key, &c.ent, c.buf)
 	s.cacheEnd(outcome(stored))

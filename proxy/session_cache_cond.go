@@ -36,6 +36,10 @@ func (s *Session) cacheMerge(resp *parser.Response) {
 	s.out = parser.AppendResponseHead(s.out[:0], resp, &fr)
 	c.head = cache.MergeHead(c.head[:0], c.ent.Head, s.out)
 	c.ent.Head = c.head
+	if c.ent.Zstd {
+		c.zhead = zstdHead(c.zhead[:0], c.head, &c.zp, s.cfg.Limits)
+		c.ent.ZHead = c.zhead
+	}
 	lastMod, hasLastMod := resp.Header("last-modified")
 	c.val = append(append(c.val[:0], etag...), lastMod...)
 	if hasETag {

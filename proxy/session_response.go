@@ -108,8 +108,11 @@ func (s *Session) readResponseHead(b []byte) int {
 	s.closeAfter = s.closeAfter || s.drain || !req.KeepAlive() || !s.reqDone ||
 		s.respFrame == parser.FramingClose
 	if s.cacheRevalidated(resp) {
-		// The 304 went no further: the client got the stored response.
-		s.responseDone(n == len(b))
+		// The 304 went no further: the client got the stored response
+		// (or, if it was corrupt, an error that ended the exchange).
+		if s.upAttached {
+			s.responseDone(n == len(b))
+		}
 		return n
 	}
 	s.cacheResponse(resp)

@@ -57,6 +57,12 @@ type MemDriver struct {
 	// Auths holds credentials waiting for AuthenticateAll.
 	Auths []PendingAuth
 
+	// NoOffload refuses Offload, as a busy engine does.
+	NoOffload bool
+	// ManualWake holds CacheWake calls until WakeAll; otherwise each is
+	// delivered as an event of its own once the current one ends.
+	ManualWake bool
+
 	// wakes holds CacheWake calls (collapsed forwarding) until WakeAll;
 	// guarded by wakeMu, since a leader may run on another goroutine.
 	wakeMu sync.Mutex
@@ -267,8 +273,9 @@ func (m *MemDriver) feedUpstream(up *MemUpstream) {
 }
 
 // run delivers what a socket driver would deliver next by itself: dials
-// completing (unless ManualDial), and a body in stream mode moving on (with
-// AutoStream), each as an event of its own, until nothing is left to do.
+// completing (unless ManualDial), a body in stream mode moving on (with
+// AutoStream), and cache wake-ups (unless ManualWake), each as an event of
+// its own, until nothing is left to do.
 func (m *MemDriver) run() {
 	for {
 		if !m.ManualDial && len(m.pendingDial) > 0 {
@@ -278,6 +285,9 @@ func (m *MemDriver) run() {
 			continue
 		}
 		if m.stream != nil && m.streamMove() {
+			continue
+		}
+		if !m.ManualWake && m.wakeOne() {
 			continue
 		}
 		return
@@ -457,6 +467,16 @@ func (m *MemDriver) AuthenticateAll() {
 	m.run()
 }
 
+// Offload implements Driver: f runs at once, as a job finishing before
+// anything else happens would; with NoOffload it is refused.
+func (m *MemDriver) Offload(f func()) bool {
+	if m.NoOffload {
+		return false
+	}
+	f()
+	return true
+}
+
 // CacheWake implements Driver: the wake-up waits for WakeAll.
 func (m *MemDriver) CacheWake(gen uint32) {
 	m.wakeMu.Lock()
@@ -469,6 +489,20 @@ func (m *MemDriver) Waking() int {
 	m.wakeMu.Lock()
 	defer m.wakeMu.Unlock()
 	return len(m.wakes)
+}
+
+// wakeOne delivers the first pending CacheWake, if any.
+func (m *MemDriver) wakeOne() bool {
+	m.wakeMu.Lock()
+	if len(m.wakes) == 0 {
+		m.wakeMu.Unlock()
+		return false
+	}
+	gen := m.wakes[0]
+	m.wakes = m.wakes[1:]
+	m.wakeMu.Unlock()
+	m.pump.CacheWoken(gen)
+	return true
 }
 
 // WakeAll delivers every pending CacheWake (Pump.CacheWoken).
