@@ -23,6 +23,7 @@ type Store struct {
 	fc        *fastcache.Cache
 	maxObject int
 	flights   *Flights
+	hot       *hotSet // big entries kept decoded-ready (hot.go)
 
 	stores, tooBig, hits, misses, corrupt, deletes atomic.Int64
 }
@@ -41,14 +42,28 @@ type StoreStats struct {
 	Collisions uint64 `json:"collisions"` // fastcache's: entries lost to a hash collision
 
 	Flights FlightStats `json:"flights"` // collapsed forwarding of concurrent misses
+
+	HotEntries int `json:"hot_entries"` // big entries also kept whole in memory (hot.go)
+	HotBytes   int `json:"hot_bytes"`
 }
 
 // NewStore returns a store of at most maxBytes (fastcache's bound: at least
 // 32 MiB, it rounds up to whole 64 KiB chunks per bucket) that refuses
 // encoded entries over maxObject bytes.
+//
+// An eighth of maxBytes (less if fastcache would get under its 32 MiB) keeps
+// big entries whole (hot.go); fastcache gets the rest.
 func NewStore(maxBytes, maxObject int) *Store {
-	return &Store{fc: fastcache.New(maxBytes), maxObject: maxObject, flights: NewFlights()}
+	hot := maxBytes / 8
+	if maxBytes-hot < minFastcache {
+		hot = max(maxBytes-minFastcache, 0)
+	}
+	return &Store{fc: fastcache.New(maxBytes - hot), maxObject: maxObject, flights: NewFlights(), hot: newHotSet(hot)}
 }
+
+// minFastcache is the least memory fastcache works with (one 64 KiB chunk
+// for each of its 512 buckets).
+const minFastcache = 32 << 20
 
 // Flights is the store's table of misses in flight (collapsed forwarding).
 func (s *Store) Flights() *Flights { return s.flights }
@@ -67,19 +82,22 @@ func (s *Store) Put(key []byte, e *Entry, buf []byte) ([]byte, bool) {
 	}
 	k := make([]byte, 0, len(key)+1)
 	if len(buf) <= bigValue {
+		s.hot.del(key)
 		s.fc.Del(append(append(k, 'b'), key...))
 		s.fc.Set(append(append(k[:0], 's'), key...), buf)
 	} else {
 		s.fc.Del(append(append(k, 's'), key...))
 		s.fc.SetBig(append(append(k[:0], 'b'), key...), buf)
+		s.hot.put(key, buf, true)
 	}
 	s.stores.Add(1)
 	return buf, true
 }
 
 // Get appends the entry stored under key to dst and decodes it into e (its
-// slices point into the returned buffer). ok is false on a miss, and for a
-// value that does not decode (it is deleted). A variant index (e.Variants
+// slices point into the returned buffer, or, for a big entry, maybe into
+// memory the store keeps and never changes: never write through them). ok
+// is false on a miss, and for a value that does not decode (it is deleted). A variant index (e.Variants
 // not zero) is not yet a hit: GetVariant finds the response.
 func (s *Store) Get(dst, key []byte, e *Entry) (buf []byte, ok bool) {
 	var kb [256]byte // keys are short: no allocation for them
@@ -92,16 +110,25 @@ func (s *Store) get(dst, k []byte, e *Entry) (buf []byte, ok bool) {
 	k[0] = 's'
 	start := len(dst)
 	buf, ok = s.fc.HasGet(dst, k)
+	val := buf[start:]
 	if !ok {
-		k[0] = 'b'
-		buf = s.fc.GetBig(dst, k)
-		ok = len(buf) > start
+		if v, hot := s.hot.get(k[1:]); hot {
+			buf, val, ok = dst, v, true
+		} else {
+			k[0] = 'b'
+			buf = s.fc.GetBig(dst, k)
+			ok = len(buf) > start
+			val = buf[start:]
+			if ok {
+				s.hot.put(k[1:], val, false) // while there is room
+			}
+		}
 	}
 	if !ok {
 		s.misses.Add(1)
 		return buf, false
 	}
-	if err := e.Decode(buf[start:]); err != nil {
+	if err := e.Decode(val); err != nil {
 		s.corrupt.Add(1)
 		s.Delete(k[1:])
 		return buf[:start], false
@@ -118,6 +145,7 @@ func (s *Store) Delete(key []byte) {
 	k := make([]byte, 0, len(key)+1)
 	s.fc.Del(append(append(k, 's'), key...))
 	s.fc.Del(append(append(k[:0], 'b'), key...))
+	s.hot.del(key)
 	s.deletes.Add(1)
 }
 
@@ -125,16 +153,21 @@ func (s *Store) Delete(key []byte) {
 func (s *Store) MaxObject() int { return s.maxObject }
 
 // Purge removes everything.
-func (s *Store) Purge() { s.fc.Reset() }
+func (s *Store) Purge() {
+	s.fc.Reset()
+	s.hot.reset()
+}
 
 // Stats returns the store's counters and fastcache's figures.
 func (s *Store) Stats() StoreStats {
 	var fs fastcache.Stats
 	s.fc.UpdateStats(&fs)
-	return StoreStats{
+	st := StoreStats{
 		Stores: s.stores.Load(), TooBig: s.tooBig.Load(), Hits: s.hits.Load(), Misses: s.misses.Load(),
 		Corrupt: s.corrupt.Load(), Deletes: s.deletes.Load(),
 		Entries: fs.EntriesCount, Bytes: fs.BytesSize, MaxBytes: fs.MaxBytesSize,
 		Collisions: fs.Collisions, Flights: s.flights.Stats(),
 	}
+	st.HotEntries, st.HotBytes = s.hot.stats()
+	return st
 }

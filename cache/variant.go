@@ -96,6 +96,7 @@ func (s *Store) putIndex(key, vary []byte) []byte {
 			variants = rand.Uint64()
 		}
 		s.fc.Del(append([]byte{'b'}, key...))
+		s.hot.del(key)
 		s.fc.Set(k, appendIndex(nil, variants, names))
 	}
 	return appendVariantKey(nil, key, variants, vary)

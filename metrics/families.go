@@ -66,6 +66,8 @@ var families = []family{
 	{name: "sluice_cache_bytes", typ: "gauge", help: "Bytes the store holds now (fastcache's chunks in use)."},
 	{name: "sluice_cache_max_bytes", typ: "gauge", help: "The store's size: cache.max_bytes rounded up to whole chunks."},
 	{name: "sluice_cache_entries", typ: "gauge", help: "Entries in the store, each 64 KiB piece of a big one counted."},
+	{name: "sluice_cache_hot_entries", typ: "gauge", help: "Big entries also kept whole in memory, served without a copy out of the store."},
+	{name: "sluice_cache_hot_bytes", typ: "gauge", help: "Bytes of the big entries kept whole (at most an eighth of cache.max_bytes)."},
 	{name: "sluice_cache_collapsed_leaders_total", typ: "counter", help: "Misses that went to the origin for every concurrent miss of their URL (collapsed forwarding)."},
 	{name: "sluice_cache_collapsed_waits_total", typ: "counter", help: "Misses that waited for a concurrent miss of their URL instead of going to the origin."},
 	{name: "sluice_cache_collapsed_passes_total", typ: "counter", help: "Misses that went to the origin without waiting: their URL's last response could not be stored (hit-for-miss)."},

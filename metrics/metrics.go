@@ -245,6 +245,8 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteGaugeUint64(w, "sluice_cache_bytes", st.Bytes)
 		vm.WriteGaugeUint64(w, "sluice_cache_max_bytes", st.MaxBytes)
 		vm.WriteGaugeUint64(w, "sluice_cache_entries", st.Entries)
+		vm.WriteGaugeUint64(w, "sluice_cache_hot_entries", uint64(max(st.HotEntries, 0)))
+		vm.WriteGaugeUint64(w, "sluice_cache_hot_bytes", uint64(max(st.HotBytes, 0)))
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_leaders_total", nonNeg(st.Flights.Led))
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_waits_total", nonNeg(st.Flights.Waited))
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_passes_total", nonNeg(st.Flights.Passed))

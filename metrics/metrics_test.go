@@ -172,7 +172,7 @@ func allSources() Sources {
 		Cache: func() cache.StoreStats {
 			return cache.StoreStats{Hits: 30, Misses: 31, Stores: 32, TooBig: 33, Deletes: 34,
 				Collisions: 35, Bytes: 36, MaxBytes: 37, Entries: 38,
-				Flights: cache.FlightStats{Led: 39, Waited: 40, Passed: 41}}
+				Flights: cache.FlightStats{Led: 39, Waited: 40, Passed: 41}, HotEntries: 42, HotBytes: 43}
 		},
 	}
 }
@@ -226,6 +226,8 @@ func TestSources(t *testing.T) {
 		"sluice_cache_collapsed_leaders_total":           39,
 		"sluice_cache_collapsed_waits_total":             40,
 		"sluice_cache_collapsed_passes_total":            41,
+		"sluice_cache_hot_entries":                       42,
+		"sluice_cache_hot_bytes":                         43,
 	} {
 		if v := value(t, got, k); v != want {
 			t.Errorf("%s = %v, want %v", k, v, want)
