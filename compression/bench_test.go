@@ -62,10 +62,14 @@ func benchCompress(b *testing.B, in []byte) {
 		}
 		b.ReportMetric(float64(out.Len())/float64(len(in)), "ratio")
 	}
-	b.Run("stdlib-gzip-6", func(b *testing.B) {
-		zw, _ := stdgzip.NewWriterLevel(io.Discard, 6)
-		run(b, func(w io.Writer) io.WriteCloser { zw.Reset(w); return zw })
-	})
+	// The standard library at its default (6), and at the levels whose
+	// ratio is nearest klauspost's defaults, for a comparison at equal ratio.
+	for _, level := range []int{4, 5, 6} {
+		b.Run("stdlib-gzip-"+string(rune('0'+level)), func(b *testing.B) {
+			zw, _ := stdgzip.NewWriterLevel(io.Discard, level)
+			run(b, func(w io.Writer) io.WriteCloser { zw.Reset(w); return zw })
+		})
+	}
 	for _, level := range []int{1, 5, 6, 7, 9} {
 		b.Run("gzip-"+string(rune('0'+level)), func(b *testing.B) {
 			zw, _ := gzip.NewWriterLevel(io.Discard, level)

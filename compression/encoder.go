@@ -21,10 +21,9 @@ type Levels struct {
 }
 
 // DefaultLevels are gzip level 6 and zstd's default. In BenchmarkCompress
-// (BENCHMARKS.md, "Compression") on Go source they ran at 2.8x and 3.6x the
-// standard library's gzip (level 6) with output 2.7% and 2.1% larger; the
-// levels that match its ratio (gzip 7-9, zstd better) were not twice as
-// fast on this machine.
+// (BENCHMARKS.md, "Compression") they ran at 2.6-4.6x the standard
+// library's gzip (level 6) with output 2-7% larger; of the levels that match
+// its ratio, only zstd better was twice as fast, and on Go source only.
 var DefaultLevels = Levels{Gzip: 6, Zstd: zstd.SpeedDefault}
 
 // Encoders hands out pooled encoders of one set of levels. Safe for
