@@ -165,16 +165,24 @@ func (s *Session) cacheJoin() bool {
 
 // CacheWoken reports that the flight the session waited on (with gen)
 // ended: the key is looked up again.
+//
+// The job decoding a hit's body (cacheDecode) wakes the session with
+// gen^decodedWake: a flight the request stopped waiting for may still end
+// while the body decodes, and its wake-up must not be taken for the job's.
 func (s *Session) CacheWoken(gen uint32) {
-	if gen != s.gen || s.st != stCacheWait {
+	if s.st != stCacheWait {
 		return
 	}
-	if s.cache.decoding {
+	switch {
+	case s.cache.decoding && gen == s.gen^decodedWake:
 		s.cacheDecoded()
-		return
+	case !s.cache.decoding && gen == s.gen:
+		s.cacheResume()
 	}
-	s.cacheResume()
 }
+
+// decodedWake marks the wake-up of a decoding job (CacheWoken).
+const decodedWake = 1 << 31
 
 // cacheResume ends a wait for a flight, woken or timed out: a hit is
 // served, anything else goes to the origin.

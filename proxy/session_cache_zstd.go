@@ -163,7 +163,7 @@ func (s *Session) cacheDecode(e *cache.Entry, age time.Duration) decodeResult {
 	_, loopMax := s.storePolicy()
 	if e.Size > int64(loopMax) {
 		// c.buf (where e points) and c.dec are the job's until it wakes us.
-		frame, size, dec, gen, d := e.Body, int(e.Size), c.dec[:0], s.gen, s.d
+		frame, size, dec, gen, d := e.Body, int(e.Size), c.dec[:0], s.gen^decodedWake, s.d
 		if s.d.Offload(func() {
 			c.dec, c.decErr = compression.AppendUnframed(dec, frame, size)
 			d.CacheWake(gen)

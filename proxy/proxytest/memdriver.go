@@ -57,8 +57,10 @@ type MemDriver struct {
 	// Auths holds credentials waiting for AuthenticateAll.
 	Auths []PendingAuth
 
-	// NoOffload refuses Offload, as a busy engine does.
-	NoOffload bool
+	// NoOffload refuses Offload, as a busy engine does; DeferOffload holds
+	// the jobs until RunOffloads.
+	NoOffload, DeferOffload bool
+	offloads                []func()
 	// ManualWake holds CacheWake calls until WakeAll; otherwise each is
 	// delivered as an event of its own once the current one ends.
 	ManualWake bool
@@ -468,13 +470,29 @@ func (m *MemDriver) AuthenticateAll() {
 }
 
 // Offload implements Driver: f runs at once, as a job finishing before
-// anything else happens would; with NoOffload it is refused.
+// anything else happens would (with DeferOffload, when RunOffloads is
+// called); with NoOffload it is refused.
 func (m *MemDriver) Offload(f func()) bool {
-	if m.NoOffload {
+	switch {
+	case m.NoOffload:
 		return false
+	case m.DeferOffload:
+		m.offloads = append(m.offloads, f)
+	default:
+		f()
 	}
-	f()
 	return true
+}
+
+// RunOffloads runs the jobs DeferOffload held, then delivers what they
+// caused.
+func (m *MemDriver) RunOffloads() {
+	jobs := m.offloads
+	m.offloads = nil
+	for _, f := range jobs {
+		f()
+	}
+	m.run()
 }
 
 // CacheWake implements Driver: the wake-up waits for WakeAll.
