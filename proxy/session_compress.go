@@ -25,11 +25,12 @@ import (
 // sessionCompress is the compression state of a session's current
 // response. Owned by the session.
 type sessionCompress struct {
-	loop bool   // the body is gathered on the loop: head and body wait for its end
-	head []byte // with loop: the head, without its empty line
-	body []byte // with loop: the body so far
-	out  encodedWriter
-	vals [][]byte
+	loop   bool               // the body is gathered on the loop: head and body wait for its end
+	coding compression.Coding // with loop: the coding
+	head   []byte             // with loop: the head, without its empty line
+	body   []byte             // with loop: the body so far
+	out    encodedWriter
+	vals   [][]byte
 }
 
 // compressStart decides whether the response whose head is resp is
@@ -74,7 +75,7 @@ func (s *Session) compressStart(resp *parser.Response) bool {
 		return false
 	}
 	fr := parser.ForwardResponse{Via: s.via, Date: s.httpDate(), Encoding: coding.String()}
-	zs.loop = length >= 0 && length <= int64(z.LoopMax)
+	zs.loop, zs.coding = length >= 0 && length <= int64(z.LoopMax), coding
 	switch {
 	case zs.loop:
 		// Sent once the body is compressed, with its Content-Length.
@@ -125,9 +126,8 @@ func (s *Session) compressBody(b []byte) {
 func (s *Session) compressDone() {
 	zs := s.zip
 	zs.loop = false
-	coding := codingOf(s.rec.Encoding)
 	zs.out = encodedWriter{out: zs.out.out[:0]}
-	enc, err := s.cfg.Compress.Encoders.Get(coding, &zs.out)
+	enc, err := s.cfg.Compress.Encoders.Get(zs.coding, &zs.out)
 	if err == nil {
 		_, err = enc.Write(zs.body)
 		if err == nil {
@@ -153,15 +153,4 @@ func (s *Session) compressDone() {
 	if cap(zs.out.out) > 64<<10 {
 		zs.out.out = nil
 	}
-}
-
-// codingOf is the Coding named name (a Record.Encoding).
-func codingOf(name string) compression.Coding {
-	switch name {
-	case "gzip":
-		return compression.Gzip
-	case "zstd":
-		return compression.Zstd
-	}
-	return compression.Identity
 }
