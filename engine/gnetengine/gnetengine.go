@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,13 +48,21 @@ type Engine struct {
 	loops map[gnet.EventLoop]*loop
 }
 
-// listenSeq numbers the abstract sockets gnet listens on.
+// listenSeq numbers the sockets gnet listens on.
 var listenSeq atomic.Int64
 
-// Start implements eventloop.Engine. gnet listens on an abstract unix socket
-// that no client knows (no file, gone with the process): clients come from
-// the server's accept loops through Register, so that an accept(2) error
-// (EMFILE), which stops a whole gnet engine, never reaches gnet.
+// Start implements eventloop.Engine. gnet listens on a unix socket that no
+// client knows: clients come from the server's accept loops through
+// Register, so that an accept(2) error (EMFILE), which stops a whole gnet
+// engine, never reaches gnet.
+//
+// The socket is a file in a private directory under os.TempDir, not an
+// abstract socket: gnet v2.10.0 parses its address as a URL, which makes
+// "unix://@name" the relative path "name" (the '@' ends a userinfo), so the
+// socket landed in the working directory, and a non-root process in a
+// directory it cannot write (a container, a sidecar) could not start. With
+// no writable temporary directory, gnet listens on an ephemeral loopback
+// TCP port instead; a connection to it has no tag and is refused.
 //
 // Every gnet loop blocks in epoll_wait holding its P, so Start asks for one
 // P beyond the loops of all running gnet engines (procs.go).
@@ -62,8 +71,9 @@ func (e *Engine) Start(opts eventloop.Options, h eventloop.Handler) error {
 	if n := reserveProcs(opts.Loops); n > startProcs {
 		opts.Logger.Debug("GOMAXPROCS raised: one P beyond the event loops for Go's netpoller", "gomaxprocs", n, "loops", opts.Loops)
 	}
-	addr := fmt.Sprintf("unix://@sluice-engine-%d-%d", os.Getpid(), listenSeq.Add(1))
+	addr, cleanup := listenAddr()
 	go func() {
+		defer cleanup()
 		err := gnet.Run(e, addr,
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(opts.Loops),
@@ -87,6 +97,16 @@ func (e *Engine) Start(opts eventloop.Options, h eventloop.Handler) error {
 	case <-e.done:
 		return e.err
 	}
+}
+
+// listenAddr returns the address gnet listens on, and what removes it.
+func listenAddr() (string, func()) {
+	dir, err := os.MkdirTemp("", "sluice-engine-")
+	if err != nil {
+		return "tcp://127.0.0.1:0", func() {}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("gnet-%d.sock", listenSeq.Add(1)))
+	return "unix://" + path, func() { _ = os.RemoveAll(dir) }
 }
 
 // Register implements eventloop.Engine: gnet picks the loop with the fewest
