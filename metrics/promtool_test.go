@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sluiceproxy/sluice/internal/testtool"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/proxy"
 )
@@ -83,56 +82,10 @@ func TestPromtool(t *testing.T) {
 	t.Logf("checker: %s (%s) and the test's own (promtext_test.go)", path, first)
 }
 
-// promtool returns the path of promtool, installing Debian's prometheus
-// package when it is missing and this is a Debian-like system, the test
-// runs as root and not with -short. Installing is bounded by a few
-// minutes. It returns "" and why when there is no promtool.
+// promtool returns the path of promtool (Debian's prometheus package,
+// installed when missing and possible), or "" and why there is none.
 func promtool(t *testing.T) (path, why string) {
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p, ""
-	}
-	aptGet, err := exec.LookPath("apt-get")
-	switch {
-	case testing.Short():
-		return "", "not installed, and -short does not install it"
-	case runtime.GOOS != "linux" || err != nil:
-		return "", "not installed, and there is no apt-get to install it"
-	case os.Geteuid() != 0:
-		return "", "not installed, and installing it needs root"
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	apt := func(args ...string) error {
-		args = append([]string{"-o", "DPkg::Lock::Timeout=60"}, args...)
-		cmd := exec.CommandContext(ctx, aptGet, args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		// On the deadline, ask apt-get to stop (SIGKILL could leave dpkg
-		// half done), and kill it if it has not within 30s.
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		cmd.WaitDelay = 30 * time.Second
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			return fmt.Errorf("apt-get %s: %v: %s", strings.Join(args[2:], " "), err,
-				strings.Join(lines[max(len(lines)-3, 0):], " / "))
-		}
-		return nil
-	}
-	install := []string{"install", "-y", "--no-install-recommends", "prometheus"}
-	t.Log("promtool is missing: installing Debian's prometheus package")
-	if err := apt(install...); err != nil {
-		// Maybe the package lists are missing or stale.
-		if err = apt("update"); err == nil {
-			err = apt(install...)
-		}
-		if err != nil {
-			return "", "installing it failed: " + err.Error()
-		}
-	}
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p, ""
-	}
-	return "", "the prometheus package is installed, but has no promtool"
+	return testtool.Find(t, "promtool", "prometheus")
 }
 
 // A full scrape has exactly the families of the table, each documented.
