@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/sluiceproxy/sluice/policy"
@@ -23,8 +24,12 @@ import (
 const acceptBackoffMax = time.Second
 
 // accepted tags a client connection admitted by the accept loop (counted
-// already) as it is registered with the engine.
-type accepted struct{}
+// already) as it is registered with the engine. A connection of the
+// transparent listener carries its original destination.
+type accepted struct {
+	transparent bool
+	orig        netip.AddrPort
+}
 
 // listen binds the proxy's listener. Go sets SO_REUSEADDR on it, so a
 // restarted sluice binds at once while connections of the old one linger in
@@ -36,20 +41,30 @@ func (s *Server) listen() error {
 	}
 	s.ln = ln.(*net.TCPListener)
 	s.self = listenAddrs(s.ln.Addr().(*net.TCPAddr).AddrPort())
+	if s.cfg.TransparentListen != "" {
+		tln, err := net.Listen("tcp", s.cfg.TransparentListen)
+		if err != nil {
+			_ = s.ln.Close()
+			return err
+		}
+		s.tln = tln.(*net.TCPListener)
+		s.self = append(s.self, listenAddrs(s.tln.Addr().(*net.TCPAddr).AddrPort())...)
+	}
 	for _, ap := range s.cfg.Protected {
 		s.self = append(s.self, listenAddrs(ap)...)
 	}
 	return nil
 }
 
-// acceptLoop accepts clients until the listener closes. Several run at once
-// (one per event loop), so enrolling one connection does not hold up the
-// next accept.
-func (s *Server) acceptLoop() {
+// acceptLoop accepts clients until the listener ln closes. Several run at
+// once (one per event loop), so enrolling one connection does not hold up
+// the next accept. A transparent listener's connections are tagged with
+// their original destination.
+func (s *Server) acceptLoop(ln *net.TCPListener, transparent bool) {
 	defer s.acceptors.Done()
 	var delay time.Duration
 	for {
-		c, err := s.ln.AcceptTCP()
+		c, err := ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -75,13 +90,17 @@ func (s *Server) acceptLoop() {
 			s.cfg.Logger.Info("accepting again", "after", delay)
 			delay = 0
 		}
-		s.admit(c)
+		tag := accepted{transparent: transparent}
+		if transparent {
+			tag.orig = originalDst(c)
+		}
+		s.admit(c, tag)
 	}
 }
 
 // admit applies the checks that need no event loop, then registers c with
 // the engine.
-func (s *Server) admit(c *net.TCPConn) {
+func (s *Server) admit(c *net.TCPConn, tag accepted) {
 	if s.draining.Load() {
 		_ = c.SetLinger(0)
 		_ = c.Close()
@@ -91,26 +110,29 @@ func (s *Server) admit(c *net.TCPConn) {
 	if p := s.cfg.Current().Policy; p != nil && !p.ClientAllowed(client.Addr()) {
 		// Not an open proxy: a client outside the ACL gets 403, then the
 		// connection closes.
-		s.refuse(c, policy.ErrClientDenied)
+		s.refuse(c, policy.ErrClientDenied, tag.transparent)
 		return
 	}
 	if !s.clientOpened() {
 		s.ctr.refused.Add(1)
-		s.refuse(c, proxy.ErrTooManyConns)
+		s.refuse(c, proxy.ErrTooManyConns, tag.transparent)
 		return
 	}
 	_ = c.SetNoDelay(true)
-	if err := s.eng.Register(c, accepted{}); err != nil {
+	if err := s.eng.Register(c, tag); err != nil {
 		// The engine closed the connection; it never reached Open.
 		s.clientClosed()
 	}
 }
 
 // refuse answers c with err's response and closes it, from the accept loop:
-// the response is short, and the socket's send buffer takes it at once.
-func (s *Server) refuse(c *net.TCPConn, err error) {
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write(proxy.AppendRefusal(nil, err, time.Now()))
+// the response is short, and the socket's send buffer takes it at once. A
+// transparent connection, which may not speak HTTP, is closed unanswered.
+func (s *Server) refuse(c *net.TCPConn, err error, transparent bool) {
+	if !transparent {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write(proxy.AppendRefusal(nil, err, time.Now()))
+	}
 	// Closed at once, not drained: a refused client must not keep holding a
 	// descriptor when descriptors are what is short.
 	_ = c.Close()

@@ -14,7 +14,11 @@ import (
 func (s *Server) Open(x eventloop.Loop, sock eventloop.Socket, tag any) eventloop.Endpoint {
 	switch t := tag.(type) {
 	case accepted:
-		return s.loopFor(x).newClient(sock)
+		cc := s.loopFor(x).newClient(sock)
+		if t.transparent {
+			cc.p.Transparent(t.orig)
+		}
+		return cc
 	case *upConn:
 		t.opened(sock)
 		return t

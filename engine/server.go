@@ -42,6 +42,7 @@ type Server struct {
 	}
 
 	ln        *net.TCPListener // the proxy listener; set by Start
+	tln       *net.TCPListener // the transparent listener, if configured; set by Start
 	acceptors sync.WaitGroup   // the accept loops
 	fds       *FDs             // descriptor budget; set once by NewServer
 
@@ -105,12 +106,19 @@ func (s *Server) Start() error {
 	err := s.eng.Start(eventloop.Options{Loops: s.cfg.Loops, ReadBuffer: s.cfg.ReadBuffer, Logger: s.cfg.Logger}, s)
 	if err != nil {
 		_ = s.ln.Close()
+		if s.tln != nil {
+			_ = s.tln.Close()
+		}
 		return fmt.Errorf("engine: start %s (%s): %w", s.cfg.Listen, s.cfg.Engine, err)
 	}
 	go s.ticker()
 	for range s.cfg.Loops {
 		s.acceptors.Add(1)
-		go s.acceptLoop()
+		go s.acceptLoop(s.ln, false)
+		if s.tln != nil {
+			s.acceptors.Add(1)
+			go s.acceptLoop(s.tln, true)
+		}
 	}
 	return nil
 }
@@ -129,6 +137,15 @@ func (s *Server) Reload(d Dynamic) error {
 
 // Dynamic returns the Dynamic settings in force.
 func (s *Server) Dynamic() Dynamic { return *s.cfg.Current() }
+
+// TransparentAddr returns the transparent listener's address (valid only
+// when Config.TransparentListen is set and the server started).
+func (s *Server) TransparentAddr() netip.AddrPort {
+	if s.tln == nil {
+		return netip.AddrPort{}
+	}
+	return s.tln.Addr().(*net.TCPAddr).AddrPort()
+}
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() netip.AddrPort {
@@ -181,6 +198,9 @@ stop:
 	s.abortTunnels()
 	s.stopOnce.Do(func() {
 		_ = s.ln.Close()
+		if s.tln != nil {
+			_ = s.tln.Close()
+		}
 		s.acceptors.Wait()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -12,12 +12,15 @@ import (
 // default of the Config field it sets (Config documents them); Config turns
 // Settings into a Config, Check names the bad keys of one.
 type Settings struct {
-	Listen        string   `yaml:"listen"`         // proxy address, IP:port or :port (every address)
-	Loops         int      `yaml:"loops"`          // event loops; 0: GOMAXPROCS
-	Engine        string   `yaml:"engine"`         // gnet or netpoll; empty: proxy.DefaultEngine
-	RewriteHeader string   `yaml:"rewrite_header"` // the global host-rewrite header
-	Timeouts      Timeouts `yaml:"timeouts"`
-	Limits        Limits   `yaml:"limits"`
+	Listen string `yaml:"listen"` // proxy address, IP:port or :port (every address)
+	// TransparentListen is the listener for connections redirected by
+	// iptables (Config.TransparentListen); empty: none.
+	TransparentListen string   `yaml:"transparent_listen"`
+	Loops             int      `yaml:"loops"`          // event loops; 0: GOMAXPROCS
+	Engine            string   `yaml:"engine"`         // gnet or netpoll; empty: proxy.DefaultEngine
+	RewriteHeader     string   `yaml:"rewrite_header"` // the global host-rewrite header
+	Timeouts          Timeouts `yaml:"timeouts"`
+	Limits            Limits   `yaml:"limits"`
 }
 
 // Timeouts is the `timeouts:` section of the config file.
@@ -51,10 +54,11 @@ type Limits struct {
 func (s Settings) Config() Config {
 	t, l := s.Timeouts, s.Limits
 	return Config{
-		Listen:        s.Listen,
-		Loops:         s.Loops,
-		Engine:        s.Engine,
-		RewriteHeader: s.RewriteHeader,
+		Listen:            s.Listen,
+		TransparentListen: s.TransparentListen,
+		Loops:             s.Loops,
+		Engine:            s.Engine,
+		RewriteHeader:     s.RewriteHeader,
 		Limits: parser.Limits{
 			MaxRequestLine: l.MaxRequestLine,
 			MaxHeadBytes:   l.MaxHeadBytes,
@@ -93,10 +97,11 @@ func SettingsOf(cfg Config) Settings {
 		return v
 	}
 	return Settings{
-		Listen:        cfg.Listen,
-		Loops:         cfg.Loops,
-		Engine:        cfg.Engine,
-		RewriteHeader: cfg.RewriteHeader,
+		Listen:            cfg.Listen,
+		TransparentListen: cfg.TransparentListen,
+		Loops:             cfg.Loops,
+		Engine:            cfg.Engine,
+		RewriteHeader:     cfg.RewriteHeader,
 		Timeouts: Timeouts{
 			Connect:      cfg.ConnectTimeout,
 			ConnectTotal: cfg.ConnectTotalTimeout,

@@ -57,7 +57,12 @@ const (
 // code never re-checks it.
 type Config struct {
 	Listen string // address to listen on, IP:port or :port (every address); DefaultListen
-	Loops  int    // event loops (gnet) or shards (netpoll); 0 means GOMAXPROCS
+	// TransparentListen, if set, is a second listener for connections
+	// redirected to it by iptables (REDIRECT): each gets its original
+	// destination (SO_ORIGINAL_DST) and is routed by what it carries
+	// (Session.Transparent): HTTP by its Host, TLS by its SNI.
+	TransparentListen string
+	Loops             int // event loops (gnet) or shards (netpoll); 0 means GOMAXPROCS
 	// Engine names the event-loop library: "gnet" (engine/gnetengine) or
 	// "netpoll" (engine/netpollengine); DefaultEngine if empty.
 	Engine string
@@ -223,6 +228,11 @@ func (cfg Config) Check() error {
 	if cfg.Listen != "" {
 		if err := checkListen(cfg.Listen); err != nil {
 			bad("listen", cfg.Listen, "%v", err)
+		}
+	}
+	if cfg.TransparentListen != "" {
+		if err := checkListen(cfg.TransparentListen); err != nil {
+			bad("transparent_listen", cfg.TransparentListen, "%v", err)
 		}
 	}
 	for _, d := range []struct {

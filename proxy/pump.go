@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/sluiceproxy/sluice/resolver"
+import (
+	"net/netip"
+
+	"github.com/sluiceproxy/sluice/resolver"
+)
 
 // Pump delivers a Session's events without ever re-entering it: the settle
 // protocol every driver uses (package engine's clients on both engines, and
@@ -167,6 +171,15 @@ func (p *Pump) CacheWoken(gen uint32) {
 	}
 	p.depth++
 	p.S.CacheWoken(gen)
+	p.depth--
+	p.Settle()
+}
+
+// Transparent makes the connection one of the transparent listener, with
+// its original destination (Session.Transparent). Call it right after Init.
+func (p *Pump) Transparent(orig netip.AddrPort) {
+	p.depth++
+	p.S.Transparent(orig)
 	p.depth--
 	p.Settle()
 }

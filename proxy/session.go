@@ -24,6 +24,7 @@ const (
 	stExchange                // request head sent: request body and/or response in progress
 	stTunnel                  // handed to the driver as a byte tunnel (CONNECT, Upgrade)
 	stPeek                    // a CONNECT to an HTTP port answered 200; its first bytes awaited
+	stSniff                   // a transparent connection's first bytes awaited (session_transparent.go)
 	stClosed                  // client closed or closing: every event is ignored
 )
 
@@ -95,6 +96,13 @@ type Session struct {
 	// allocated only when one binds.
 	bound  *boundTo
 	peeked bool // a CONNECT to an HTTP port turned out not to carry HTTP
+
+	// Set once by Transparent: the connection came through the
+	// transparent listener, redirected from orig (session_transparent.go).
+	transparent bool
+	orig        netip.AddrPort
+	transMethod []byte // the tunnel's Record.Method (TLS, TCP); nil for HTTP
+	synth       []byte // the CONNECT head a transparent tunnel is decided by
 
 	// The upstream side of the current exchange.
 	upAddr     netip.AddrPort // address of the attached upstream
@@ -226,6 +234,8 @@ func (s *Session) ClientData(b []byte) int {
 		return s.readHead(b)
 	case stPeek:
 		return s.peek(b)
+	case stSniff:
+		return s.sniff(b)
 	case stExchange:
 		if !s.reqDone {
 			return s.sendBody(b)
@@ -349,6 +359,14 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 	case req.HostIndex >= 0:
 		host, port = req.Bytes(req.HostHeaderHost), req.HostHeaderPort
 		s.authority = req.Bytes(req.Headers[req.HostIndex].Value)
+		if port == 0 && s.transparent {
+			port = s.origPort() // the port the client connected to
+		}
+	case s.transparent && !s.isSelf(s.orig):
+		// No Host (HTTP/1.0): where the client connected.
+		s.synth = s.orig.Addr().Unmap().AppendTo(s.synth[:0])
+		host, port = s.synth, int(s.orig.Port())
+		s.authority = nil
 	default:
 		return ErrNoDestination
 	}

@@ -33,6 +33,8 @@ func (s *Session) Timeout() {
 	case stPeek:
 		s.finishRecord(ErrHeadTimeout.Detail)
 		s.closeClient()
+	case stSniff:
+		s.closeClient() // nothing, or not enough to route, came in time
 	case stCacheWait:
 		// The leader took too long (Config.CacheLockTimeout): go on alone.
 		s.cacheResume()
@@ -93,6 +95,12 @@ func (s *Session) fail(err error) {
 	}
 	status, detail := errorResponse(err)
 	s.rec.Status = status
+	if s.transMethod != nil {
+		// A transparent tunnel refused: its client does not speak HTTP.
+		s.finishRecord(detail)
+		s.closeClient()
+		return
+	}
 	if keepAlive10 {
 		s.extraHdr = append(s.extraHdr, "Connection: keep-alive\r\n"...)
 	}

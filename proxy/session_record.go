@@ -28,6 +28,10 @@ func (s *Session) beginRecord(n int) {
 	if req.ProtoMinor == 0 {
 		s.rec.Proto = "HTTP/1.0"
 	}
+	if s.transMethod != nil {
+		// A transparent tunnel: the CONNECT head is sluice's own.
+		s.rec.Method, s.rec.BytesIn, s.rec.Proto = s.transMethod, 0, ""
+	}
 	if req.Form == parser.FormAbsolute {
 		s.rec.Scheme = "http"
 		if req.Scheme == parser.SchemeHTTPS {

@@ -457,6 +457,9 @@ func (c *fileConfig) applyFlags(o *options, set map[string]bool) {
 	if set["listen"] {
 		c.Listen = o.listen
 	}
+	if set["transparent-listen"] {
+		c.TransparentListen = o.transparentListen
+	}
 	if set["admin"] {
 		c.Admin = &o.admin
 	}

@@ -209,7 +209,7 @@ func TestConfigErrors(t *testing.T) {
 		want string // substring of the error, from the file name on
 	}{
 		{"unknown field", "listen: 127.0.0.1:3128\nlistn: 127.0.0.1:3129\n",
-			`c.yaml:2: listn: unknown field (want one of listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache, compression)`},
+			`c.yaml:2: listn: unknown field (want one of listen, transparent_listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache, compression)`},
 		{"unknown nested field", "timeouts:\n  connect: 5s\n  conect: 5s\n", `c.yaml:3: timeouts.conect: unknown field (want one of connect, connect_total, head,`},
 		{"unknown rule field", "policy:\n  rules:\n    - hosts: [a.test]\n      acton: allow\n", `c.yaml:4: policy.rules[0].acton: unknown field`},
 		{"unknown in merged mapping", "x: &m {bogus: 1}\n", `c.yaml:1: x: unknown field`},

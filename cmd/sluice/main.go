@@ -38,6 +38,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	listen, admin, dns, logLevel, rewriteHeader  string
+	transparentListen                            string
 	engine                                       string
 	config, checkConfig, connectPorts, accessLog string
 	loops                                        int
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.listen, "listen", proxy.DefaultListen, "`address` the proxy listens on: IP:port, or :port for every address")
+	fs.StringVar(&o.transparentListen, "transparent-listen", "", "`address` of the transparent listener, for connections iptables redirects (SO_ORIGINAL_DST); empty: none")
 	fs.StringVar(&o.admin, "admin", "127.0.0.1:9901", "`address` of the admin server (/metrics, /healthz, /readyz, /debug/dns, /debug/pprof/, /config); empty disables it")
 	fs.StringVar(&o.dns, "dns", "", "nameservers `IP[:PORT][,IP[:PORT]]` to use instead of /etc/resolv.conf's (port 53 if absent)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (`n`); 0 means GOMAXPROCS")

@@ -20,6 +20,14 @@ import (
 // not loopback, on an interface that reaches nowhere).
 const netnsClientIP = "192.0.2.1"
 
+// netnsRemoteNet stands for remote servers inside the namespace: local to
+// it (so a connection there stays inside), but not loopback. netnsRemoteIP
+// is one of its addresses.
+const (
+	netnsRemoteNet = "203.0.113.0/24"
+	netnsRemoteIP  = "203.0.113.10"
+)
+
 // TestLoopbackDeniedToNetwork: when the policy admits clients that are not on
 // loopback (a gateway), loopback destinations are denied to them (however
 // spelled, and names resolving there) unless allow_addr_hosts names the host,
@@ -109,9 +117,12 @@ func runInNetns(t *testing.T) {
 		t.Skip("ip (iproute2) not installed")
 	}
 	bin := buildBinary(t)
+	// 203.0.113.0/24 (TEST-NET-3) is local to the namespace too: the
+	// transparent test's client connects there, and iptables redirects it.
 	script := `set -e
 ip link set lo up
 ip addr add ` + netnsClientIP + `/32 dev lo
+ip route add local ` + netnsRemoteNet + ` dev lo
 exec "$@"`
 	cmd := exec.Command(unshare, "-n", "sh", "-c", script, "sh", os.Args[0],
 		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")

@@ -21,7 +21,7 @@ import (
 // engine's timeouts and
 // limits, the resolver, the access log's path. A reload that changes them
 // logs their names and leaves them as they are.
-var restartOnly = []string{"listen", "admin", "loops", "engine", "access_log", "timeouts", "limits", "resolver", "cache", "compression"}
+var restartOnly = []string{"listen", "transparent_listen", "admin", "loops", "engine", "access_log", "timeouts", "limits", "resolver", "cache", "compression"}
 
 // reloader re-reads the config file on SIGHUP and POST /reload and swaps in
 // what can change while sluice runs: the policy (rules, client ACL, auth file,
@@ -186,7 +186,7 @@ func sameNode(a, b *yaml.Node) bool {
 // must not make /config show values that are not in force.
 func keepSections(c, old *fileConfig) *fileConfig {
 	n := *c
-	n.Listen, n.Admin, n.Loops, n.Engine, n.AccessLog = old.Listen, old.Admin, old.Loops, old.Engine, old.AccessLog
+	n.Listen, n.TransparentListen, n.Admin, n.Loops, n.Engine, n.AccessLog = old.Listen, old.TransparentListen, old.Admin, old.Loops, old.Engine, old.AccessLog
 	n.Timeouts, n.Limits, n.Resolver, n.Cache, n.Compress = old.Timeouts, old.Limits, old.Resolver, old.Cache, old.Compress
 	return &n
 }
