@@ -123,6 +123,13 @@ func NewMemDriver(cfg proxy.Config, self ...netip.AddrPort) *MemDriver {
 	return m
 }
 
+// Transparent makes the connection one of the transparent listener,
+// redirected from orig (Session.Transparent). Call it before any bytes.
+func (m *MemDriver) Transparent(orig netip.AddrPort) {
+	m.pump.Transparent(orig)
+	m.run()
+}
+
 // Session returns the session the driver drives.
 func (m *MemDriver) Session() *proxy.Session { return &m.pump.S }
 
