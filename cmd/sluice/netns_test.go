@@ -24,8 +24,10 @@ const netnsClientIP = "192.0.2.1"
 // it (so a connection there stays inside), but not loopback. netnsRemoteIP
 // is one of its addresses.
 const (
-	netnsRemoteNet = "203.0.113.0/24"
-	netnsRemoteIP  = "203.0.113.10"
+	netnsRemoteNet  = "203.0.113.0/24"
+	netnsRemoteIP   = "203.0.113.10"
+	netnsRemoteNet6 = "2001:db8::/64" // the same for IPv6 (documentation prefix)
+	netnsRemoteIP6  = "2001:db8::10"
 )
 
 // TestLoopbackDeniedToNetwork: when the policy admits clients that are not on
@@ -123,6 +125,7 @@ func runInNetns(t *testing.T) {
 ip link set lo up
 ip addr add ` + netnsClientIP + `/32 dev lo
 ip route add local ` + netnsRemoteNet + ` dev lo
+ip -6 route add local ` + netnsRemoteNet6 + ` dev lo 2>/dev/null || true
 exec "$@"`
 	cmd := exec.Command(unshare, "-n", "sh", "-c", script, "sh", os.Args[0],
 		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")

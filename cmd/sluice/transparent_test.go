@@ -73,16 +73,16 @@ func TestTransparent(t *testing.T) {
 	logPath := filepath.Join(dir, "access.log")
 	tport := freePort(t)
 	cfg := filepath.Join(dir, "sluice.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`transparent_listen: 127.0.0.1:%d
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`transparent_listen: ":%d"
 policy:
-  client_cidrs: [127.0.0.0/8, %s]
+  client_cidrs: [127.0.0.0/8, "::1/128", %s, %q]
   connect_ports: "*"
   allow_addr_hosts: [origin.test]
   rules:
     - name: no-denied
       hosts: [denied.test]
       action: deny
-`, tport, netnsRemoteNet)), 0o644)
+`, tport, netnsRemoteNet, netnsRemoteNet6)), 0o644)
 	pport := freePort(t)
 	cmd := exec.Command(bin, "-config", cfg, "-listen", fmt.Sprintf("127.0.0.1:%d", pport), "-admin", "",
 		"-dns", dns.Addr(), "-access-log", logPath)
@@ -93,7 +93,7 @@ policy:
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", tport), &stderr)
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", pport), &stderr)
 
 	// The sidecar's rules (deploy/iptables.sh): sluice's own connections
 	// and loopback destinations go out as they are, the rest to sluice.
@@ -105,6 +105,25 @@ policy:
 		args := append([]string{"-t", "nat", "-A", "OUTPUT"}, rule...)
 		if out, err := exec.Command(iptables, args...).CombinedOutput(); err != nil {
 			t.Skipf("iptables refuses nat rules here (%v): %s", err, out)
+		}
+	}
+	// The same for IPv6, where the kernel has it (IP6T_SO_ORIGINAL_DST).
+	ipv6 := false
+	if ip6tables, why := testtool.Find(t, "ip6tables", "iptables"); ip6tables == "" {
+		t.Logf("no IPv6 part: %s", why)
+	} else {
+		ipv6 = true
+		for _, rule := range [][]string{
+			{"-p", "tcp", "-m", "owner", "--uid-owner", fmt.Sprint(sluiceUID), "-j", "RETURN"},
+			{"-p", "tcp", "-d", "::1/128", "-j", "RETURN"},
+			{"-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(tport)},
+		} {
+			args := append([]string{"-t", "nat", "-A", "OUTPUT"}, rule...)
+			if out, err := exec.Command(ip6tables, args...).CombinedOutput(); err != nil {
+				t.Logf("no IPv6 part: ip6tables refuses nat rules here (%v): %s", err, out)
+				ipv6 = false
+				break
+			}
 		}
 	}
 
@@ -124,6 +143,15 @@ policy:
 	// HTTPS: routed by SNI, verified end to end by curl against the CA.
 	if out, err := run("--cacert", caFile, "--resolve", resolve("origin.test", tlsPort), fmt.Sprintf("https://origin.test:%d/", tlsPort)); err != nil || out != "tls origin" {
 		t.Fatalf("https: %v %q\n%s", err, out, stderr.String())
+	}
+	if ipv6 {
+		r6 := func(host string, port int) string { return fmt.Sprintf("%s:%d:[%s]", host, port, netnsRemoteIP6) }
+		if out, err := run("--resolve", r6("origin.test", oport), fmt.Sprintf("http://origin.test:%d/", oport)); err != nil || out != "plain origin" {
+			t.Fatalf("http over IPv6: %v %q\n%s", err, out, stderr.String())
+		}
+		if out, err := run("--cacert", caFile, "--resolve", r6("origin.test", tlsPort), fmt.Sprintf("https://origin.test:%d/", tlsPort)); err != nil || out != "tls origin" {
+			t.Fatalf("https over IPv6: %v %q\n%s", err, out, stderr.String())
+		}
 	}
 	// Denied: 403 over HTTP, the connection closed over TLS.
 	if out, _ := run("-o", "/dev/null", "-w", "%{http_code}", "--resolve", resolve("denied.test", oport), fmt.Sprintf("http://denied.test:%d/", oport)); out != "403" {
