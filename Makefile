@@ -4,6 +4,7 @@
 #   make test    go vet, the race-enabled test suite, then every fuzz target briefly
 #   make bench   the benchmarks (parser, resolver, end-to-end in bench/)
 #   make fuzz    every fuzz target for FUZZTIME each (default 3m)
+#   make image   the container images (Dockerfile), with docker, podman or buildah
 
 GO        ?= go
 FUZZTIME  ?= 3m
@@ -77,3 +78,16 @@ chart:
 	@if command -v rsvg-convert >/dev/null; then \
 		rsvg-convert -o $(CHARTOUT:.svg=.png) $(CHARTOUT) && echo "chart: $(CHARTOUT:.svg=.png)"; \
 	else echo "chart: rsvg-convert not installed (apt-get install librsvg2-bin) - SVG only"; fi
+
+# Container images: $(IMAGE):$(IMAGE_TAG) (the proxy) and
+# $(IMAGE)-iptables:$(IMAGE_TAG) (the sidecar's init container), with the
+# first of docker, podman and buildah that works (IMAGE_BUILDER picks one);
+# version and commit stamped as by `make build`. Fails, saying why, when no
+# builder works. deploy/README.md shows how to run them.
+IMAGE     ?= sluice
+IMAGE_TAG ?= dev
+
+.PHONY: image
+
+image:
+	IMAGE=$(IMAGE) IMAGE_TAG=$(IMAGE_TAG) deploy/image.sh
