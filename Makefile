@@ -1,7 +1,7 @@
 # sluice: a dynamic forward proxy for HTTP/1.1 egress traffic.
 #
 #   make run     build and start sluice with defaults (127.0.0.1:3128, admin 127.0.0.1:9901)
-#   make test    go vet, the race-enabled test suite, then every fuzz target briefly
+#   make test    go vet, the race-enabled test suite, deploy/'s tests, then every fuzz target briefly
 #   make bench   the benchmarks (parser, resolver, end-to-end in bench/)
 #   make fuzz    every fuzz target for FUZZTIME each (default 3m)
 #   make image   the container images (Dockerfile), with docker, podman or buildah
@@ -22,7 +22,7 @@ RUNFLAGS  ?=
 # editing this file.
 FUZZ_TARGETS = $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' fuzz/*_test.go 2>/dev/null | sed 's/^func //')
 
-.PHONY: all build run test vet unit fuzz-short fuzz bench clean
+.PHONY: all build run test vet unit test-deploy fuzz-short fuzz bench clean
 
 all: build
 
@@ -32,7 +32,7 @@ build:
 run: build
 	./bin/sluice $(RUNFLAGS)
 
-test: vet unit fuzz-short
+test: vet unit test-deploy fuzz-short
 
 vet:
 	$(GO) vet ./...
@@ -41,6 +41,12 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+# deploy/ is a module of its own, so that the Kubernetes API types its tests
+# decode the manifests into stay out of sluice's go.mod; ./... above does not
+# reach it.
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout 5m ./...
 
 fuzz-short:
 	GO=$(GO) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) fuzz/run.sh $(TESTFUZZTIME) $(FUZZ_TARGETS)
