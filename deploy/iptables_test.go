@@ -313,7 +313,7 @@ ip link set lo up
 ip addr add ` + nsLocal + `/32 dev lo
 ip addr add ` + nsExcluded + `/32 dev lo
 ip route add ` + nsRemote + `/32 dev lo
-iptables -t nat -S >/dev/null
+iptables -t nat -S >/dev/null || { echo "no netfilter nat table here"; exit 1; }
 v6=0
 if [ -e /proc/net/if_inet6 ] && command -v ip6tables >/dev/null && ip6tables -t nat -S >/dev/null 2>&1 &&
 	ip -6 addr add ` + nsLocal6 + `/128 dev lo 2>/dev/null; then v6=1; fi
@@ -323,7 +323,8 @@ exec "$@"`
 		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "DEPLOY_IN_NETNS=1")
 	out, err := cmd.CombinedOutput()
-	if bytes.Contains(out, []byte("unshare failed")) || bytes.Contains(out, []byte("Operation not permitted")) {
+	if bytes.Contains(out, []byte("unshare failed")) || bytes.Contains(out, []byte("Operation not permitted")) ||
+		bytes.Contains(out, []byte("no netfilter nat table here")) {
 		t.Skipf("the kernel refuses a network namespace or netfilter here:\n%s", out)
 	}
 	if err != nil {
