@@ -10,7 +10,9 @@
 // is an error), sluice runs as a native sidecar with UID 65532, its probes
 // reach /livez and /readyz on the admin port its config names, the grace
 // period outlasts the drain, the iptables rules exempt sluice's UID and
-// redirect to the transparent listener's port (checked in a network
-// namespace of their own when the test runs as root), and the systemd unit
-// and Dockerfile say what they must. `make test` runs them (test-deploy).
+// redirect to the transparent listener's port, and the systemd unit and
+// Dockerfile say what they must. As root, in network namespaces of their own,
+// they also run the rules, and the whole sidecar: the init container's
+// script, then sluice with the ConfigMap's config, and an app's requests
+// through it. `make test` runs them (test-deploy).
 package deploy

@@ -296,9 +296,9 @@ func originalDst(c *net.TCPConn) (netip.AddrPort, error) {
 	return ap, err
 }
 
-// runInNetns runs the calling test again in a new network namespace
-// (unshare -n) with lo up and the test's addresses on it.
-func runInNetns(t *testing.T) {
+// runInNetns runs the calling test again, with env added, in a new network
+// namespace (unshare -n) with lo up and the test's addresses on it.
+func runInNetns(t *testing.T, env ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a network namespace, netfilter rules, another UID")
@@ -322,6 +322,7 @@ exec "$@"`
 	cmd := exec.Command("unshare", "-n", "sh", "-c", setup, "sh", os.Args[0],
 		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "DEPLOY_IN_NETNS=1")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if bytes.Contains(out, []byte("unshare failed")) || bytes.Contains(out, []byte("Operation not permitted")) ||
 		bytes.Contains(out, []byte("no netfilter nat table here")) {
