@@ -37,9 +37,9 @@ type clientConn struct {
 	streamSpec    proxy.StreamSpec // with want == wantStream
 
 	// Stream mode (stream.go).
-	carry    []byte        // client bytes taken off the socket, fed before its new input
-	off      *net.TCPConn  // with where == sockParked: the client's socket
-	parkRest func() []byte // with off: Socket.Detach's rest, not yet taken
+	carry    []byte         // client bytes taken off the socket, fed before its new input
+	off      eventloop.Conn // with where == sockParked: the client's socket
+	parkRest func() []byte  // with off: Socket.Detach's rest, not yet taken
 
 	// wbuf gathers what the session writes to the client during one event,
 	// so a response head and its body leave in one write(2): Flush runs
@@ -456,7 +456,7 @@ type upConn struct {
 	gen       uint32         // the owner's request generation when attached
 	st        upState        // where its socket is; changed by move only
 	carry     []byte         // bytes taken off the socket in stream mode, fed before its new input
-	off       *net.TCPConn   // with st == upParked: the socket, off the loop until a stream job takes it
+	off       eventloop.Conn // with st == upParked: the socket, off the loop until a stream job takes it
 	parkRest  func() []byte  // with off: Socket.Detach's rest, not yet taken
 	abandoned bool           // released while dialing: closed as soon as it opens
 	host      string         // the destination name it was dialed for (dial-time address check)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/proxy"
 )
@@ -19,27 +20,27 @@ import (
 type fakeLoop struct{ q []func() }
 
 func (f *fakeLoop) Execute(fn func()) { f.q = append(f.q, fn) }
-func (f *fakeLoop) Enroll(tc *net.TCPConn, _ any) error {
+func (f *fakeLoop) Enroll(tc eventloop.Conn, _ any) error {
 	tc.Close()
 	return errors.New("fake loop: no enrolment")
 }
 
 // fakeSock is a socket with nothing buffered whose Detach is given.
 type fakeSock struct {
-	detach func() (*net.TCPConn, func() []byte, error)
+	detach func() (eventloop.Conn, func() []byte, error)
 	closed bool
 }
 
-func (s *fakeSock) Input() []byte                                { return nil }
-func (s *fakeSock) Discard(int)                                  {}
-func (s *fakeSock) InboundBuffered() int                         { return 0 }
-func (s *fakeSock) Write([]byte)                                 {}
-func (s *fakeSock) OutboundBuffered() int                        { return 0 }
-func (s *fakeSock) Close()                                       { s.closed = true }
-func (s *fakeSock) RemoteAddr() netip.AddrPort                   { return netip.MustParseAddrPort("127.0.0.1:1") }
-func (s *fakeSock) Detach() (*net.TCPConn, func() []byte, error) { return s.detach() }
+func (s *fakeSock) Input() []byte                                  { return nil }
+func (s *fakeSock) Discard(int)                                    {}
+func (s *fakeSock) InboundBuffered() int                           { return 0 }
+func (s *fakeSock) Write([]byte)                                   {}
+func (s *fakeSock) OutboundBuffered() int                          { return 0 }
+func (s *fakeSock) Close()                                         { s.closed = true }
+func (s *fakeSock) RemoteAddr() netip.AddrPort                     { return netip.MustParseAddrPort("127.0.0.1:1") }
+func (s *fakeSock) Detach() (eventloop.Conn, func() []byte, error) { return s.detach() }
 
-func detachFails() (*net.TCPConn, func() []byte, error) { return nil, nil, net.ErrClosed }
+func detachFails() (eventloop.Conn, func() []byte, error) { return nil, nil, net.ErrClosed }
 
 // tcpConn returns one end of a loopback connection.
 func tcpConn(t *testing.T) *net.TCPConn {
@@ -91,7 +92,7 @@ func requireUncounted(t *testing.T, s *Server) {
 // A response body: the upstream is parked, then the client's detach fails.
 func TestStreamClientDetachFails(t *testing.T) {
 	utc := tcpConn(t)
-	s, cc, up := fakePair(t, &fakeSock{detach: detachFails}, &fakeSock{detach: func() (*net.TCPConn, func() []byte, error) { return utc, nil, nil }})
+	s, cc, up := fakePair(t, &fakeSock{detach: detachFails}, &fakeSock{detach: func() (eventloop.Conn, func() []byte, error) { return utc, nil, nil }})
 	cc.want, cc.streamSpec = wantStream, proxy.StreamSpec{ToClient: true, Framing: parser.FramingLength, Remain: 1 << 20}
 	cc.startStream()
 	if cc.where != sockClosed || up.st != upGone || !cc.p.Gone() {
@@ -104,7 +105,7 @@ func TestStreamClientDetachFails(t *testing.T) {
 func TestStreamUpstreamDetachFails(t *testing.T) {
 	ctc := tcpConn(t)
 	us := &fakeSock{detach: detachFails}
-	s, cc, up := fakePair(t, &fakeSock{detach: func() (*net.TCPConn, func() []byte, error) { return ctc, nil, nil }}, us)
+	s, cc, up := fakePair(t, &fakeSock{detach: func() (eventloop.Conn, func() []byte, error) { return ctc, nil, nil }}, us)
 	cc.park()
 	if cc.where != sockParked {
 		t.Fatalf("client %v, want parked", cc.where)

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 )
 
 // mover moves bytes from one socket to another off the loop, for stream mode
@@ -69,7 +71,7 @@ func (m *mover) close() {
 // move moves up to n bytes from src to dst and returns how many it moved:
 // fewer than n only at src's EOF or on an error. The sockets' deadlines
 // apply (os.ErrDeadlineExceeded).
-func (m *mover) move(dst, src *net.TCPConn, n int64) (int64, error) {
+func (m *mover) move(dst, src eventloop.Conn, n int64) (int64, error) {
 	if !m.spliced() {
 		return m.copy(dst, src, n)
 	}
@@ -134,7 +136,7 @@ func splice(rc syscall.RawConn, toPipe bool, pipe, n int) (int64, error) {
 }
 
 // copy is move without a pipe.
-func (m *mover) copy(dst, src *net.TCPConn, n int64) (int64, error) {
+func (m *mover) copy(dst, src eventloop.Conn, n int64) (int64, error) {
 	if m.buf == nil {
 		m.buf = copyBufs.Get().(*[]byte)
 	}

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"time"
 
@@ -24,7 +23,7 @@ type streamJob struct {
 	cc       *clientConn
 	up       *upConn // the exchange's upstream as the job started
 	spec     proxy.StreamSpec
-	src, dst *net.TCPConn
+	src, dst eventloop.Conn
 	srcCarry []byte        // the sender's bytes already read by the engine: the body's start
 	srcRest  func() []byte // Socket.Detach's rest of src, dst: taken first
 	dstRest  func() []byte
@@ -423,7 +422,7 @@ func (cc *clientConn) startStream() {
 
 // detachInput takes c off the loop (Socket.Detach), moving the input it
 // buffered to the end of carry.
-func detachInput(c eventloop.Socket, carry *[]byte) (*net.TCPConn, func() []byte, error) {
+func detachInput(c eventloop.Socket, carry *[]byte) (eventloop.Conn, func() []byte, error) {
 	if b := c.Input(); len(b) > 0 {
 		*carry = append(*carry, b...)
 	}
@@ -472,7 +471,7 @@ func (cc *clientConn) unpark() {
 // reenroll puts a detached connection back on the loop: the client's (up
 // nil) or the upstream up's. Open attaches the new Socket, with in (bytes the
 // engine read after the detach) appended to its carried input.
-func (cc *clientConn) reenroll(tc *net.TCPConn, up *upConn, in []byte) error {
+func (cc *clientConn) reenroll(tc eventloop.Conn, up *upConn, in []byte) error {
 	_ = tc.SetDeadline(time.Time{})
 	return cc.l.x.Enroll(tc, reattach{cc: cc, up: up, in: in})
 }

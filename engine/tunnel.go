@@ -2,13 +2,14 @@ package engine
 
 import (
 	"errors"
-	"github.com/sluiceproxy/sluice/proxy"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluiceproxy/sluice/engine/eventloop"
+	"github.com/sluiceproxy/sluice/proxy"
 )
 
 // A tunnel is a client connection and an upstream connection taken off the
@@ -22,7 +23,7 @@ import (
 // once both directions have ended).
 type tunnel struct {
 	srv            *Server
-	client, up     *net.TCPConn
+	client, up     eventloop.Conn
 	upAddr         netip.AddrPort
 	toClient, toUp []byte        // bytes to deliver first: preface and carried input
 	clientRest     func() []byte // Socket.Detach's rest of the client: more for toUp
@@ -73,7 +74,7 @@ func (t *tunnel) run() {
 // pipe copies src to dst after writing first; at src's EOF it passes the
 // half-close on with CloseWrite (RFC 9110 §9.3.6: a tunnel closes each side as
 // the other does). On an error or idle timeout it ends both directions.
-func (t *tunnel) pipe(dst, src *net.TCPConn, first []byte, moved *atomic.Int64) {
+func (t *tunnel) pipe(dst, src eventloop.Conn, first []byte, moved *atomic.Int64) {
 	if len(first) > 0 {
 		if _, err := dst.Write(first); err != nil {
 			t.abort()

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 )
 
 // Engine is an event-loop library running a Server's connections.
@@ -48,10 +49,10 @@ type Loop interface {
 	// was queued before it. Any goroutine may call it, the loop's own
 	// included: f then runs later, never inside Execute.
 	Execute(f func())
-	// Enroll puts tc on this loop; Handler.Open follows on the loop with
-	// tag. It is called off the loop and returns once tc is registered. On
-	// error tc is closed.
-	Enroll(tc *net.TCPConn, tag any) error
+	// Enroll puts c on this loop; Handler.Open follows on the loop with
+	// tag. It is called off the loop and returns once c is registered. On
+	// error c is closed.
+	Enroll(c Conn, tag any) error
 }
 
 // Handler receives what happens on the loops. engine.Server implements it.
@@ -90,30 +91,46 @@ type Socket interface {
 	// Endpoint.Closed follows on the loop.
 	Close()
 	// Detach takes the connection off the loop without closing it: the
-	// socket comes back as a *net.TCPConn on Go's poller, and Closed is
-	// never called for it. The caller takes Input first. rest, when not
-	// nil, must be called (off the loop) before tc is read: it waits until
-	// the engine has stopped reading the socket and returns the bytes it
-	// read after Detach was called (netpoll reads on its own goroutines).
-	Detach() (tc *net.TCPConn, rest func() []byte, err error)
+	// socket comes back as a Conn on Go's poller (of the kind that was
+	// enrolled), and Closed is never called for it. The caller takes
+	// Input first. rest, when not nil, must be called (off the loop) before
+	// c is read: it waits until the engine has stopped reading the socket
+	// and returns the bytes it read after Detach was called (netpoll reads
+	// on its own goroutines).
+	Detach() (c Conn, rest func() []byte, err error)
 	// RemoteAddr is the peer's address.
 	RemoteAddr() netip.AddrPort
 }
 
-// FileTCPConn makes a *net.TCPConn on Go's poller of the socket fd, taking
-// ownership of fd (it is closed; the connection holds a duplicate): what an
-// engine's Detach hands back.
-func FileTCPConn(fd int) (*net.TCPConn, error) {
+// Conn is a connected stream socket off the loops, as Enroll takes it and
+// Detach gives it back: a *net.TCPConn (a client, a dialed upstream), or a
+// *net.UnixConn, one end of the socket pair that bridges a TLS upstream
+// (engine/tlsbridge_linux.go). Stream mode and tunnels move its bytes with
+// splice(2), which both kinds support.
+type Conn interface {
+	net.Conn
+	syscall.Conn
+	// CloseWrite shuts down the sending side (a half-close: the peer reads
+	// EOF).
+	CloseWrite() error
+}
+
+// FileConn makes a Conn on Go's poller of the socket fd, a TCP or a Unix
+// stream socket, taking ownership of fd (it is closed; the connection holds
+// a duplicate): what an engine's Detach hands back.
+func FileConn(fd int) (Conn, error) {
 	f := os.NewFile(uintptr(fd), "sluice-detached")
 	nc, err := net.FileConn(f) // duplicates fd
 	f.Close()
 	if err != nil {
 		return nil, err
 	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		nc.Close()
-		return nil, errors.New("eventloop: detached connection is not TCP")
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		return c, nil
+	case *net.UnixConn:
+		return c, nil // only stream pairs are ever enrolled
 	}
-	return tc, nil
+	nc.Close()
+	return nil, errors.New("eventloop: detached connection is neither TCP nor Unix")
 }

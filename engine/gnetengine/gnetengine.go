@@ -256,10 +256,10 @@ func (l *loop) Execute(f func()) {
 }
 
 // Enroll implements eventloop.Loop.
-func (l *loop) Enroll(tc *net.TCPConn, tag any) error {
-	ch, err := l.el.Enroll(gnet.NewContext(context.Background(), tag), tc)
+func (l *loop) Enroll(c eventloop.Conn, tag any) error {
+	ch, err := l.el.Enroll(gnet.NewContext(context.Background(), tag), c)
 	if err != nil {
-		_ = tc.Close()
+		_ = c.Close()
 		return err
 	}
 	return (<-ch).Err
@@ -336,12 +336,12 @@ func (s *sock) RemoteAddr() netip.AddrPort {
 }
 
 // Detach implements eventloop.Socket: it duplicates the descriptor, wraps the
-// copy in a *net.TCPConn, and closes the gnet side, which sends no FIN
+// copy in an eventloop.Conn (eventloop.FileConn), and closes the gnet side, which sends no FIN
 // because the socket is still open through the copy. Synchronously, or, from
 // inside the socket's own OnTraffic, as that callback returns, so gnet never
 // reads the socket again; it reads only on the loop, so nothing is read after
 // Detach (rest is nil).
-func (s *sock) Detach() (*net.TCPConn, func() []byte, error) {
+func (s *sock) Detach() (eventloop.Conn, func() []byte, error) {
 	if s.dead {
 		return nil, nil, net.ErrClosed
 	}
@@ -349,7 +349,7 @@ func (s *sock) Detach() (*net.TCPConn, func() []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := eventloop.FileTCPConn(fd)
+	tc, err := eventloop.FileConn(fd)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,9 +5,12 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cloudwego/netpoll"
 	"golang.org/x/sys/unix"
+
+	"github.com/sluiceproxy/sluice/engine/eventloop"
 )
 
 // shard is one eventloop.Loop: not a goroutine but a lock. Whoever runs
@@ -71,8 +74,9 @@ func (sh *shard) drain() {
 
 // Enroll puts tc on this shard: its fd (a duplicate; tc is closed) is given
 // to netpoll, then Open runs under the shard lock, and only then is the
-// OnRequest callback armed, so Traffic never comes before Open.
-func (sh *shard) Enroll(tc *net.TCPConn, tag any) error {
+// OnRequest callback armed, so Traffic never comes before Open. A Unix
+// socket (a TLS bridge's end) has no remote address.
+func (sh *shard) Enroll(tc eventloop.Conn, tag any) error {
 	e := sh.eng
 	if !e.addLive() {
 		tc.Close()
@@ -151,7 +155,7 @@ func (sh *shard) stop() {
 
 // dupFD duplicates tc's fd (close-on-exec) without going through os.File,
 // whose Fd would switch the shared file description to blocking mode.
-func dupFD(tc *net.TCPConn) (int, error) {
+func dupFD(tc syscall.Conn) (int, error) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return -1, err

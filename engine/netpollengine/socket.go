@@ -320,13 +320,13 @@ func (s *socket) closeWith(err error, user bool) {
 	s.conn.Close()
 }
 
-// Detach hands the connection over as a *net.TCPConn on a duplicate of the
+// Detach hands the connection over as an eventloop.Conn on a duplicate of the
 // fd and closes the netpoll side (closing the original fd, not the socket,
 // since tc holds it open). Bytes netpoll read and the Endpoint was not
 // shown are returned by rest, which waits for netpoll to stop reading. It
 // fails, leaving the socket on the shard, while output is queued: the
 // flusher would still be writing to the fd that tc now shares.
-func (s *socket) Detach() (*net.TCPConn, func() []byte, error) {
+func (s *socket) Detach() (eventloop.Conn, func() []byte, error) {
 	if s.state != stOpen {
 		return nil, nil, net.ErrClosed
 	}
@@ -420,11 +420,11 @@ func (s *socket) finish(err error) {
 // RemoteAddr is the peer's address.
 func (s *socket) RemoteAddr() netip.AddrPort { return s.raddr }
 
-// fileConn makes a *net.TCPConn on a duplicate of fd.
-func fileConn(fd int) (*net.TCPConn, error) {
+// fileConn makes an eventloop.Conn on a duplicate of fd.
+func fileConn(fd int) (eventloop.Conn, error) {
 	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	return eventloop.FileTCPConn(d)
+	return eventloop.FileConn(d)
 }
