@@ -113,7 +113,7 @@ func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 	names := make(map[string]int, len(cfg.Rules))
 	for i, r := range cfg.Rules {
 		field := fmt.Sprintf("policy.rules[%d]", i)
-		ru := rule{name: r.Name, rewrite: r.RewriteHeader}
+		ru := rule{name: r.Name, rewrite: r.RewriteHeader, tls: r.UpstreamTLS}
 		if ru.name == "" {
 			ru.name = fmt.Sprintf("rules[%d]", i)
 		}
@@ -126,6 +126,9 @@ func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 		case ActionAllow:
 			ru.allow = true
 		case ActionDeny:
+			if r.UpstreamTLS {
+				errs = append(errs, configErrorf(field+".upstream_tls", "true", "only an allow rule sends requests"))
+			}
 		case "":
 			errs = append(errs, configErrorf(field+".action", "", "missing (want allow or deny)"))
 		default:

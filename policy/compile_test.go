@@ -62,6 +62,7 @@ func TestCompileErrors(t *testing.T) {
 		{"duplicate name", Config{Rules: []Rule{{Name: "x", Action: "allow"}, {Name: "x", Action: "deny"}}},
 			`policy.rules[1].name: "x": duplicate rule name (also rules[0])`},
 		{"rule rewrite", allow(Rule{RewriteHeader: "X:Y"}), `policy.rules[2].rewrite_header: "X:Y": not a header name`},
+		{"upstream tls on deny", allow(Rule{Action: "deny", UpstreamTLS: true}), `policy.rules[2].upstream_tls: "true": only an allow rule sends requests`},
 		{"deny cidr", Config{DenyCIDRs: []string{"1.2.3.4/40"}}, `policy.deny_cidrs[0]: "1.2.3.4/40": invalid CIDR`},
 		{"preset", Config{DenyPresets: []string{"loopback", "public"}}, `policy.deny_presets[1]: "public": unknown preset (want loopback, private or reserved)`},
 		{"allow addr host", Config{AllowAddrHosts: []string{"*.*.test"}}, `policy.allow_addr_hosts[0]: "*.*.test": invalid host pattern`},

@@ -179,6 +179,12 @@ type Rule struct {
 	// RewriteHeader overrides Config.RewriteHeader for requests this rule
 	// allows.
 	RewriteHeader string `yaml:"rewrite_header"`
+
+	// UpstreamTLS sends the requests this rule allows to their destination
+	// over TLS (TLS origination: plain HTTP from the client, verified TLS to
+	// the origin, at the port the request names). Only on an allow rule. A
+	// CONNECT tunnel is never originated: its bytes are the client's.
+	UpstreamTLS bool `yaml:"upstream_tls"`
 }
 
 // AuthConfig turns on proxy authentication (Proxy-Authorization: Basic).

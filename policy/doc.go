@@ -44,6 +44,8 @@
 //     each protocol of its Upgrade field: only what the deciding rule
 //     allows is forwarded (Rule.Upgrades; websocket only by default, none
 //     under a rule that restricts methods).
+//     An allow rule may send the request over TLS (Rule.UpstreamTLS,
+//     Decision.UpstreamTLS).
 //  6. For a named destination, AddrRuleDenies on every resolved address
 //     (ErrDestinationDenied, 403): a rule naming an address stops the
 //     names that resolve to it. Then CheckAddr on every resolved address,

@@ -28,6 +28,10 @@ type Decision struct {
 	// RewriteHeader is the header whose first value becomes the destination
 	// and Host, "" for none: the deciding rule's, else Config.RewriteHeader.
 	RewriteHeader string
+	// UpstreamTLS: the deciding rule sends the request to its destination
+	// over TLS (Rule.UpstreamTLS). After a rewrite, the Decision for the
+	// new destination says.
+	UpstreamTLS bool
 
 	// upgrades are the protocols the request may switch to (AllowsUpgrade):
 	// the deciding rule's, shared, read-only; nil when nothing is allowed.
@@ -46,6 +50,7 @@ type rule struct {
 	allow    bool
 	rewrite  string      // Decision.RewriteHeader when this rule decides
 	upgrades *upgradeSet // Decision.upgrades when this rule allows
+	tls      bool        // Decision.UpstreamTLS when this rule allows
 }
 
 // matches reports whether r meets every condition of ru but the host, which
@@ -133,6 +138,7 @@ func (p *Policy) Check(r *Request) Decision {
 	if ru.allow {
 		d.RewriteHeader = ru.rewrite
 		d.upgrades = ru.upgrades
+		d.UpstreamTLS = ru.tls
 	}
 	return d
 }

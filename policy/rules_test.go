@@ -8,6 +8,32 @@ import (
 	"testing"
 )
 
+// TestCheckUpstreamTLS: the deciding allow rule says whether the request
+// goes out over TLS; a rule that does not decide, or the default action,
+// does not.
+func TestCheckUpstreamTLS(t *testing.T) {
+	p := mustCompile(t, Config{Rules: []Rule{
+		{Name: "tls", Hosts: []string{"secure.test"}, Ports: "443", UpstreamTLS: true, Action: "allow"},
+		{Name: "plain", Hosts: []string{".test"}, Action: "allow"},
+	}})
+	for _, tc := range []struct {
+		host string
+		port uint16
+		rule string
+		tls  bool
+	}{
+		{"secure.test", 443, "tls", true},
+		{"secure.test", 80, "plain", false},
+		{"other.test", 443, "plain", false},
+		{"example.com", 443, "", false},
+	} {
+		d := p.Check(&Request{Client: addr("127.0.0.1"), Method: []byte("GET"), Host: []byte(tc.host), Port: tc.port})
+		if !d.Allow || d.Rule != tc.rule || d.UpstreamTLS != tc.tls {
+			t.Errorf("%s:%d: %+v, want rule %q upstream TLS %v", tc.host, tc.port, d, tc.rule, tc.tls)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	htpasswd := writeHtpasswd(t, t.TempDir(), map[string]string{"alice": "a", "bob": "b"})
 	p := mustCompile(t, Config{
