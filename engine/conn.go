@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -314,7 +315,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		p.close()
 	}
 	if !fresh {
-		up, ok, exp := l.idle.Get(addr, l.now(), l.expired[:0])
+		up, ok, exp := l.idle.Get(pool.Key{Addr: addr}, l.now(), l.expired[:0])
 		for i, e := range exp {
 			e.close()
 			exp[i] = nil
@@ -365,7 +366,7 @@ func (cc *clientConn) ReleaseUpstream(reusable bool) {
 	}
 	l := cc.l
 	if reusable && up.st == upOnLoop && !l.srv.draining.Load() &&
-		l.idle.TryPut(up.addr, up, l.now()) {
+		l.idle.TryPut(up.key(), up, l.now()) {
 		return
 	}
 	up.close()
@@ -465,6 +466,9 @@ type upConn struct {
 	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
 }
 
+// key is what the idle pool matches the connection by.
+func (up *upConn) key() pool.Key { return pool.Key{Addr: up.addr} }
+
 // upState is where an upstream connection's socket is.
 type upState uint8
 
@@ -507,7 +511,7 @@ func (up *upConn) opened(c eventloop.Socket) {
 	owner := up.owner
 	if owner == nil || owner.p.Gone() || up.abandoned {
 		up.owner = nil
-		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.addr, up, up.l.now()) {
+		if up.abandoned || up.l.srv.draining.Load() || !up.l.idle.TryPut(up.key(), up, up.l.now()) {
 			up.close()
 		}
 		return
@@ -538,7 +542,7 @@ func (up *upConn) traffic() {
 		// An idle connection became readable: the upstream is closing it or
 		// broke the protocol. Either way it cannot be reused.
 		discardAll(up.c)
-		up.l.idle.Remove(up.addr, up)
+		up.l.idle.Remove(up.key(), up)
 		up.close()
 		return
 	}
@@ -571,7 +575,7 @@ func (up *upConn) closed(err error) {
 	}
 	owner := up.owner
 	if owner == nil {
-		up.l.idle.Remove(up.addr, up)
+		up.l.idle.Remove(up.key(), up)
 		return
 	}
 	up.owner = nil

@@ -7,26 +7,40 @@ import (
 
 // Defaults for Idle.
 const (
-	// DefaultMaxIdlePerHost is how many idle connections one address keeps.
+	// DefaultMaxIdlePerHost is how many idle connections one Key (an
+	// address, plain or TLS for one server name) keeps.
 	DefaultMaxIdlePerHost = 1024
 	// DefaultIdleTimeout is how long an idle connection is kept (DESIGN.md:
 	// upstream idle in pool 30 s).
 	DefaultIdleTimeout = 30 * time.Second
 )
 
-// Idle is a pool of idle connections of type T keyed by upstream address, most
-// recently used first.
+// Key says which idle connections may serve a request: those to the same
+// address that speak the same protocol to it. A TLS connection (TLS
+// origination) is verified for one server name and may carry only requests
+// for that name; a plain one has none. So a plain connection and a TLS one
+// to the same address never share a key, nor do two TLS connections
+// verified for different names.
+type Key struct {
+	Addr netip.AddrPort
+	// ServerName is "" for a plain connection; for a TLS one, the name its
+	// certificate was verified for (a DNS name, or an IP literal).
+	ServerName string
+}
+
+// Idle is a pool of idle connections of type T keyed by upstream address
+// and protocol (Key), most recently used first.
 //
 // Owned by one event loop: no method may be called from any other goroutine.
 // Put never closes anything; the caller closes what Put refuses and what
 // Expire returns.
 type Idle[T comparable] struct {
 	// Set once before use.
-	MaxPerHost int           // 0 means DefaultMaxIdlePerHost
+	MaxPerHost int           // per Key; 0 means DefaultMaxIdlePerHost
 	Timeout    time.Duration // 0 means DefaultIdleTimeout
 
 	// Owned by the loop.
-	hosts map[netip.AddrPort]*stack[T]
+	hosts map[Key]*stack[T]
 	count int
 }
 
@@ -35,7 +49,7 @@ type idleConn[T comparable] struct {
 	since time.Time
 }
 
-// stack holds one address's idle connections, the most recent last.
+// stack holds one key's idle connections, the most recent last.
 type stack[T comparable] struct {
 	conns []idleConn[T]
 }
@@ -57,12 +71,13 @@ func (p *Idle[T]) timeout() time.Duration {
 // Len reports how many idle connections the pool holds.
 func (p *Idle[T]) Len() int { return p.count }
 
-// Get removes and returns the most recently used idle connection to addr that
-// has not outlived the idle timeout at now. Connections found too old are
-// appended to expired for the caller to close. ok is false when none is left.
-func (p *Idle[T]) Get(addr netip.AddrPort, now time.Time, expired []T) (c T, ok bool, exp []T) {
+// Get removes and returns the most recently used idle connection for key
+// that has not outlived the idle timeout at now. Connections found too old
+// are appended to expired for the caller to close. ok is false when none is
+// left.
+func (p *Idle[T]) Get(key Key, now time.Time, expired []T) (c T, ok bool, exp []T) {
 	exp = expired
-	s := p.hosts[addr]
+	s := p.hosts[key]
 	if s == nil {
 		return c, false, exp
 	}
@@ -81,16 +96,17 @@ func (p *Idle[T]) Get(addr netip.AddrPort, now time.Time, expired []T) (c T, ok 
 	return c, false, exp
 }
 
-// TryPut offers c, an idle connection to addr, to the pool. It reports false,
-// leaving c to the caller to close, when addr already has MaxPerHost idle.
-func (p *Idle[T]) TryPut(addr netip.AddrPort, c T, now time.Time) bool {
+// TryPut offers c, an idle connection for key, to the pool. It reports
+// false, leaving c to the caller to close, when key already has MaxPerHost
+// idle.
+func (p *Idle[T]) TryPut(key Key, c T, now time.Time) bool {
 	if p.hosts == nil {
-		p.hosts = make(map[netip.AddrPort]*stack[T])
+		p.hosts = make(map[Key]*stack[T])
 	}
-	s := p.hosts[addr]
+	s := p.hosts[key]
 	if s == nil {
 		s = &stack[T]{}
-		p.hosts[addr] = s
+		p.hosts[key] = s
 	}
 	if len(s.conns) >= p.maxPerHost() {
 		return false
@@ -102,8 +118,8 @@ func (p *Idle[T]) TryPut(addr netip.AddrPort, c T, now time.Time) bool {
 
 // Remove takes c out of the pool (it became readable or closed while idle).
 // It reports whether c was there.
-func (p *Idle[T]) Remove(addr netip.AddrPort, c T) bool {
-	s := p.hosts[addr]
+func (p *Idle[T]) Remove(key Key, c T) bool {
+	s := p.hosts[key]
 	if s == nil {
 		return false
 	}
@@ -124,7 +140,7 @@ func (p *Idle[T]) Remove(addr netip.AddrPort, c T) bool {
 // connection are forgotten, so the map does not grow with every host ever used.
 func (p *Idle[T]) Expire(now time.Time, dst []T) []T {
 	limit := now.Add(-p.timeout())
-	for addr, s := range p.hosts {
+	for key, s := range p.hosts {
 		// Oldest first: the stack is ordered by the time of Put.
 		n := 0
 		for n < len(s.conns) && s.conns[n].since.Before(limit) {
@@ -138,7 +154,7 @@ func (p *Idle[T]) Expire(now time.Time, dst []T) []T {
 			p.count -= n
 		}
 		if len(s.conns) == 0 {
-			delete(p.hosts, addr)
+			delete(p.hosts, key)
 		}
 	}
 	return dst
@@ -146,11 +162,11 @@ func (p *Idle[T]) Expire(now time.Time, dst []T) []T {
 
 // Drain removes every idle connection and appends it to dst.
 func (p *Idle[T]) Drain(dst []T) []T {
-	for addr, s := range p.hosts {
+	for key, s := range p.hosts {
 		for _, ic := range s.conns {
 			dst = append(dst, ic.c)
 		}
-		delete(p.hosts, addr)
+		delete(p.hosts, key)
 	}
 	p.count = 0
 	return dst

@@ -10,20 +10,22 @@ import (
 var (
 	addrA = netip.MustParseAddrPort("127.0.0.1:80")
 	addrB = netip.MustParseAddrPort("[::1]:80")
+	keyA  = Key{Addr: addrA}
+	keyB  = Key{Addr: addrB}
 )
 
 func TestIdleMostRecentFirst(t *testing.T) {
 	var p Idle[int]
 	now := time.Unix(1000, 0)
 	for i := 1; i <= 3; i++ {
-		if !p.TryPut(addrA, i, now) {
+		if !p.TryPut(keyA, i, now) {
 			t.Fatalf("TryPut(%d) refused", i)
 		}
 	}
-	if c, ok, _ := p.Get(addrA, now, nil); !ok || c != 3 {
+	if c, ok, _ := p.Get(keyA, now, nil); !ok || c != 3 {
 		t.Fatalf("Get = %d, %v; want 3 (most recent)", c, ok)
 	}
-	if _, ok, _ := p.Get(addrB, now, nil); ok {
+	if _, ok, _ := p.Get(keyB, now, nil); ok {
 		t.Fatal("Get of another address found a connection")
 	}
 	if p.Len() != 2 {
@@ -34,12 +36,12 @@ func TestIdleMostRecentFirst(t *testing.T) {
 func TestIdleMaxPerHost(t *testing.T) {
 	p := Idle[int]{MaxPerHost: 2}
 	now := time.Unix(1000, 0)
-	p.TryPut(addrA, 1, now)
-	p.TryPut(addrA, 2, now)
-	if p.TryPut(addrA, 3, now) {
+	p.TryPut(keyA, 1, now)
+	p.TryPut(keyA, 2, now)
+	if p.TryPut(keyA, 3, now) {
 		t.Fatal("TryPut beyond MaxPerHost accepted")
 	}
-	if !p.TryPut(addrB, 3, now) {
+	if !p.TryPut(keyB, 3, now) {
 		t.Fatal("TryPut for another address refused")
 	}
 }
@@ -47,18 +49,18 @@ func TestIdleMaxPerHost(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	p := Idle[int]{Timeout: 10 * time.Second}
 	t0 := time.Unix(1000, 0)
-	p.TryPut(addrA, 1, t0)
-	p.TryPut(addrA, 2, t0.Add(8*time.Second))
-	c, ok, exp := p.Get(addrA, t0.Add(12*time.Second), nil)
+	p.TryPut(keyA, 1, t0)
+	p.TryPut(keyA, 2, t0.Add(8*time.Second))
+	c, ok, exp := p.Get(keyA, t0.Add(12*time.Second), nil)
 	if !ok || c != 2 || len(exp) != 0 {
 		t.Fatalf("Get = %d %v %v; want 2 true []", c, ok, exp)
 	}
-	c, ok, exp = p.Get(addrA, t0.Add(12*time.Second), nil)
+	c, ok, exp = p.Get(keyA, t0.Add(12*time.Second), nil)
 	if ok || len(exp) != 1 || exp[0] != 1 {
 		t.Fatalf("Get = %d %v %v; want expired [1]", c, ok, exp)
 	}
-	p.TryPut(addrA, 3, t0)
-	p.TryPut(addrB, 4, t0.Add(5*time.Second))
+	p.TryPut(keyA, 3, t0)
+	p.TryPut(keyB, 4, t0.Add(5*time.Second))
 	exp = p.Expire(t0.Add(11*time.Second), nil)
 	if len(exp) != 1 || exp[0] != 3 || p.Len() != 1 {
 		t.Fatalf("Expire = %v (Len %d); want [3] and 1 left", exp, p.Len())
@@ -71,10 +73,10 @@ func TestIdleTimeout(t *testing.T) {
 func TestIdleRemoveAndDrain(t *testing.T) {
 	var p Idle[int]
 	now := time.Unix(1000, 0)
-	p.TryPut(addrA, 1, now)
-	p.TryPut(addrA, 2, now)
-	p.TryPut(addrB, 3, now)
-	if !p.Remove(addrA, 1) || p.Remove(addrA, 1) {
+	p.TryPut(keyA, 1, now)
+	p.TryPut(keyA, 2, now)
+	p.TryPut(keyB, 3, now)
+	if !p.Remove(keyA, 1) || p.Remove(keyA, 1) {
 		t.Fatal("Remove should succeed once")
 	}
 	if got := p.Drain(nil); len(got) != 2 || p.Len() != 0 {
@@ -85,10 +87,49 @@ func TestIdleRemoveAndDrain(t *testing.T) {
 func TestIdleGetAllocs(t *testing.T) {
 	var p Idle[int]
 	now := time.Unix(1000, 0)
-	p.TryPut(addrA, 1, now)
+	p.TryPut(keyA, 1, now)
 	allocs := testing.AllocsPerRun(1000, func() {
-		c, _, _ := p.Get(addrA, now, nil)
-		p.TryPut(addrA, c, now)
+		c, _, _ := p.Get(keyA, now, nil)
+		p.TryPut(keyA, c, now)
+	})
+	if allocs != 0 {
+		t.Fatalf("Get+TryPut allocates %v per run", allocs)
+	}
+}
+
+// TestIdleKeys: a plain and a TLS connection to one address, and TLS
+// connections verified for different names, never stand in for each other.
+func TestIdleKeys(t *testing.T) {
+	var p Idle[string]
+	now := time.Unix(1000, 0)
+	tlsA := Key{Addr: addrA, ServerName: "a.test"}
+	tlsOther := Key{Addr: addrA, ServerName: "other.test"}
+	p.TryPut(keyA, "plain", now)
+	p.TryPut(tlsA, "tls a", now)
+	if c, ok, _ := p.Get(tlsOther, now, nil); ok {
+		t.Fatalf("TLS key for another name got %q", c)
+	}
+	if c, ok, _ := p.Get(tlsA, now, nil); !ok || c != "tls a" {
+		t.Fatalf("TLS key got %q %v", c, ok)
+	}
+	if c, ok, _ := p.Get(tlsA, now, nil); ok {
+		t.Fatalf("TLS key got %q, the plain connection", c)
+	}
+	if c, ok, _ := p.Get(keyA, now, nil); !ok || c != "plain" {
+		t.Fatalf("plain key got %q %v", c, ok)
+	}
+}
+
+// TestIdleGetTLSAllocs: a TLS key (its name a string the caller keeps)
+// costs no allocation either.
+func TestIdleGetTLSAllocs(t *testing.T) {
+	var p Idle[int]
+	now := time.Unix(1000, 0)
+	k := Key{Addr: addrA, ServerName: "origin.test"}
+	p.TryPut(k, 1, now)
+	allocs := testing.AllocsPerRun(1000, func() {
+		c, _, _ := p.Get(k, now, nil)
+		p.TryPut(k, c, now)
 	})
 	if allocs != 0 {
 		t.Fatalf("Get+TryPut allocates %v per run", allocs)
