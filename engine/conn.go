@@ -299,14 +299,17 @@ func (cc *clientConn) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
+func (cc *clientConn) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (bool, error) {
 	if cc.up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
+	}
+	if key.ServerName != "" {
+		return false, proxy.ErrTLSOrigination // not yet: no handshake here
 	}
 	l := cc.l
 	if p := cc.pin; p != nil {
 		cc.pin, p.pinnedTo = nil, nil
-		if !fresh && p.addr == addr && p.st == upOnLoop {
+		if !fresh && p.key() == key && p.st == upOnLoop {
 			p.owner, p.gen = cc, gen
 			cc.up = p
 			l.srv.ctr.poolHits.Add(1)
@@ -315,7 +318,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		p.close()
 	}
 	if !fresh {
-		up, ok, exp := l.idle.Get(pool.Key{Addr: addr}, l.now(), l.expired[:0])
+		up, ok, exp := l.idle.Get(key, l.now(), l.expired[:0])
 		for i, e := range exp {
 			e.close()
 			exp[i] = nil
@@ -331,6 +334,7 @@ func (cc *clientConn) Connect(addr netip.AddrPort, host []byte, fresh bool, gen 
 		l.srv.ctr.poolMisses.Add(1)
 	}
 	srv := l.srv
+	addr := key.Addr
 	if !srv.hostLimit.Acquire(addr) {
 		return false, proxy.ErrUpstreamCap
 	}
@@ -466,7 +470,7 @@ type upConn struct {
 	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
 }
 
-// key is what the idle pool matches the connection by.
+// key is what the idle pool and a pin match the connection by.
 func (up *upConn) key() pool.Key { return pool.Key{Addr: up.addr} }
 
 // upState is where an upstream connection's socket is.

@@ -136,6 +136,10 @@ type Config struct {
 	// that accept its codings (session_compress.go).
 	Compress *compression.Compressor
 
+	// TLSOrigination sends requests to their origins over verified TLS:
+	// those to its Ports and those a policy rule marks (tls.go).
+	TLSOrigination TLSOrigination
+
 	// dyn holds the settings a reload may change (Server.Reload); made by
 	// WithDefaults from Policy and RewriteHeader.
 	dyn *atomic.Pointer[Dynamic]
@@ -264,6 +268,11 @@ func (cfg Config) Check() error {
 	} {
 		if n.v < 0 {
 			bad(n.name, strconv.Itoa(n.v), "must not be negative")
+		}
+	}
+	for i, p := range cfg.TLSOrigination.Ports {
+		if p == 0 {
+			bad(fmt.Sprintf("tls_origination.ports[%d]", i), "0", "not a port (want 1-65535)")
 		}
 	}
 	if cfg.SpliceAbove < -1 {

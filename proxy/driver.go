@@ -1,11 +1,11 @@
 package proxy
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/sluiceproxy/sluice/compression"
 	"github.com/sluiceproxy/sluice/parser"
+	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -27,13 +27,15 @@ type Driver interface {
 	// Resolve starts resolving host; the driver later calls Resolved with gen.
 	Resolve(host string, gen uint32)
 
-	// Connect attaches an upstream connection to addr. With fresh false an idle
-	// pooled connection may be used: ready is then true and the connection is
-	// attached before Connect returns. Otherwise a dial starts and the driver
-	// later calls Connected or ConnectFailed with gen. A non-nil err (such as
-	// the per-host cap) means nothing was started.
+	// Connect attaches an upstream connection for key: to key.Addr, plain,
+	// or with key.ServerName set, over TLS verified for that name (TLS
+	// origination, tls.go). With fresh false an idle pooled connection for
+	// the same key may be used: ready is then true and the connection is
+	// attached before Connect returns. Otherwise a dial (and handshake)
+	// starts and the driver later calls Connected or ConnectFailed with gen.
+	// A non-nil err (such as the per-host cap) means nothing was started.
 	// host is the destination name, for the dial-time address check.
-	Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (ready bool, err error)
+	Connect(key pool.Key, host []byte, fresh bool, gen uint32) (ready bool, err error)
 	// WriteUpstream queues b for the attached upstream. b is valid only during the call.
 	WriteUpstream(b []byte)
 	// ReleaseUpstream detaches the upstream connection: into the idle pool when
@@ -41,8 +43,8 @@ type Driver interface {
 	ReleaseUpstream(reusable bool)
 	// PinUpstream detaches the (reusable) upstream connection from the
 	// exchange but keeps it for this client connection alone: it never
-	// enters the shared pool; the client's next Connect to the same
-	// address with fresh false gets it back, any other Connect closes it,
+	// enters the shared pool; the client's next Connect with the same
+	// key and fresh false gets it back, any other Connect closes it,
 	// and it closes with the client (connection-bound authentication).
 	PinUpstream()
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -62,7 +63,50 @@ var (
 	ErrNotCached   = &Error{504, "not in cache"}
 	ErrAuthTimeout = &Error{503, "proxy authentication timeout"}
 	ErrNoFDs       = &Error{503, "proxy out of file descriptors"}
+
+	// ErrTLSHandshakeTimeout answers an UpstreamTLSError that is a timeout.
+	ErrTLSHandshakeTimeout = &Error{504, "upstream TLS handshake timeout"}
 )
+
+// UpstreamTLSError is a failed TLS handshake with an origin (TLS
+// origination): its certificate not verified (unknown authority, another
+// name, expired), no protocol version or cipher in common, an alert. The
+// client gets 502 with the reason in sluice-error ("upstream TLS: x509:
+// certificate signed by unknown authority"); a handshake that timed out
+// gets 504.
+type UpstreamTLSError struct {
+	Err error // the handshake's error
+}
+
+// Error is the sluice-error detail: "upstream TLS: " and the reason.
+func (e *UpstreamTLSError) Error() string { return "upstream TLS: " + tlsReason(e.Err) }
+
+// Unwrap returns the handshake's error.
+func (e *UpstreamTLSError) Unwrap() error { return e.Err }
+
+// tlsReason is why a handshake failed, in words fit for a header field: a
+// certificate's verification error without crypto/tls's preamble, control
+// and non-ASCII bytes (a certificate's names are the origin's to choose)
+// replaced, at most maxTLSReason bytes.
+func tlsReason(err error) string {
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && cve.Err != nil {
+		err = cve.Err
+	}
+	s := []byte(err.Error())
+	if len(s) > maxTLSReason {
+		s = append(s[:maxTLSReason-3], "..."...)
+	}
+	for i, c := range s {
+		if c < ' ' || c >= 0x7f {
+			s[i] = '?'
+		}
+	}
+	return string(s)
+}
+
+// maxTLSReason bounds the reason an UpstreamTLSError gives.
+const maxTLSReason = 256
 
 // errorResponse maps any failure to the status and detail the client gets.
 // It is the one place that does so (STYLE.md, Errors).
@@ -70,9 +114,15 @@ func errorResponse(err error) (status int, detail string) {
 	var e *Error
 	var pe *parser.Error
 	var pol *policy.Error
+	var te *UpstreamTLSError
 	switch {
 	case errors.As(err, &e):
 		return e.Status, e.Detail
+	case errors.As(err, &te):
+		if isTimeout(te.Err) {
+			return ErrTLSHandshakeTimeout.Status, ErrTLSHandshakeTimeout.Detail
+		}
+		return 502, te.Error()
 	case errors.As(err, &pol):
 		return pol.Status, pol.Reason
 	case errors.As(err, &pe):

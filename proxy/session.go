@@ -8,6 +8,7 @@ import (
 	"github.com/sluiceproxy/sluice/internal/ascii"
 	"github.com/sluiceproxy/sluice/parser"
 	"github.com/sluiceproxy/sluice/policy"
+	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/resolver"
 )
 
@@ -87,9 +88,15 @@ type Session struct {
 	extraHdr  []byte          // extra header lines for sluice's own error response
 
 	// Set across requests: the client connection has a private upstream
-	// connection to pinAddr (Driver.PinUpstream).
-	pinned  bool
-	pinAddr netip.AddrPort
+	// connection for pinKey (Driver.PinUpstream).
+	pinned bool
+	pinKey pool.Key
+
+	// TLS origination (tls.go): the current request goes to its origin
+	// over TLS, verified for tlsName. tlsName is kept across requests, so
+	// a client that keeps asking one origin costs no allocation.
+	upTLS   bool
+	tlsName string
 
 	// Set across requests: the CONNECT destination the connection is bound
 	// to (session_connect.go); nil for almost every connection, so it is
@@ -105,9 +112,9 @@ type Session struct {
 	synth       []byte // the CONNECT head a transparent tunnel is decided by
 
 	// The upstream side of the current exchange.
-	upAddr     netip.AddrPort // address of the attached upstream
-	upAttached bool           // an upstream connection is attached (Driver.Connect completed)
-	upPending  bool           // Driver.Connect is dialing
+	upKey      pool.Key // address (and TLS name) of the attached upstream
+	upAttached bool     // an upstream connection is attached (Driver.Connect completed)
+	upPending  bool     // Driver.Connect is dialing
 	upReused   bool
 	upGotBytes bool // any response byte received on this connection for this request
 	interim    int  // interim (1xx) responses received for this request
@@ -200,6 +207,7 @@ func (s *Session) resetRequest() {
 	s.haveHead = false
 	s.tunnel = false
 	s.rewritten = false
+	s.upTLS = false
 	s.decision = policy.Decision{}
 	s.connAuth = false
 	s.user = s.user[:0]
@@ -297,6 +305,9 @@ func (s *Session) startRequest() {
 	} else if !s.checkUpgrade() {
 		return
 	}
+	if !s.originate() {
+		return
+	}
 	s.connAuth = s.requestConnAuth()
 	if s.cacheStart() {
 		return
@@ -352,10 +363,12 @@ func (s *Session) chooseTarget(req *parser.Request) error {
 		}
 		host, port, s.authority = h, p, rewrite
 	case req.Form == parser.FormAbsolute:
-		if req.Scheme == parser.SchemeHTTPS {
-			return ErrTLSOrigination
-		}
+		// An https target goes out only where TLS origination covers it
+		// (originate, after the policy).
 		host, port, s.authority = req.Bytes(req.Host), req.Port, req.Bytes(req.Authority)
+		if port == 0 && req.Scheme == parser.SchemeHTTPS {
+			port = 443
+		}
 	case req.HostIndex >= 0:
 		host, port = req.Bytes(req.HostHeaderHost), req.HostHeaderPort
 		s.authority = req.Bytes(req.Headers[req.HostIndex].Value)
@@ -496,14 +509,18 @@ func (s *Session) connect(fresh bool) {
 	s.attempts++
 	s.st = stConnecting
 	s.d.SetTimer(left) // each dial has its own ConnectTimeout besides
-	ready, err := s.d.Connect(ap, s.hostLower, fresh, s.gen)
+	key := pool.Key{Addr: ap}
+	if s.upTLS {
+		key.ServerName = s.tlsName
+	}
+	ready, err := s.d.Connect(key, s.hostLower, fresh, s.gen)
 	if err != nil {
 		s.fail(err)
 		return
 	}
 	s.rec.Upstream = ap
-	s.upAddr = ap
-	if s.pinned && (fresh || ap != s.pinAddr) {
+	s.upKey = key
+	if s.pinned && (fresh || key != s.pinKey) {
 		s.pinned = false // Connect closed the pinned connection
 	}
 	if ready {

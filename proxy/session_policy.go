@@ -73,7 +73,7 @@ func (s *Session) Authenticated(gen uint32, user string, ok bool) {
 	}
 	s.user = append(s.user[:0], user...)
 	s.rec.User = user
-	if s.policyAfterAuth() {
+	if s.policyAfterAuth() && s.originate() {
 		s.lookup()
 	}
 }

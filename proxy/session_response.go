@@ -212,13 +212,13 @@ func (s *Session) responseDone(clean bool) {
 		(resp.ProtoMinor >= 1 || resp.ConnKeepAlive)
 	s.upAttached = false
 	switch {
-	case reusable && (s.connAuth || s.pinned && s.upAddr == s.pinAddr):
+	case reusable && (s.connAuth || s.pinned && s.upKey == s.pinKey):
 		// Connection-bound authentication (session_guard.go): the
 		// connection stays this client's alone.
-		s.pinned, s.pinAddr = true, s.upAddr
+		s.pinned, s.pinKey = true, s.upKey
 		s.d.PinUpstream()
 	default:
-		if s.pinned && s.upAddr == s.pinAddr {
+		if s.pinned && s.upKey == s.pinKey {
 			s.pinned = false
 		}
 		s.d.ReleaseUpstream(reusable)

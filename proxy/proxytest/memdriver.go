@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluiceproxy/sluice/pool"
 	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -30,6 +31,9 @@ type MemDriver struct {
 	AsyncDNS bool
 	// RefuseDial lists addresses whose dials fail with ErrUpstreamRefused.
 	RefuseDial map[netip.AddrPort]bool
+	// FailTLS lists server names whose TLS handshakes (TLS origination)
+	// fail with an UpstreamTLSError of this error.
+	FailTLS map[string]error
 	// ManualDial holds dials until CompleteDials is called.
 	ManualDial bool
 	// BehindClient and BehindUpstream are what Behind answers; Drained
@@ -88,6 +92,10 @@ type MemUpstream struct {
 	Closed bool   // closed by either side
 	Reused int    // times it was taken from the pool
 	gen    uint32
+
+	// ServerName is the name a TLS upstream (TLS origination) is verified
+	// for; "" for plain HTTP.
+	ServerName string
 }
 
 // MemTunnel records a tunnel the session started.
@@ -257,6 +265,12 @@ func (m *MemDriver) finishDial(up *MemUpstream) {
 		m.pump.ConnectFailed(up.gen, proxy.ErrUpstreamRefused)
 		return
 	}
+	if err := m.FailTLS[up.ServerName]; up.ServerName != "" && err != nil {
+		up.Closed = true
+		m.Up = nil
+		m.pump.ConnectFailed(up.gen, &proxy.UpstreamTLSError{Err: err})
+		return
+	}
 	up.Open = true
 	m.pump.Connected(up.gen)
 }
@@ -354,13 +368,13 @@ func (m *MemDriver) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (m *MemDriver) Connect(addr netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
+func (m *MemDriver) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (bool, error) {
 	if m.Up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
 	if p := m.Pinned; p != nil {
 		m.Pinned = nil
-		if !fresh && p.Addr == addr && p.Open {
+		if !fresh && p.key() == key && p.Open {
 			p.Reused++
 			p.gen = gen
 			m.Up = p
@@ -371,7 +385,7 @@ func (m *MemDriver) Connect(addr netip.AddrPort, host []byte, fresh bool, gen ui
 	if !fresh {
 		for i := len(m.Idle) - 1; i >= 0; i-- {
 			up := m.Idle[i]
-			if up.Addr == addr {
+			if up.key() == key {
 				m.Idle = append(m.Idle[:i], m.Idle[i+1:]...)
 				up.Reused++
 				up.gen = gen
@@ -380,12 +394,15 @@ func (m *MemDriver) Connect(addr netip.AddrPort, host []byte, fresh bool, gen ui
 			}
 		}
 	}
-	up := &MemUpstream{Addr: addr, gen: gen}
+	up := &MemUpstream{Addr: key.Addr, ServerName: key.ServerName, gen: gen}
 	m.Upstreams = append(m.Upstreams, up)
 	m.Up = up
 	m.pendingDial = append(m.pendingDial, up)
 	return false, nil
 }
+
+// key is what the pool and the pin match the upstream by.
+func (up *MemUpstream) key() pool.Key { return pool.Key{Addr: up.Addr, ServerName: up.ServerName} }
 
 // WriteUpstream implements Driver.
 func (m *MemDriver) WriteUpstream(b []byte) {
