@@ -303,9 +303,6 @@ func (cc *clientConn) Connect(key pool.Key, host []byte, fresh bool, gen uint32)
 	if cc.up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
-	if key.ServerName != "" {
-		return false, proxy.ErrTLSOrigination // not yet: no handshake here
-	}
 	l := cc.l
 	if p := cc.pin; p != nil {
 		cc.pin, p.pinnedTo = nil, nil
@@ -342,8 +339,13 @@ func (cc *clientConn) Connect(key pool.Key, host []byte, fresh bool, gen uint32)
 		srv.hostLimit.Release(addr)
 		return false, proxy.ErrNoFDs
 	}
+	if key.ServerName != "" && !srv.fds.Acquire(bridgeFDs) {
+		srv.upClosed()
+		srv.hostLimit.Release(addr)
+		return false, proxy.ErrNoFDs
+	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
+	up := &upConn{l: l, addr: addr, tlsName: key.ServerName, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -468,10 +470,16 @@ type upConn struct {
 	client    netip.Addr     // the client it was dialed for (dial-time address check)
 	pol       *policy.Policy // the policy of the request it was dialed for (dial-time check)
 	pinnedTo  *clientConn    // idle and private to this client (PinUpstream); not in the pool
+	// TLS origination: the name the origin's certificate was verified for,
+	// "" for a plain connection. Its socket is then one end of a TLS
+	// bridge's socket pair (tlsbridge_linux.go), which bridged says was made
+	// (set by the dial's goroutine before the connection comes to the loop).
+	tlsName string
+	bridged bool
 }
 
 // key is what the idle pool and a pin match the connection by.
-func (up *upConn) key() pool.Key { return pool.Key{Addr: up.addr} }
+func (up *upConn) key() pool.Key { return pool.Key{Addr: up.addr, ServerName: up.tlsName} }
 
 // upState is where an upstream connection's socket is.
 type upState uint8
@@ -529,6 +537,9 @@ func (up *upConn) dialFailed(err error) {
 	srv.ctr.dialErrors.Add(1)
 	srv.hostLimit.Release(up.addr)
 	srv.upClosed()
+	if up.tlsName != "" && !up.bridged {
+		srv.fds.Release(bridgeFDs) // else the bridge releases them as it ends
+	}
 	up.move(upGone)
 	owner := up.owner
 	if owner == nil || owner.p.Gone() {
@@ -613,7 +624,8 @@ func (up *upConn) lost() {
 	srv.hostLimit.Release(up.addr)
 }
 
-// dial connects to up.addr off the loop, then enrolls the connection on up's
+// dial connects to up.addr off the loop, for TLS origination also
+// handshakes and bridges (originate), then enrolls the connection on up's
 // loop (Open hands it to the session) or reports the failure there.
 func (s *Server) dial(up *upConn) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
@@ -639,8 +651,14 @@ func (s *Server) dial(up *upConn) {
 	}
 	conn, err := d.Dial("tcp", up.addr.String())
 	if err == nil {
-		if err = up.l.x.Enroll(conn.(*net.TCPConn), up); err == nil {
-			return
+		var c eventloop.Conn = conn.(*net.TCPConn)
+		if up.tlsName != "" {
+			c, err = s.originate(conn.(*net.TCPConn), up)
+		}
+		if err == nil {
+			if err = up.l.x.Enroll(c, up); err == nil {
+				return
+			}
 		}
 	}
 	up.l.x.Execute(func() { up.dialFailed(err) })

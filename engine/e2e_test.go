@@ -179,14 +179,20 @@ func newEnv(t *testing.T, cfg Config, resOpts ...func(*resolver.Config)) *env {
 
 func (e *env) get(path string) (*http.Response, string) {
 	e.t.Helper()
-	resp, err := e.client.Get("http://" + e.project + path)
+	return e.getURL("http://" + e.project + path)
+}
+
+// getURL GETs url through the proxy and returns the response and its body.
+func (e *env) getURL(url string) (*http.Response, string) {
+	e.t.Helper()
+	resp, err := e.client.Get(url)
 	if err != nil {
-		e.t.Fatalf("GET %s: %v", path, err)
+		e.t.Fatalf("GET %s: %v", url, err)
 	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		e.t.Fatalf("GET %s body: %v", path, err)
+		e.t.Fatalf("GET %s body: %v", url, err)
 	}
 	return resp, string(b)
 }

@@ -15,6 +15,8 @@ import (
 //
 //	client socket                    1   (accept -> close)
 //	upstream socket                  1   (dial start -> close)
+//	TLS-originated upstream          +2  (its TCP socket and the bridge's end
+//	                                      of the pair: Connect -> bridge closed)
 //	stream mode or tunnel, spliced   +4  (a pipe per direction: 2 fds each)
 //	admin connection                 1   (cmd/sluice counts them through FDs)
 //

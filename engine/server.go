@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,7 +40,12 @@ type Server struct {
 		poolHits, poolMisses, dials, dialErrors atomic.Int64
 		tunnels, tunnelsActive, streams         atomic.Int64
 		acceptErrors, refused                   atomic.Int64
+		tlsHandshakes, tlsErrors                atomic.Int64
 	}
+
+	// tlsBase is what every TLS origination's client config is cloned
+	// from (tlsorig.go); set once by NewServer.
+	tlsBase *tls.Config
 
 	ln        *net.TCPListener // the proxy listener; set by Start
 	tln       *net.TCPListener // the transparent listener, if configured; set by Start
@@ -92,6 +98,7 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 		// Offloaded work is CPU-bound (compression): about as many jobs
 		// as cores, and then some for jobs that wait on memory.
 		offload: make(chan struct{}, 2*startProcs),
+		tlsBase: newTLSConfig(cfg.TLSOrigination),
 	}
 	s.hostLimit.Max = int64(cfg.MaxConnsPerHost)
 	return s, nil
@@ -169,6 +176,7 @@ func (s *Server) Counters() Counters {
 		TunnelsStarted: s.ctr.tunnels.Load(), TunnelsActive: s.ctr.tunnelsActive.Load(),
 		StreamsStarted: s.ctr.streams.Load(),
 		AcceptErrors:   s.ctr.acceptErrors.Load(), ConnsRefused: s.ctr.refused.Load(),
+		TLSHandshakes: s.ctr.tlsHandshakes.Load(), TLSErrors: s.ctr.tlsErrors.Load(),
 		FDsUsed: s.fds.Used(), FDsBudget: s.fds.Budget(), FDsRefused: s.fds.Refused(),
 	}
 }
