@@ -45,6 +45,8 @@ var families = []family{
 	{name: "sluice_pool_misses_total", typ: "counter", help: "Requests that found no idle upstream connection in the pool."},
 	{name: "sluice_upstream_dials_total", typ: "counter", help: "Upstream connections dialed."},
 	{name: "sluice_upstream_dial_errors_total", typ: "counter", help: "Upstream dials that failed."},
+	{name: "sluice_upstream_tls_handshakes_total", typ: "counter", help: "TLS origination: handshakes with origins that succeeded (full or resumed)."},
+	{name: "sluice_upstream_tls_errors_total", typ: "counter", help: "TLS origination: handshakes with origins that failed (certificate not verified, alert, timeout); each answered 502 or 504."},
 	{name: "sluice_tunnels_started_total", typ: "counter", help: "CONNECT and Upgrade tunnels opened."},
 	{name: "sluice_tunnels_active", typ: "gauge", help: "CONNECT and Upgrade tunnels open now."},
 	{name: "sluice_streams_started_total", typ: "counter", help: "Exchanges switched to stream mode because of a large body."},

@@ -197,6 +197,8 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteCounterUint64(w, "sluice_pool_misses_total", nonNeg(c.PoolMisses))
 		vm.WriteCounterUint64(w, "sluice_upstream_dials_total", nonNeg(c.Dials))
 		vm.WriteCounterUint64(w, "sluice_upstream_dial_errors_total", nonNeg(c.DialErrors))
+		vm.WriteCounterUint64(w, "sluice_upstream_tls_handshakes_total", nonNeg(c.TLSHandshakes))
+		vm.WriteCounterUint64(w, "sluice_upstream_tls_errors_total", nonNeg(c.TLSErrors))
 		vm.WriteCounterUint64(w, "sluice_tunnels_started_total", nonNeg(c.TunnelsStarted))
 		vm.WriteGaugeUint64(w, "sluice_tunnels_active", nonNeg(c.TunnelsActive))
 		vm.WriteCounterUint64(w, "sluice_streams_started_total", nonNeg(c.StreamsStarted))

@@ -159,7 +159,8 @@ func allSources() Sources {
 		Counters: func() engine.Counters {
 			return engine.Counters{PoolHits: 11, PoolMisses: 4, Dials: 5, DialErrors: 1,
 				TunnelsStarted: 9, TunnelsActive: 2, StreamsStarted: 6,
-				AcceptErrors: 12, ConnsRefused: 13, FDsUsed: 14, FDsBudget: 15, FDsRefused: 16}
+				AcceptErrors: 12, ConnsRefused: 13, FDsUsed: 14, FDsBudget: 15, FDsRefused: 16,
+				TLSHandshakes: 44, TLSErrors: 45}
 		},
 		DNS: func() resolver.Stats {
 			return resolver.Stats{QueryAttempt: 20, QuerySuccess: 17, QueryFailure: 3, QueryTimeout: 2,
@@ -187,6 +188,8 @@ func TestSources(t *testing.T) {
 		"sluice_pool_misses_total":                       4,
 		"sluice_upstream_dials_total":                    5,
 		"sluice_upstream_dial_errors_total":              1,
+		"sluice_upstream_tls_handshakes_total":           44,
+		"sluice_upstream_tls_errors_total":               45,
 		"sluice_tunnels_started_total":                   9,
 		"sluice_tunnels_active":                          2,
 		"sluice_streams_started_total":                   6,
