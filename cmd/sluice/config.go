@@ -49,6 +49,8 @@ type fileConfig struct {
 	Cache     cacheConfig     `yaml:"cache"`
 	Compress  compressConfig  `yaml:"compression"`
 
+	TLS tlsOriginationConfig `yaml:"tls_origination"` // tlsconfig.go
+
 	// Set by loadConfigFile, for messages.
 	file string
 	root *yaml.Node // the document's top mapping
@@ -245,7 +247,8 @@ func printError(w io.Writer, err error) {
 }
 
 // loadConfigFile reads, decodes and validates the config file at path. A
-// relative policy.auth.htpasswd is taken relative to the file's directory.
+// relative policy.auth.htpasswd or tls_origination.ca_file is taken
+// relative to the file's directory.
 // The error is configErrors, every error of the file with its line, field
 // and value.
 func loadConfigFile(path string) (*fileConfig, error) {
@@ -257,6 +260,9 @@ func loadConfigFile(path string) (*fileConfig, error) {
 	errs, parsed := c.decode(data)
 	if a := c.Policy.Auth; a != nil && a.Htpasswd != "" && !filepath.IsAbs(a.Htpasswd) {
 		a.Htpasswd = filepath.Join(filepath.Dir(path), a.Htpasswd)
+	}
+	if f := c.TLS.CAFile; f != "" && !filepath.IsAbs(f) {
+		c.TLS.CAFile = filepath.Join(filepath.Dir(path), f)
 	}
 	if parsed { // also the values of the fields that decoded
 		errs = append(errs, c.check(errs)...)
@@ -350,6 +356,11 @@ func (c *fileConfig) check(decodeErrs configErrors) configErrors {
 	}
 	if _, f := c.Compress.compressor(); f != nil {
 		add(f.name, f.value, f.err)
+	}
+	if _, fs := c.TLS.origination(); fs != nil {
+		for _, f := range fs {
+			add(f.name, f.value, f.err)
+		}
 	}
 	if c.Cache.LockTimeout < 0 {
 		add("cache.lock_timeout", c.Cache.LockTimeout.String(), errors.New("is negative"))

@@ -2,7 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -209,7 +216,7 @@ func TestConfigErrors(t *testing.T) {
 		want string // substring of the error, from the file name on
 	}{
 		{"unknown field", "listen: 127.0.0.1:3128\nlistn: 127.0.0.1:3129\n",
-			`c.yaml:2: listn: unknown field (want one of listen, transparent_listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache, compression)`},
+			`c.yaml:2: listn: unknown field (want one of listen, transparent_listen, loops, engine, rewrite_header, timeouts, limits, admin, log_level, access_log, resolver, policy, drain, cache, compression, tls_origination)`},
 		{"unknown nested field", "timeouts:\n  connect: 5s\n  conect: 5s\n", `c.yaml:3: timeouts.conect: unknown field (want one of connect, connect_total, head,`},
 		{"unknown rule field", "policy:\n  rules:\n    - hosts: [a.test]\n      acton: allow\n", `c.yaml:4: policy.rules[0].acton: unknown field`},
 		{"unknown in merged mapping", "x: &m {bogus: 1}\n", `c.yaml:1: x: unknown field`},
@@ -231,6 +238,11 @@ func TestConfigErrors(t *testing.T) {
 		{"compression zstd level", "compression:\n  enabled: true\n  zstd_level: ultra\n", `c.yaml:3: compression.zstd_level: "ultra": want fastest, default, better or best`},
 		{"compression type", "compression:\n  enabled: true\n  types: [json]\n", `c.yaml:3: compression.types[0]: "json": want type/subtype, type/* or +suffix`},
 		{"cache lock timeout negative", "cache:\n  lock_timeout: -1s\n", `c.yaml:2: cache.lock_timeout: "-1s": is negative`},
+		{"tls port zero", "tls_origination:\n  ports: [443, 0]\n", `c.yaml:2: tls_origination.ports[1]: "0": not a port (want 1-65535)`},
+		{"tls port too big", "tls_origination:\n  ports:\n    - 443\n    - 70000\n", `c.yaml:4: tls_origination.ports[1]: "70000": not a port (want 1-65535)`},
+		{"tls port not a number", "tls_origination:\n  ports: [https]\n", `c.yaml:2: tls_origination.ports[0]: "https": want an integer`},
+		{"tls ca_file missing", "tls_origination:\n  ca_file: /nonexistent/ca.pem\n", `c.yaml:2: tls_origination.ca_file: "/nonexistent/ca.pem": cannot read: no such file or directory`},
+		{"upstream_tls on a deny rule", "policy:\n  rules:\n    - action: deny\n      upstream_tls: true\n", `c.yaml:4: policy.rules[0].upstream_tls: "true": only an allow rule sends requests`},
 		{"splice_above below -1", "limits:\n  splice_above: -2\n", `c.yaml:2: limits.splice_above: "-2": neither a size nor -1 (never)`},
 		{"bad listen", "listen: localhost\n", `c.yaml:1: listen: "localhost": want IP:port or :port`},
 		{"listen on a name", "listen: localhost:3128\n", `c.yaml:1: listen: "localhost:3128": host "localhost" is not an IP address (use :port for every address)`},
@@ -291,6 +303,56 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %T is not a *configError", err)
 			}
 		})
+	}
+}
+
+// TestConfigTLSOrigination: the tls_origination section's CA file is read
+// relative to the config file and must hold a PEM certificate; the engine
+// gets the ports and the roots, and /config shows the section.
+func TestConfigTLSOrigination(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("tls_origination:\n  ports: [443, 8443]\n  ca_file: ca.pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, fields := c.TLS.origination()
+	if fields != nil || len(o.Ports) != 2 || o.Ports[0] != 443 || o.Ports[1] != 8443 || o.RootCAs == nil || !o.RootCAs.Equal(func() *x509.CertPool {
+		p := x509.NewCertPool()
+		cert, _ := x509.ParseCertificate(der)
+		p.AddCert(cert)
+		return p
+	}()) {
+		t.Fatalf("origination %+v, fields %v", o, fields)
+	}
+	if eff := c.effective(engine.Config{}, ""); eff.TLS.CAFile != filepath.Join(dir, "ca.pem") || len(eff.TLS.Ports) != 2 {
+		t.Fatalf("effective %+v", eff.TLS)
+	}
+	if err := os.WriteFile(path, []byte("tls_origination:\n  ca_file: junk.pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadConfigFile(path)
+	if want := `c.yaml:2: tls_origination.ca_file: "` + filepath.Join(dir, "junk.pem") + `": no PEM certificate in the file`; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("junk CA file: %v, want …%s", err, want)
 	}
 }
 

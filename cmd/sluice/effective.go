@@ -41,6 +41,7 @@ func (c *fileConfig) effective(e engine.Config, realm string) *fileConfig {
 		Cache: cacheConfig{MaxBytes: c.Cache.MaxBytes, MaxObjectBytes: c.Cache.maxObject(),
 			LockTimeout: cmp.Or(c.Cache.LockTimeout, proxy.DefaultCacheLockTimeout)},
 		Compress: c.effectiveCompress(),
+		TLS:      tlsOriginationConfig{Ports: append([]int{}, c.TLS.Ports...), CAFile: c.TLS.CAFile},
 		Resolver: c.effectiveResolver(),
 		Policy:   c.effectivePolicy(realm),
 	}

@@ -149,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	ecfg.Cache = c.cacheStore()
 	ecfg.CacheLockTimeout = c.Cache.LockTimeout
 	ecfg.Compress, _ = c.Compress.compressor() // checked when the file was loaded
+	ecfg.TLSOrigination, _ = c.TLS.origination()
 	drainTimeout := ecfg.DrainTimeout
 	if drainTimeout == 0 {
 		drainTimeout = proxy.DefaultDrainTimeout

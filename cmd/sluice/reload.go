@@ -21,7 +21,7 @@ import (
 // engine's timeouts and
 // limits, the resolver, the access log's path. A reload that changes them
 // logs their names and leaves them as they are.
-var restartOnly = []string{"listen", "transparent_listen", "admin", "loops", "engine", "access_log", "timeouts", "limits", "resolver", "cache", "compression"}
+var restartOnly = []string{"listen", "transparent_listen", "admin", "loops", "engine", "access_log", "timeouts", "limits", "resolver", "cache", "compression", "tls_origination"}
 
 // reloader re-reads the config file on SIGHUP and POST /reload and swaps in
 // what can change while sluice runs: the policy (rules, client ACL, auth file,
