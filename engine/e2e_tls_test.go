@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluiceproxy/sluice/internal/testcert"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/proxy"
 )
@@ -24,9 +25,9 @@ import (
 // (tlsorigin_test.go), over real sockets, on both engines.
 
 // tlsEnv is a proxy that originates TLS to o's port, verifying against ca.
-func tlsEnv(t *testing.T, ca *testCA, o *tlsOrigin, cfg Config) *env {
+func tlsEnv(t *testing.T, ca *testcert.CA, o *tlsOrigin, cfg Config) *env {
 	t.Helper()
-	cfg.TLSOrigination.RootCAs = ca.pool
+	cfg.TLSOrigination.RootCAs = ca.Pool()
 	if cfg.TLSOrigination.Ports == nil {
 		cfg.TLSOrigination.Ports = []uint16{uint16(o.port)}
 	}
@@ -42,8 +43,8 @@ func tlsEnv(t *testing.T, ca *testCA, o *tlsOrigin, cfg Config) *env {
 // the proxy.
 func simpleTLS(t *testing.T, names ...string) (*tlsOrigin, *env, net.Conn, *bufio.Reader) {
 	t.Helper()
-	ca := newTestCA(t)
-	o := startTLSOrigin(t, ca.validLeaf(t, names...), tlsHandler())
+	ca := testcert.NewCA(t)
+	o := startTLSOrigin(t, ca.Leaf(t, names...), tlsHandler())
 	e := tlsEnv(t, ca, o, Config{})
 	c, br := e.raw()
 	return o, e, c, br
@@ -94,17 +95,17 @@ func testTLSOriginationGood(t *testing.T) {
 func TestTLSOriginationVerifyFails(t *testing.T) { forEngines(t, testTLSOriginationVerifyFails) }
 
 func testTLSOriginationVerifyFails(t *testing.T) {
-	ca := newTestCA(t)
-	stranger := newTestCA(t)
+	ca := testcert.NewCA(t)
+	stranger := testcert.NewCA(t)
 	past := time.Now().Add(-48 * time.Hour)
 	for _, tc := range []struct {
 		name   string
 		cert   tls.Certificate
 		detail string // the start of sluice-error
 	}{
-		{"wrong host", ca.validLeaf(t, "other.test"), "upstream TLS: x509: certificate is valid for other.test, not origin.test"},
-		{"expired", ca.leaf(t, past, past.Add(time.Hour), "origin.test"), "upstream TLS: x509: certificate has expired or is not yet valid: "},
-		{"unknown CA", stranger.validLeaf(t, "origin.test"), "upstream TLS: x509: certificate signed by unknown authority"},
+		{"wrong host", ca.Leaf(t, "other.test"), "upstream TLS: x509: certificate is valid for other.test, not origin.test"},
+		{"expired", ca.LeafValid(t, past, past.Add(time.Hour), "origin.test"), "upstream TLS: x509: certificate has expired or is not yet valid: "},
+		{"unknown CA", stranger.Leaf(t, "origin.test"), "upstream TLS: x509: certificate signed by unknown authority"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var handled atomic.Int64
@@ -159,8 +160,8 @@ func (s *syncBuffer) String() string {
 func TestTLSOriginationPooled(t *testing.T) { forEngines(t, testTLSOriginationPooled) }
 
 func testTLSOriginationPooled(t *testing.T) {
-	ca := newTestCA(t)
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test"), tlsHandler())
+	ca := testcert.NewCA(t)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test"), tlsHandler())
 	e := tlsEnv(t, ca, o, Config{Loops: 1})
 	const n = 50
 	req := fmt.Sprintf("GET http://origin.test:%d/small HTTP/1.1\r\n\r\n", o.port)
@@ -199,8 +200,8 @@ func testTLSOriginationPooled(t *testing.T) {
 func TestTLSOriginationPoolKeys(t *testing.T) { forEngines(t, testTLSOriginationPoolKeys) }
 
 func testTLSOriginationPoolKeys(t *testing.T) {
-	ca := newTestCA(t)
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test", "alias.test"), tlsHandler())
+	ca := testcert.NewCA(t)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test", "alias.test"), tlsHandler())
 	e := tlsEnv(t, ca, o, Config{
 		TLSOrigination: proxy.TLSOrigination{Ports: []uint16{}},
 		Policy: withPolicy(t, policy.Config{Rules: []policy.Rule{
@@ -230,8 +231,8 @@ func testTLSOriginationPoolKeys(t *testing.T) {
 func TestTLSOriginationRefused(t *testing.T) { forEngines(t, testTLSOriginationRefused) }
 
 func testTLSOriginationRefused(t *testing.T) {
-	ca := newTestCA(t)
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test"), tlsHandler())
+	ca := testcert.NewCA(t)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test"), tlsHandler())
 	e := tlsEnv(t, ca, o, Config{TLSOrigination: proxy.TLSOrigination{Ports: []uint16{443}}})
 	c, br := e.raw()
 	resp, _ := do(t, c, br, fmt.Sprintf("GET https://origin.test:%d/tls HTTP/1.1\r\n\r\n", o.port))
@@ -249,8 +250,8 @@ func testTLSOriginationRefused(t *testing.T) {
 func TestTLSOriginationRule(t *testing.T) { forEngines(t, testTLSOriginationRule) }
 
 func testTLSOriginationRule(t *testing.T) {
-	ca := newTestCA(t)
-	o := startTLSOrigin(t, ca.validLeaf(t, "secure.test"), tlsHandler())
+	ca := testcert.NewCA(t)
+	o := startTLSOrigin(t, ca.Leaf(t, "secure.test"), tlsHandler())
 	e := tlsEnv(t, ca, o, Config{
 		TLSOrigination: proxy.TLSOrigination{Ports: []uint16{}},
 		Policy: withPolicy(t, policy.Config{Rules: []policy.Rule{
@@ -292,14 +293,14 @@ func testTLSOriginationIPLiteral(t *testing.T) {
 func TestTLSOriginationStream(t *testing.T) { forEngines(t, testTLSOriginationStream) }
 
 func testTLSOriginationStream(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcert.NewCA(t)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
 	mux := tlsHandler().(*http.ServeMux)
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
 		_, _ = w.Write(big)
 	})
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test"), mux)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test"), mux)
 	e := tlsEnv(t, ca, o, Config{Loops: 1})
 	base := fmt.Sprintf("http://origin.test:%d", o.port)
 	for i := range 3 {
@@ -333,7 +334,7 @@ func testTLSOriginationStream(t *testing.T) {
 func TestTLSOriginationCloseDelimited(t *testing.T) { forEngines(t, testTLSOriginationCloseDelimited) }
 
 func testTLSOriginationCloseDelimited(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcert.NewCA(t)
 	body := strings.Repeat("close-delimited;", 10000)
 	mux := tlsHandler().(*http.ServeMux)
 	mux.HandleFunc("/close", func(w http.ResponseWriter, r *http.Request) {
@@ -345,7 +346,7 @@ func testTLSOriginationCloseDelimited(t *testing.T) {
 		brw.WriteString("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body)
 		brw.Flush()
 	})
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test"), mux)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test"), mux)
 	e := tlsEnv(t, ca, o, Config{})
 	c, br := e.raw()
 	resp, got := do(t, c, br, fmt.Sprintf("GET http://origin.test:%d/close HTTP/1.1\r\n\r\n", o.port))
@@ -361,8 +362,8 @@ func testTLSOriginationCloseDelimited(t *testing.T) {
 func TestTLSOriginationCloses(t *testing.T) { forEngines(t, testTLSOriginationCloses) }
 
 func testTLSOriginationCloses(t *testing.T) {
-	ca := newTestCA(t)
-	cert := ca.validLeaf(t, "origin.test")
+	ca := testcert.NewCA(t)
+	cert := ca.Leaf(t, "origin.test")
 	t.Run("origin closes", func(t *testing.T) {
 		o := startTLSOrigin(t, cert, tlsHandler(), func(s *http.Server) { s.IdleTimeout = 200 * time.Millisecond })
 		e := tlsEnv(t, ca, o, Config{})
@@ -411,7 +412,7 @@ func TestTLSOriginationTunnelHalfClose(t *testing.T) {
 }
 
 func testTLSOriginationTunnelHalfClose(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcert.NewCA(t)
 	mux := tlsHandler().(*http.ServeMux)
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		c, brw, err := w.(http.Hijacker).Hijack()
@@ -428,7 +429,7 @@ func testTLSOriginationTunnelHalfClose(t *testing.T) {
 		brw.WriteString("got:" + string(got))
 		brw.Flush()
 	})
-	o := startTLSOrigin(t, ca.validLeaf(t, "origin.test"), mux)
+	o := startTLSOrigin(t, ca.Leaf(t, "origin.test"), mux)
 	e := tlsEnv(t, ca, o, Config{})
 	c, br := e.raw()
 	io.WriteString(c, fmt.Sprintf("GET http://origin.test:%d/ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", o.port))

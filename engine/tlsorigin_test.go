@@ -2,16 +2,10 @@ package engine
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -20,84 +14,8 @@ import (
 	"time"
 )
 
-// Test certificates and a TLS origin for the TLS origination tests
-// (e2e_tls_test.go), made in-process: a CA of the test's own, leaves for
-// the names and addresses a test asks for.
-
-// testCA is a certificate authority the test made.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool // the CA alone: what the proxy verifies against
-}
-
-var certSerial atomic.Int64
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	ca := &testCA{pool: x509.NewCertPool()}
-	ca.cert, ca.key = issue(t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: "sluice test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}, nil)
-	ca.pool.AddCert(ca.cert)
-	return ca
-}
-
-// issue makes a key and a certificate of tmpl for it, signed by ca (nil:
-// self-signed).
-func issue(t testing.TB, tmpl *x509.Certificate, ca *testCA) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = big.NewInt(certSerial.Add(1))
-	parent, signer := tmpl, key
-	if ca != nil {
-		parent, signer = ca.cert, ca.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-// leaf issues a server certificate for names (DNS names, or IP literals)
-// valid from notBefore to notAfter.
-func (ca *testCA) leaf(t testing.TB, notBefore, notAfter time.Time, names ...string) tls.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: names[0]},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	cert, key := issue(t, tmpl, ca)
-	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
-}
-
-// validLeaf issues a certificate for names valid now.
-func (ca *testCA) validLeaf(t testing.TB, names ...string) tls.Certificate {
-	return ca.leaf(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), names...)
-}
+// A TLS origin for the TLS origination tests (e2e_tls_test.go), with
+// certificates from a CA of the test's own (internal/testcert).
 
 // tlsOrigin is an HTTP origin on a loopback port that speaks TLS with cert
 // and, on the same port, plain HTTP (it looks at the first byte: 0x16 is a

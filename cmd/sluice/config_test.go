@@ -2,14 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/internal/testcert"
 	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -311,17 +305,8 @@ func TestConfigErrors(t *testing.T) {
 // gets the ports and the roots, and /config shows the section.
 func TestConfigTLSOrigination(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
-		BasicConstraintsValid: true, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	ca := testcert.NewCA(t)
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca.PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("not a certificate\n"), 0o600); err != nil {
@@ -336,12 +321,7 @@ func TestConfigTLSOrigination(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, fields := c.TLS.origination()
-	if fields != nil || len(o.Ports) != 2 || o.Ports[0] != 443 || o.Ports[1] != 8443 || o.RootCAs == nil || !o.RootCAs.Equal(func() *x509.CertPool {
-		p := x509.NewCertPool()
-		cert, _ := x509.ParseCertificate(der)
-		p.AddCert(cert)
-		return p
-	}()) {
+	if fields != nil || len(o.Ports) != 2 || o.Ports[0] != 443 || o.Ports[1] != 8443 || o.RootCAs == nil || !o.RootCAs.Equal(ca.Pool()) {
 		t.Fatalf("origination %+v, fields %v", o, fields)
 	}
 	if eff := c.effective(engine.Config{}, ""); eff.TLS.CAFile != filepath.Join(dir, "ca.pem") || len(eff.TLS.Ports) != 2 {
