@@ -113,30 +113,60 @@ func (b *tlsBridge) toLoop() {
 	}
 }
 
-// toOrigin copies the loop's bytes to the origin.
+// toOrigin copies the loop's bytes to the origin. It waits for them
+// holding no buffer (the loop's end is read, into a pooled one, only once
+// it is readable), so an idle pooled connection costs one buffer, toLoop's,
+// not two.
 func (b *tlsBridge) toOrigin() {
 	defer b.close()
-	buf := make([]byte, bridgeBuf)
-	for {
-		n, err := b.end.Read(buf)
-		if n > 0 {
-			if _, werr := b.tls.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, io.EOF) && !b.hungUp() {
-			// A half-close: pass it on, and keep the origin's direction
-			// until the loop's end closes.
-			_ = b.tls.CloseWrite()
-			_ = b.tls.NetConn().(*net.TCPConn).CloseWrite()
-			b.waitHangUp()
-		}
+	rc, err := b.end.SyscallConn()
+	if err != nil {
 		return
 	}
+	var (
+		bp   *[]byte
+		n    int
+		rerr error
+	)
+	read := func(fd uintptr) bool {
+		bp = bridgeBufs.Get().(*[]byte)
+		for {
+			n, rerr = unix.Read(int(fd), *bp)
+			if rerr != unix.EINTR {
+				break
+			}
+		}
+		if rerr == unix.EAGAIN {
+			bridgeBufs.Put(bp)
+			return false // wait until readable
+		}
+		return true
+	}
+	for {
+		if err := rc.Read(read); err != nil {
+			return // the bridge closed the end
+		}
+		if rerr != nil || n <= 0 {
+			bridgeBufs.Put(bp)
+			if rerr == nil && !b.hungUp() {
+				// EOF without a hang-up: a half-close. Pass it on, and
+				// keep the origin's direction until the loop's end closes.
+				_ = b.tls.CloseWrite()
+				_ = b.tls.NetConn().(*net.TCPConn).CloseWrite()
+				b.waitHangUp()
+			}
+			return
+		}
+		_, werr := b.tls.Write((*bp)[:n])
+		bridgeBufs.Put(bp)
+		if werr != nil {
+			return
+		}
+	}
 }
+
+// bridgeBufs are toOrigin's buffers, held only while bytes move.
+var bridgeBufs = sync.Pool{New: func() any { b := make([]byte, bridgeBuf); return &b }}
 
 // hungUp reports whether the loop's end of the pair is closed (not only
 // shut for writing): poll(2) says POLLHUP once both directions are shut.
