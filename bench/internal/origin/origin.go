@@ -7,6 +7,7 @@ package origin
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ type Server struct {
 	Accepts atomic.Int64
 
 	responses map[string][]byte // path -> whole response; set before start
+	tls       *tls.Config       // StartTLS: every connection speaks TLS; set before start
 	wg        sync.WaitGroup
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{} // guarded by mu
@@ -28,12 +30,16 @@ type Server struct {
 // Start listens on 127.0.0.1:0 and serves paths: each maps to a body sent with
 // Content-Length; a path under /cache/ also says Cache-Control: max-age=3600,
 // for the cache benchmarks. Unknown paths get 404.
-func Start(paths map[string][]byte) (*Server, error) {
+func Start(paths map[string][]byte) (*Server, error) { return StartTLS(paths, nil) }
+
+// StartTLS is Start with every connection spoken over TLS with cfg (the
+// TLS origination benchmarks); nil cfg is plain HTTP.
+func StartTLS(paths map[string][]byte, cfg *tls.Config) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, responses: make(map[string][]byte), conns: make(map[net.Conn]struct{})}
+	s := &Server{ln: ln, responses: make(map[string][]byte), conns: make(map[net.Conn]struct{}), tls: cfg}
 	for p, body := range paths {
 		cc := ""
 		if strings.HasPrefix(p, "/cache/") {
@@ -73,6 +79,9 @@ func (s *Server) accept() {
 			return
 		}
 		s.Accepts.Add(1)
+		if s.tls != nil {
+			c = tls.Server(c, s.tls) // the handshake runs in serve's first Read
+		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
