@@ -2,15 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluiceproxy/sluice/internal/testcert"
 	"github.com/sluiceproxy/sluice/internal/testtool"
 	"github.com/sluiceproxy/sluice/resolver/dnstest"
 )
@@ -55,7 +49,7 @@ func TestTransparent(t *testing.T) {
 		t.Fatal(err)
 	}
 	oport := textOrigin(t, "plain origin")
-	ca, caPEM := testCA(t)
+	ca := testcert.NewCA(t)
 	tlsPort := tlsOrigin(t, ca, "origin.test", "tls origin")
 	dns := dnstest.New(t)
 	dns.Set("origin.test", 60, "127.0.0.1")
@@ -69,7 +63,7 @@ func TestTransparent(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o777)
 	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, caPEM, 0o644)
+	os.WriteFile(caFile, ca.PEM(), 0o644)
 	logPath := filepath.Join(dir, "access.log")
 	tport := freePort(t)
 	cfg := filepath.Join(dir, "sluice.yaml")
@@ -199,39 +193,11 @@ func lineWith(s, sub string) string {
 	return ""
 }
 
-// testCA returns a certificate authority made for the test and its PEM.
-func testCA(t *testing.T) (*tls.Certificate, []byte) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert},
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
 // tlsOrigin serves body over TLS on 127.0.0.1 with a certificate for name
-// signed by ca, and returns its port.
-func tlsOrigin(t *testing.T, ca *tls.Certificate, name, body string) int {
+// issued by ca, and returns its port.
+func tlsOrigin(t *testing.T, ca *testcert.CA, name, body string) int {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Leaf, &key.PublicKey, ca.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, name)}})
 	if err != nil {
 		t.Fatal(err)
 	}
