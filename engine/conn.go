@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -520,6 +521,7 @@ func (up *upConn) move(to upState) {
 func (up *upConn) opened(c eventloop.Socket) {
 	up.c = c
 	up.move(upOnLoop)
+	up.l.srv.health.ok(up.addr)
 	owner := up.owner
 	if owner == nil || owner.p.Gone() || up.abandoned {
 		up.owner = nil
@@ -535,6 +537,11 @@ func (up *upConn) opened(c eventloop.Socket) {
 func (up *upConn) dialFailed(err error) {
 	srv := up.l.srv
 	srv.ctr.dialErrors.Add(1)
+	if pe := (*policy.Error)(nil); !errors.As(err, &pe) {
+		// A refused, unreachable or timed-out address; not one the
+		// address guard denied, which is no fault of the address.
+		srv.health.failed(up.addr, up.l.now())
+	}
 	srv.hostLimit.Release(up.addr)
 	srv.upClosed()
 	if up.tlsName != "" && !up.bridged {

@@ -35,6 +35,7 @@ type Server struct {
 	self []netip.AddrPort
 
 	hostLimit pool.HostLimit
+	health    addrHealth // addresses that failed to connect (spread.go)
 
 	ctr struct { // engine counters, atomics (Counters)
 		poolHits, poolMisses, dials, dialErrors atomic.Int64

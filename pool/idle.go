@@ -68,6 +68,13 @@ func (p *Idle[T]) timeout() time.Duration {
 	return DefaultIdleTimeout
 }
 
+// Has reports whether key has an idle connection (perhaps one Get will find
+// too old).
+func (p *Idle[T]) Has(key Key) bool {
+	s := p.hosts[key]
+	return s != nil && len(s.conns) > 0
+}
+
 // Len reports how many idle connections the pool holds.
 func (p *Idle[T]) Len() int { return p.count }
 

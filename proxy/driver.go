@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/sluiceproxy/sluice/compression"
@@ -36,6 +37,12 @@ type Driver interface {
 	// A non-nil err (such as the per-host cap) means nothing was started.
 	// host is the destination name, for the dial-time address check.
 	Connect(key pool.Key, host []byte, fresh bool, gen uint32) (ready bool, err error)
+	// PickAddr chooses which of a destination's addresses (allowed, at
+	// port, for TLS server name serverName, "" for plain) the session tries
+	// first: one with an idle pooled connection (unless fresh), else the one
+	// with the fewest open connections, ties in turn, avoiding addresses
+	// that recently failed to connect. It returns an index into addrs.
+	PickAddr(addrs []netip.Addr, port uint16, serverName string, fresh bool) int
 	// WriteUpstream queues b for the attached upstream. b is valid only during the call.
 	WriteUpstream(b []byte)
 	// ReleaseUpstream detaches the upstream connection: into the idle pool when

@@ -70,7 +70,8 @@ type Session struct {
 	hostLower []byte // lower-case destination host (resolver key)
 	port      uint16
 	addrs     []netip.Addr
-	addrIdx   int
+	addrIdx   int // the address being tried (pickAddr chose the first)
+	addrTried int // addresses that failed to connect, for this request
 	reqFrame  parser.Framing
 	reqRemain int64 // Content-Length bytes left to forward
 	reqChunks parser.ChunkedDecoder
@@ -475,10 +476,34 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		}
 		s.addrs = s.addrBuf
 	}
-	s.addrIdx = 0
+	s.pickAddr()
 	// A tunnel gets a connection of its own, never one pooled from HTTP
 	// exchanges (nor a pinned one).
 	s.connect(s.tunnel)
+}
+
+// pickAddr chooses the first address to try (Driver.PickAddr): the
+// pinned connection's, if the client has one there; else where the driver
+// says. New connections spread over every address instead of piling on
+// the first (issue 22).
+func (s *Session) pickAddr() {
+	s.addrIdx, s.addrTried = 0, 0
+	if len(s.addrs) < 2 {
+		return
+	}
+	if s.pinned && !s.tunnel {
+		for i, a := range s.addrs {
+			if a == s.pinKey.Addr.Addr() && s.port == s.pinKey.Addr.Port() {
+				s.addrIdx = i
+				return
+			}
+		}
+	}
+	name := ""
+	if s.upTLS {
+		name = s.tlsName
+	}
+	s.addrIdx = s.d.PickAddr(s.addrs, s.port, name, s.tunnel)
 }
 
 // connect attaches an upstream connection to the current address.
@@ -563,8 +588,8 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 		return
 	}
 	s.upPending = false
-	if s.addrIdx+1 < len(s.addrs) {
-		s.addrIdx++
+	if s.addrTried++; s.addrTried < len(s.addrs) {
+		s.addrIdx = (s.addrIdx + 1) % len(s.addrs) // the others in turn
 		s.connect(true)
 		return
 	}

@@ -404,6 +404,21 @@ func (m *MemDriver) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (
 // key is what the pool and the pin match the upstream by.
 func (up *MemUpstream) key() pool.Key { return pool.Key{Addr: up.Addr, ServerName: up.ServerName} }
 
+// PickAddr implements Driver: an address with an idle connection (unless
+// fresh), else the first.
+func (m *MemDriver) PickAddr(addrs []netip.Addr, port uint16, serverName string, fresh bool) int {
+	if !fresh {
+		for i, a := range addrs {
+			for _, up := range m.Idle {
+				if up.key() == (pool.Key{Addr: netip.AddrPortFrom(a, port), ServerName: serverName}) {
+					return i
+				}
+			}
+		}
+	}
+	return 0
+}
+
 // WriteUpstream implements Driver.
 func (m *MemDriver) WriteUpstream(b []byte) {
 	if m.Up != nil && m.Up.Open {
