@@ -24,7 +24,19 @@ const sweepInterval = time.Minute
 // Taking is not atomic across the buckets: two requests racing for the last
 // token of one bucket may each have taken a token of another before one of
 // them is refused. The cost is at most one token per such race.
+//
+// With a store (CompileShared) the buckets are shared by every process
+// that uses the store, and AllowRate decides from this process's leases of
+// them (lease.go): it never waits for the store.
 func (p *Policy) AllowRate(client netip.Addr, host []byte, now time.Time) (ok bool, retryAfter time.Duration) {
+	if p.shared != nil {
+		return p.shared.allow(p, client, host, now)
+	}
+	return p.allowLocal(client, host, now)
+}
+
+// allowLocal is AllowRate with this process's own buckets.
+func (p *Policy) allowLocal(client netip.Addr, host []byte, now time.Time) (ok bool, retryAfter time.Duration) {
 	var buf [3]*rate.Limiter
 	lims := applying(&buf, p.global, p.perClient, p.perHost, client, host, now)
 	for _, l := range lims {
