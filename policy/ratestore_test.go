@@ -231,3 +231,71 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSharedLimitCredit drives the case the bound's credit term is for: a
+// process whose lease of a bucket still trusts it (it has not seen the
+// bucket short) while another process has just emptied it. The first may
+// admit up to one lease on credit, blind; the charge then leaves the
+// bucket negative, and both are refused until it is repaid, so the excess
+// is borrowed, not kept.
+func TestSharedLimitCredit(t *testing.T) {
+	srv := testtool.StartRedis(t)
+	const n, burst = 10, 10
+	rl := RateLimits{PerHost: RateLimit{RPS: n, Burst: burst}, Lease: time.Second} // L = 10
+	ps := newSharedProcs(t, 2, rl, srv.Addr)
+	a, b := ps[0].pol, ps[1].pol
+	client, host := netip.MustParseAddr("192.0.2.1"), []byte("h.test")
+	start := time.Now()
+	admitted := 0
+	// a empties the bucket (its first lease on credit, then what Redis
+	// grants), until Redis has told it the bucket is short.
+	deadline := start.Add(5 * time.Second)
+	for {
+		if ok, _ := a.AllowRate(client, host, time.Now()); ok {
+			admitted++
+		} else if isScarce(a.shared.hosts.forHost(host, time.Now())) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a never saw the bucket short")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// b has not: its lease starts trusting.
+	credit := 0
+	for range 3 * burst {
+		if ok, _ := b.AllowRate(client, host, time.Now()); ok {
+			credit++
+		}
+	}
+	admitted += credit
+	// The charge lands; then nothing more until the bucket is repaid
+	// (a second), and then the rate.
+	time.Sleep(100 * time.Millisecond)
+	for range 120 {
+		for _, p := range []*Policy{a, b} {
+			if ok, _ := p.AllowRate(client, host, time.Now()); ok {
+				admitted++
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	elapsed := time.Since(start).Seconds()
+	ideal := burst + n*elapsed
+	lease := int(a.shared.hosts.forHost(host, time.Now()).kind.size)
+	t.Logf("a emptied the bucket; b then admitted %d on credit (L=%d); over %.2fs %d admitted, one bucket %.0f, excess %+.0f (bound +%d)",
+		credit, lease, elapsed, admitted, ideal, float64(admitted)-ideal, 2*2*lease)
+	if credit > lease {
+		t.Errorf("b admitted %d on credit, more than a lease (%d)", credit, lease)
+	}
+	if float64(admitted) > ideal+float64(2*2*lease) {
+		t.Errorf("admitted %d > B + N·T + 2·P·L = %.0f", admitted, ideal+float64(2*2*lease))
+	}
+}
+
+// isScarce reports whether l has seen its bucket short.
+func isScarce(l *lease) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.scarce
+}
