@@ -137,6 +137,8 @@ type bucketBackend interface {
 }
 
 // takeReq is one bucket of a call: what is asked and what the store gave.
+// Owned by the store's goroutine, which builds it and applies the answer
+// to the lease.
 type takeReq struct {
 	lease        *lease
 	charge, want int64

@@ -27,7 +27,8 @@ type rateStore struct {
 }
 
 // storeSwap is a store chosen by rateStore.compile for a policy not yet in
-// force: commit when the policy is, abort if it never will be.
+// force: commit when the policy is, abort if it never will be. Owned, like
+// its rateStore, by run or the reloader under its mu.
 type storeSwap struct {
 	r       *rateStore
 	url     string
