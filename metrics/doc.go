@@ -25,7 +25,8 @@
 //     sluice_tunnel_duration_seconds (cumulative le buckets);
 //   - at scrape time, from Sources: the engine's connections, pool, dial,
 //     tunnel, stream, accept and fd counters and gauges, the access log's
-//     drops, and the DNS cache's, which are Envoy's dns_cache.<name>.*
+//     drops, the shared rate limits' store (sluice_rate_limit_store_up and
+//     its calls, errors and fallbacks), and the DNS cache's, which are Envoy's dns_cache.<name>.*
 //     statistics with the sluice_dns_cache_ prefix and, for counters, the
 //     _total suffix that Prometheus wants (dns_query_attempt is
 //     sluice_dns_cache_dns_query_attempt_total);

@@ -56,6 +56,10 @@ var families = []family{
 	{name: "sluice_fds_budget", typ: "gauge", help: "File descriptors the engine may use: the budget."},
 	{name: "sluice_fds_refused_total", typ: "counter", help: "File descriptors refused by the budget."},
 	{name: "sluice_access_log_dropped_total", typ: "counter", help: "Access log lines dropped because the log's queue was full."},
+	{name: "sluice_rate_limit_store_up", typ: "gauge", help: "Whether the store of the shared rate limits (policy.rate_limits.store) answers: 1, or 0 while it is down and on_store_error decides."},
+	{name: "sluice_rate_limit_store_calls_total", typ: "counter", help: "Calls to the rate-limit store: token leases, each for a batch of buckets, and pings while it is down."},
+	{name: "sluice_rate_limit_store_errors_total", typ: "counter", help: "Calls to the rate-limit store that failed: timeouts (policy.rate_limits.store_timeout), connection errors, error replies."},
+	{name: "sluice_rate_limit_store_fallbacks_total", typ: "counter", help: "Requests decided by policy.rate_limits.on_store_error because the rate-limit store was down."},
 	{name: "sluice_config_reloads_total", typ: "counter", help: "Configuration reloads (SIGHUP, POST /reload) by result: success, or failure (the configuration in force was kept)."},
 
 	// The response cache's store (cache.max_bytes; absent when off).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluiceproxy/sluice/cache"
 	"github.com/sluiceproxy/sluice/engine"
+	"github.com/sluiceproxy/sluice/policy"
 	"github.com/sluiceproxy/sluice/proxy"
 	"github.com/sluiceproxy/sluice/resolver"
 )
@@ -31,6 +32,10 @@ type Sources struct {
 	// Cache reports the response cache's store (cache.Store.Stats); nil
 	// when the cache is off.
 	Cache func() cache.StoreStats
+	// RateLimitStore reports the shared rate limits' store
+	// (policy.RedisStore.Stats); ok is false while none is configured
+	// (a reload may add or remove it).
+	RateLimitStore func() (st policy.StoreStats, ok bool)
 }
 
 // Method and status-class labels of sluice_requests_total, in index order.
@@ -252,6 +257,18 @@ func (src Sources) write(w io.Writer) {
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_leaders_total", nonNeg(st.Flights.Led))
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_waits_total", nonNeg(st.Flights.Waited))
 		vm.WriteCounterUint64(w, "sluice_cache_collapsed_passes_total", nonNeg(st.Flights.Passed))
+	}
+	if src.RateLimitStore != nil {
+		if st, ok := src.RateLimitStore(); ok {
+			up := uint64(0)
+			if st.Up {
+				up = 1
+			}
+			vm.WriteGaugeUint64(w, "sluice_rate_limit_store_up", up)
+			vm.WriteCounterUint64(w, "sluice_rate_limit_store_calls_total", st.Calls)
+			vm.WriteCounterUint64(w, "sluice_rate_limit_store_errors_total", st.Errors)
+			vm.WriteCounterUint64(w, "sluice_rate_limit_store_fallbacks_total", st.Fallbacks)
+		}
 	}
 }
 

@@ -175,6 +175,9 @@ func allSources() Sources {
 				Collisions: 35, Bytes: 36, MaxBytes: 37, Entries: 38,
 				Flights: cache.FlightStats{Led: 39, Waited: 40, Passed: 41}, HotEntries: 42, HotBytes: 43}
 		},
+		RateLimitStore: func() (policy.StoreStats, bool) {
+			return policy.StoreStats{Up: true, Calls: 44, Errors: 45, Fallbacks: 46}, true
+		},
 	}
 }
 
@@ -231,6 +234,10 @@ func TestSources(t *testing.T) {
 		"sluice_cache_collapsed_passes_total":            41,
 		"sluice_cache_hot_entries":                       42,
 		"sluice_cache_hot_bytes":                         43,
+		"sluice_rate_limit_store_up":                     1,
+		"sluice_rate_limit_store_calls_total":            44,
+		"sluice_rate_limit_store_errors_total":           45,
+		"sluice_rate_limit_store_fallbacks_total":        46,
 	} {
 		if v := value(t, got, k); v != want {
 			t.Errorf("%s = %v, want %v", k, v, want)
@@ -240,12 +247,25 @@ func TestSources(t *testing.T) {
 	// Nil sources leave their metrics out; the rest is still there.
 	got = scrape(t, New(Sources{}))
 	for _, k := range []string{"sluice_client_connections", "sluice_pool_hits_total",
-		"sluice_dns_cache_num_hosts", "sluice_access_log_dropped_total"} {
+		"sluice_dns_cache_num_hosts", "sluice_access_log_dropped_total", "sluice_rate_limit_store_up"} {
 		if _, ok := got[k]; ok {
 			t.Errorf("%s present without its source", k)
 		}
 	}
 	value(t, got, "sluice_received_bytes_total")
+
+	// A store that is down shows 0; none configured (after a reload
+	// removed it) shows nothing.
+	storeUp, storeSet := false, true
+	m = New(Sources{RateLimitStore: func() (policy.StoreStats, bool) { return policy.StoreStats{Up: storeUp, Errors: 3}, storeSet }})
+	got = scrape(t, m)
+	if v := value(t, got, "sluice_rate_limit_store_up"); v != 0 {
+		t.Errorf("sluice_rate_limit_store_up = %v while down, want 0", v)
+	}
+	storeSet = false
+	if _, ok := scrape(t, m)["sluice_rate_limit_store_up"]; ok {
+		t.Error("sluice_rate_limit_store_up present without a store")
+	}
 }
 
 // VictoriaMetrics' process-wide ExposeMetadata switch changes nothing: the

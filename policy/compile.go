@@ -13,7 +13,7 @@ import (
 
 // Policy is a compiled Config. It is immutable after Compile and safe for
 // concurrent use by every event loop; its only mutable parts, the rate-limit
-// buckets and the credential cache, synchronize themselves.
+// buckets and leases and the credential cache, synchronize themselves.
 type Policy struct {
 	// Set once by Compile, read-only afterwards.
 	clients        []netip.Prefix
@@ -33,6 +33,9 @@ type Policy struct {
 	global    *rate.Limiter
 	perClient *buckets
 	perHost   *buckets
+	// The same limits shared through a store (CompileShared); nil
+	// without one. The local ones above then serve on_store_error: local.
+	shared *sharedLimits
 }
 
 // Compile validates cfg and compiles it. Its error is a ConfigErrors holding
@@ -102,10 +105,51 @@ func Compile(cfg Config) (*Policy, error) {
 		p.auth = a
 	}
 	errs = p.compileRateLimits(errs, cfg.RateLimits)
+	errs = compileStore(errs, cfg.RateLimits)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return p, nil
+}
+
+// CompileShared is Compile, with the rate limits shared through store
+// when cfg.RateLimits.Store names one: store must then be the RedisStore
+// of that URL (NewRedisStore), started. Compile alone keeps every limit in
+// the process, whatever Store says (it is validated, never dialed), which
+// is what checking a config file wants.
+func CompileShared(cfg Config, store *RedisStore) (*Policy, error) {
+	p, err := Compile(cfg)
+	if err != nil || cfg.RateLimits.Store == "" {
+		return p, err
+	}
+	if store == nil || store.url != redactURL(cfg.RateLimits.Store) {
+		return nil, fmt.Errorf("policy: CompileShared: the store given is not policy.rate_limits.store %s", redactURL(cfg.RateLimits.Store))
+	}
+	p.shared = newSharedLimits(cfg.RateLimits, store)
+	return p, nil
+}
+
+// compileStore validates the store settings of rl, appending their errors
+// to errs.
+func compileStore(errs ConfigErrors, rl RateLimits) ConfigErrors {
+	const field = "policy.rate_limits."
+	if rl.Store != "" {
+		if _, reason := parseStoreURL(rl.Store); reason != "" {
+			errs = append(errs, configErrorf(field+"store", redactURL(rl.Store), "%s", reason))
+		}
+	}
+	switch rl.OnStoreError {
+	case "", StoreErrorAllow, StoreErrorDeny, StoreErrorLocal:
+	default:
+		errs = append(errs, configErrorf(field+"on_store_error", rl.OnStoreError, "want allow, deny or local"))
+	}
+	if rl.Lease < 0 {
+		errs = append(errs, configErrorf(field+"lease", rl.Lease.String(), "must not be negative"))
+	}
+	if rl.StoreTimeout < 0 {
+		errs = append(errs, configErrorf(field+"store_timeout", rl.StoreTimeout.String(), "must not be negative"))
+	}
+	return errs
 }
 
 // compileRules compiles cfg.Rules, appending their errors to errs.

@@ -78,6 +78,24 @@ func TestCompileErrors(t *testing.T) {
 		{"rps", Config{RateLimits: RateLimits{PerClient: RateLimit{RPS: -1}}}, `policy.rate_limits.per_client.rps: "-1": want a positive number (0: off)`},
 		{"burst", Config{RateLimits: RateLimits{Global: RateLimit{RPS: 1, Burst: -2}}}, `policy.rate_limits.global.burst: "-2": must not be negative`},
 		{"burst without rps", Config{RateLimits: RateLimits{PerHost: RateLimit{Burst: 5}}}, `policy.rate_limits.per_host.burst: "5": burst without rps`},
+		{"store scheme", Config{RateLimits: RateLimits{Store: "http://127.0.0.1:6379/0"}},
+			`policy.rate_limits.store: "http://127.0.0.1:6379/0": unknown scheme "http": want redis:// or rediss://`},
+		{"store unix", Config{RateLimits: RateLimits{Store: "unix:///run/redis.sock"}}, `policy.rate_limits.store: "unix:///run/redis.sock": unknown scheme "unix"`},
+		{"store no scheme", Config{RateLimits: RateLimits{Store: "127.0.0.1:6379"}}, `policy.rate_limits.store: "127.0.0.1:6379": `},
+		{"store bare host", Config{RateLimits: RateLimits{Store: "redis-host"}}, `policy.rate_limits.store: "redis-host": no scheme: want redis://host:port/db or rediss://`},
+		{"store not a URL", Config{RateLimits: RateLimits{Store: "redis://[::1"}}, `policy.rate_limits.store: "redis://[::1": not a URL`},
+		{"store no host", Config{RateLimits: RateLimits{Store: "redis:///0"}}, `policy.rate_limits.store: "redis:///0": no host: want redis://host:port/db`},
+		{"store port", Config{RateLimits: RateLimits{Store: "redis://127.0.0.1:99999/0"}}, `policy.rate_limits.store: "redis://127.0.0.1:99999/0": port "99999": want 1-65535`},
+		{"store db", Config{RateLimits: RateLimits{Store: "rediss://r.test:6380/zero"}}, `policy.rate_limits.store: "rediss://r.test:6380/zero": db "zero": want a number`},
+		{"store query", Config{RateLimits: RateLimits{Store: "redis://r.test/0?dial_timeout=5s"}},
+			`policy.rate_limits.store: "redis://r.test/0?dial_timeout=5s": query and fragment are not supported`},
+		// The password never shows in an error.
+		{"store password redacted", Config{RateLimits: RateLimits{Store: "redis://:hunter2@r.test:6379/x"}},
+			`policy.rate_limits.store: "redis://:xxxxx@r.test:6379/x": db "x": want a number`},
+		{"store password unparsed", Config{RateLimits: RateLimits{Store: "redis://u:hunter2@[::1/0"}}, `policy.rate_limits.store: "…@[::1/0": not a URL`},
+		{"on store error", Config{RateLimits: RateLimits{OnStoreError: "open"}}, `policy.rate_limits.on_store_error: "open": want allow, deny or local`},
+		{"lease", Config{RateLimits: RateLimits{Lease: -time.Second}}, `policy.rate_limits.lease: "-1s": must not be negative`},
+		{"store timeout", Config{RateLimits: RateLimits{StoreTimeout: -time.Millisecond}}, `policy.rate_limits.store_timeout: "-1ms": must not be negative`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

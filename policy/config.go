@@ -35,6 +35,29 @@ const (
 
 	// DefaultMaxRateKeys bounds each per-key bucket map (clients, hosts).
 	DefaultMaxRateKeys = 65536
+
+	// DefaultLease is RateLimits.Lease: with a store, each process takes
+	// a tenth of a second's worth of a bucket's tokens at a time.
+	DefaultLease = 100 * time.Millisecond
+	// DefaultStoreTimeout is RateLimits.StoreTimeout: the longest a call
+	// to the store may take, dial included.
+	DefaultStoreTimeout = 50 * time.Millisecond
+	// DefaultOnStoreError is RateLimits.OnStoreError: fail open.
+	DefaultOnStoreError = StoreErrorAllow
+)
+
+// What a request gets while the rate-limit store cannot be reached
+// (RateLimits.OnStoreError).
+const (
+	// StoreErrorAllow lets every request through the shared limits: a
+	// Redis outage does not become a proxy outage.
+	StoreErrorAllow = "allow"
+	// StoreErrorDeny refuses every request the shared limits apply to
+	// (429): fail closed.
+	StoreErrorDeny = "deny"
+	// StoreErrorLocal applies each limit in this process alone, as if
+	// there were no store: P processes then admit up to P times the limit.
+	StoreErrorLocal = "local"
 )
 
 // DefaultAuthWorkers is the default of AuthConfig.Workers, taken by
@@ -210,10 +233,43 @@ type AuthConfig struct {
 // RateLimits are the token buckets a request takes a token from: one per
 // client address, one per destination host, one for the whole proxy. A
 // request is refused if any of them is empty, and then takes from none.
+//
+// Without Store each process has buckets of its own. With Store every
+// sluice process that names the same store shares them: the buckets live
+// in Redis, and each process leases tokens from them in batches, off the
+// event loop (see RedisStore for how, and how far the total may exceed a
+// limit).
 type RateLimits struct {
 	PerClient RateLimit `yaml:"per_client"`
 	PerHost   RateLimit `yaml:"per_host"`
 	Global    RateLimit `yaml:"global"`
+
+	// Store is the Redis server that holds the shared buckets:
+	// "redis://[[user]:password@]host[:port][/db]", or "rediss://" for
+	// TLS (port 6379 by default, db 0). Empty: the buckets are this
+	// process's own. Sluice deployments with different limits use
+	// different dbs: the keys are named by limit kind and key only
+	// ("sluice:rl:global", "sluice:rl:client:192.0.2.1",
+	// "sluice:rl:host:example.com").
+	Store string `yaml:"store"`
+
+	// OnStoreError is what requests get while the store cannot be
+	// reached (after a failed or timed-out call, until it answers a
+	// ping again): "allow" (default: fail open), "deny" (429: fail
+	// closed) or "local" (each process applies the limits alone).
+	OnStoreError string `yaml:"on_store_error"`
+
+	// Lease is how much of a bucket's rate a process takes from the
+	// store at a time, as a duration: a lease is Lease × rps tokens (at
+	// least 1, at most the burst). A process may also run up to one
+	// lease ahead of the store on credit, so that no request waits for
+	// Redis. Smaller leases are more exact and cost more calls.
+	// Default 100ms.
+	Lease time.Duration `yaml:"lease"`
+
+	// StoreTimeout bounds each call to the store, dial included; a call
+	// that takes longer counts as the store being down. Default 50ms.
+	StoreTimeout time.Duration `yaml:"store_timeout"`
 }
 
 // RateLimit is a token bucket: RPS tokens a second, up to Burst saved. RPS 0

@@ -8,7 +8,9 @@
 // `policy:` section of the config file) is compiled once by Compile into an
 // immutable *Policy that every event loop consults concurrently. The package is
 // pure: it knows nothing of sockets, event loops or HTTP parsing, and the
-// engine feeds it what it learned from the request.
+// engine feeds it what it learned from the request. The one exception is the
+// store of shared rate limits (RateLimits.Store, RedisStore): a Redis client
+// on a goroutine of its own, which the event loops never wait for.
 //
 // # Order of checks
 //
@@ -33,7 +35,9 @@
 //     the rules (such as which CONNECT ports are open) from a 403.
 //  3. AllowRate, once the client is known (ErrRateLimited, 429 with
 //     Retry-After). Password guessing is bounded by Verify's pool, queue
-//     and per-client cap, not by the rate limits.
+//     and per-client cap, not by the rate limits. With a store
+//     (CompileShared) the buckets are shared by every sluice process
+//     using it, and AllowRate decides from this process's leases of them.
 //  4. ConnectPortAllowed, for CONNECT (ErrConnectPort, 403).
 //  5. Check, the destination rules (ErrDestinationDenied, 403), again after
 //     a host rewrite. A rule's methods match the request method ignoring
@@ -58,7 +62,8 @@
 //
 // Check, AddrRuleDenies, Decision.AllowsUpgrade, ClientAllowed,
 // ConnectPortAllowed, CheckAddr of an allowed address, AllowRate of a known
-// key, and Verify and Authenticate of a cached credential allocate nothing.
+// key (shared or not), and Verify and Authenticate of a cached credential
+// allocate nothing.
 // Check does not scan the rules: name patterns are indexed by DNS suffix
 // and IP-literal patterns by address, so its cost grows with the number of
 // labels in the host and the number of rules that could match it, not with

@@ -90,6 +90,10 @@ func (c *fileConfig) effectivePolicy(realm string) policy.Config {
 			l.Burst = max(1, int(math.Ceil(l.RPS)))
 		}
 	}
+	// The store's settings, with or without a store (they are inert then).
+	p.RateLimits.OnStoreError = orDefault(p.RateLimits.OnStoreError, policy.DefaultOnStoreError)
+	p.RateLimits.Lease = orDefault(p.RateLimits.Lease, policy.DefaultLease)
+	p.RateLimits.StoreTimeout = orDefault(p.RateLimits.StoreTimeout, policy.DefaultStoreTimeout)
 	return p
 }
 

@@ -125,11 +125,14 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	level.Set(c.logLevel())
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	pol, err := policy.Compile(c.policyConfig())
+	stores := &rateStore{log: log}
+	defer stores.stop() // after the drain
+	pol, swap, err := stores.compile(c.policyConfig())
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
 		return 2
 	}
+	swap.commit()
 	rcfg := c.resolverConfig()
 	rcfg.Logger = log
 	res, err := resolver.New(rcfg)
@@ -161,13 +164,14 @@ func run(args []string, stdout, stderr io.Writer, ready func(proxy, admin string
 	}
 	defer alog.Close() // after the drain: tunnels report when they end
 	var srv *engine.Server
-	rl := &reloader{path: o.config, opts: o, reopen: alog.Reopen, level: level, log: log, current: c}
+	rl := &reloader{path: o.config, opts: o, reopen: alog.Reopen, level: level, log: log, current: c, stores: stores}
 	sources := metrics.Sources{
 		Conns:          func() (int64, int64) { return srv.Conns() },
 		Counters:       func() engine.Counters { return srv.Counters() },
 		DNS:            res.Stats,
 		AccessLogDrops: alog.Drops,
 		Reloads:        func() (uint64, uint64) { return rl.ok.Load(), rl.failed.Load() },
+		RateLimitStore: stores.stats,
 	}
 	if ecfg.Cache != nil {
 		sources.Cache = ecfg.Cache.Stats

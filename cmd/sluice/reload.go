@@ -25,8 +25,9 @@ var restartOnly = []string{"listen", "transparent_listen", "admin", "loops", "en
 
 // reloader re-reads the config file on SIGHUP and POST /reload and swaps in
 // what can change while sluice runs: the policy (rules, client ACL, auth file,
-// rate limits, CONNECT ports, rewrite headers) and the log level; it also
-// reopens the access log (logrotate). An invalid file changes nothing.
+// rate limits and their store, CONNECT ports, rewrite headers) and the log
+// level; it also reopens the access log (logrotate). An invalid file changes
+// nothing.
 //
 // Safe for concurrent use: one reload runs at a time (mu); inForce is read
 // by /config without the lock.
@@ -38,6 +39,7 @@ type reloader struct {
 	reopen func() error // the access log's Reopen
 	level  *slog.LevelVar
 	log    *slog.Logger
+	stores *rateStore // the shared rate limits' store, guarded by mu
 	// effective computes what /config shows for a loaded file.
 	effective func(c *fileConfig, pol *policy.Policy) *fileConfig
 
@@ -69,7 +71,7 @@ func (r *reloader) reload(reason string) error {
 	if r.path == "" {
 		return nil // flags only: nothing else to re-read
 	}
-	c, pol, err := r.load()
+	c, pol, swap, err := r.load()
 	if err != nil {
 		r.failed.Add(1)
 		r.log.Error("reload failed: the configuration in force is unchanged", "trigger", reason, "err", err)
@@ -80,10 +82,12 @@ func (r *reloader) reload(reason string) error {
 		c = keepSections(c, r.current)
 	}
 	if err := r.srv.Reload(engine.Dynamic{Policy: pol, RewriteHeader: c.rewriteHeader()}); err != nil {
+		swap.abort()
 		r.failed.Add(1)
 		r.log.Error("reload failed: the configuration in force is unchanged", "trigger", reason, "err", err)
 		return err
 	}
+	swap.commit()
 	r.level.Set(c.logLevel())
 	r.current = c
 	r.inForce.Store(&configInForce{cfg: r.effective(c, pol), loaded: time.Now()})
@@ -92,21 +96,22 @@ func (r *reloader) reload(reason string) error {
 	return nil
 }
 
-// load reads, validates and compiles the file with the flags applied.
-func (r *reloader) load() (*fileConfig, *policy.Policy, error) {
+// load reads, validates and compiles the file with the flags applied; the
+// policy's rate-limit store is to be committed or aborted.
+func (r *reloader) load() (*fileConfig, *policy.Policy, *storeSwap, error) {
 	c, err := loadConfigFile(r.path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	c.applyFlags(r.opts, r.opts.set)
 	if err := c.validate(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	pol, err := policy.Compile(c.policyConfig())
+	pol, swap, err := r.stores.compile(c.policyConfig())
 	if err != nil {
-		return nil, nil, c.locate(err)
+		return nil, nil, nil, c.locate(err)
 	}
-	return c, pol, nil
+	return c, pol, swap, nil
 }
 
 // locate adds the file and line to a policy error when it names a field.
