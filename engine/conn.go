@@ -300,7 +300,7 @@ func (cc *clientConn) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (cc *clientConn) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (bool, error) {
+func (cc *clientConn) Connect(key pool.Key, fallback netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
 	if cc.up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
@@ -346,7 +346,7 @@ func (cc *clientConn) Connect(key pool.Key, host []byte, fresh bool, gen uint32)
 		return false, proxy.ErrNoFDs
 	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, tlsName: key.ServerName, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
+	up := &upConn{l: l, addr: addr, fallback: fallback, tlsName: key.ServerName, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
 	cc.up = up
 	go srv.dial(up)
 	return false, nil
@@ -441,6 +441,14 @@ func (cc *clientConn) CacheWake(gen uint32) {
 	cc.l.x.Execute(func() { cc.p.CacheWoken(gen) })
 }
 
+// UpstreamAddr implements Driver.
+func (cc *clientConn) UpstreamAddr() netip.AddrPort {
+	if cc.up == nil {
+		return netip.AddrPort{}
+	}
+	return cc.up.addr
+}
+
 // SetTimer implements Driver.
 func (cc *clientConn) SetTimer(d time.Duration) {
 	if d <= 0 {
@@ -477,6 +485,10 @@ type upConn struct {
 	// (set by the dial's goroutine before the connection comes to the loop).
 	tlsName string
 	bridged bool
+	// fallback is the IPv4 address raced beside addr (Happy Eyeballs,
+	// race.go); the dial's goroutine sets addr to whichever connected,
+	// before the connection comes to the loop.
+	fallback netip.AddrPort
 }
 
 // key is what the idle pool and a pin match the connection by.
@@ -656,7 +668,13 @@ func (s *Server) dial(up *upConn) {
 			return nil
 		}
 	}
-	conn, err := d.Dial("tcp", up.addr.String())
+	var conn net.Conn
+	var err error
+	if up.fallback.IsValid() {
+		conn, err = s.race(&d, up)
+	} else {
+		conn, err = d.Dial("tcp", up.addr.String())
+	}
 	if err == nil {
 		var c eventloop.Conn = conn.(*net.TCPConn)
 		if up.tlsName != "" {

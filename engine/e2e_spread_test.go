@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluiceproxy/sluice/resolver"
 )
 
 // samePortOrigins serves on 127.0.0.x:P for each x in hosts, one port P for
@@ -103,5 +105,24 @@ func testSpreadAvoidsFailed(t *testing.T) {
 	}
 	if n := e.srv.ctr.dialErrors.Load(); n > 1 {
 		t.Fatalf("%d failed dials: the refusing address was tried again", n)
+	}
+}
+
+// TestHappyEyeballsRace: with resolver.family all, a name with an IPv6
+// address that refuses and an IPv4 one that answers: the IPv4 attempt
+// starts at once when the IPv6 one fails, within the same dial (no failed
+// dial is reported).
+func TestHappyEyeballsRace(t *testing.T) { forEngines(t, testHappyEyeballsRace) }
+
+func testHappyEyeballsRace(t *testing.T) {
+	port, counts := samePortOrigins(t, []int{1}, 0, false)
+	rec := &recorder{}
+	e := newEnv(t, Config{Observer: rec}, func(c *resolver.Config) { c.Family = resolver.FamilyAll })
+	e.dns.Set("he.test", 60, "::1", "127.0.0.1") // nothing listens on [::1]:port
+	if status, body, _ := e.getWith(t, fmt.Sprintf("http://he.test:%d/", port)); status != 200 || body != "ok" {
+		t.Fatalf("%d %q", status, body)
+	}
+	if n := e.srv.ctr.dialErrors.Load(); n != 0 || counts[0].Load() != 1 {
+		t.Fatalf("%d failed dials, %d connections to IPv4", n, counts[0].Load())
 	}
 }

@@ -32,6 +32,8 @@ type Timeouts struct {
 	Response     time.Duration `yaml:"response"`      // Config.ResponseTimeout
 	UpstreamIdle time.Duration `yaml:"upstream_idle"` // Config.UpstreamIdle
 	Drain        time.Duration `yaml:"drain"`         // Config.DrainTimeout
+	// HappyEyeballs is Config.HappyEyeballsDelay.
+	HappyEyeballs time.Duration `yaml:"happy_eyeballs"`
 }
 
 // Limits is the `limits:` section of the config file.
@@ -65,6 +67,7 @@ func (s Settings) Config() Config {
 			MaxHeaders:     l.MaxHeaders,
 		},
 		ConnectTimeout:      t.Connect,
+		HappyEyeballsDelay:  t.HappyEyeballs,
 		ConnectTotalTimeout: t.ConnectTotal,
 		MaxConnectAttempts:  l.MaxConnectAttempts,
 		HeadTimeout:         t.Head,
@@ -103,13 +106,14 @@ func SettingsOf(cfg Config) Settings {
 		Engine:            cfg.Engine,
 		RewriteHeader:     cfg.RewriteHeader,
 		Timeouts: Timeouts{
-			Connect:      cfg.ConnectTimeout,
-			ConnectTotal: cfg.ConnectTotalTimeout,
-			Head:         cfg.HeadTimeout,
-			Idle:         cfg.IdleTimeout,
-			Response:     cfg.ResponseTimeout,
-			UpstreamIdle: cfg.UpstreamIdle,
-			Drain:        cfg.DrainTimeout,
+			Connect:       cfg.ConnectTimeout,
+			HappyEyeballs: cfg.HappyEyeballsDelay,
+			ConnectTotal:  cfg.ConnectTotalTimeout,
+			Head:          cfg.HeadTimeout,
+			Idle:          cfg.IdleTimeout,
+			Response:      cfg.ResponseTimeout,
+			UpstreamIdle:  cfg.UpstreamIdle,
+			Drain:         cfg.DrainTimeout,
 		},
 		Limits: Limits{
 			MaxConns:           cfg.MaxConns,

@@ -13,9 +13,11 @@ import (
 // (issue 22; Envoy's dynamic forward proxy pins one address per name,
 // envoy#42084). A pooled connection to any of the addresses is reused
 // first; otherwise the address with the fewest open connections (all loops,
-// pool.HostLimit) wins, ties broken in turn; an address that failed to
-// connect is avoided for a backoff that doubles with each failure in a row
-// (addrBackoffBase up to addrBackoffMax) and ends with its next success.
+// pool.HostLimit) wins, IPv6 before IPv4 (the session races an IPv4 address
+// beside an IPv6 one: race.go), ties broken in turn; an address that failed
+// to connect, or lost a race to IPv4, is avoided for a backoff that doubles
+// with each failure in a row (addrBackoffBase up to addrBackoffMax) and ends
+// with its next success.
 
 // Backoff of an address that failed to connect.
 const (
@@ -93,24 +95,32 @@ func (cc *clientConn) PickAddr(addrs []netip.Addr, port uint16, serverName strin
 	now := l.now()
 	n := len(addrs)
 	start := int(srv.health.turn.Add(1) % uint64(n))
-	best, soonest := -1, -1
-	var bestOpen int64
+	soonest := -1
 	var soonestUntil time.Time
-	for k := range n {
-		i := (start + k) % n
-		ap := netip.AddrPortFrom(addrs[i], port)
-		if until := srv.health.avoided(ap, now); !until.IsZero() {
-			if soonest < 0 || until.Before(soonestUntil) {
-				soonest, soonestUntil = i, until
+	// IPv6 first (RFC 8305 §4; the session races an IPv4 address beside
+	// it), then IPv4.
+	for _, v6 := range [...]bool{true, false} {
+		best := -1
+		var bestOpen int64
+		for k := range n {
+			i := (start + k) % n
+			if a := addrs[i]; (a.Is6() && !a.Is4In6()) != v6 {
+				continue
 			}
-			continue
+			ap := netip.AddrPortFrom(addrs[i], port)
+			if until := srv.health.avoided(ap, now); !until.IsZero() {
+				if soonest < 0 || until.Before(soonestUntil) {
+					soonest, soonestUntil = i, until
+				}
+				continue
+			}
+			if open := srv.hostLimit.Open(ap); best < 0 || open < bestOpen {
+				best, bestOpen = i, open
+			}
 		}
-		if open := srv.hostLimit.Open(ap); best < 0 || open < bestOpen {
-			best, bestOpen = i, open
+		if best >= 0 {
+			return best
 		}
 	}
-	if best < 0 {
-		return soonest // every address is avoided: the one that ends first
-	}
-	return best
+	return soonest // every address is avoided: the one that ends first
 }

@@ -21,14 +21,17 @@ import (
 const (
 	DefaultListen = "127.0.0.1:3128"
 	// DefaultEngine is the engine a Config without one runs on.
-	DefaultEngine          = "gnet"
-	DefaultVia             = "1.1 sluice"
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultHeadTimeout     = 10 * time.Second
-	DefaultIdleTimeout     = 60 * time.Second
-	DefaultResponseTimeout = 30 * time.Second
-	DefaultUpstreamIdle    = 30 * time.Second
-	DefaultDrainTimeout    = 30 * time.Second
+	DefaultEngine         = "gnet"
+	DefaultVia            = "1.1 sluice"
+	DefaultConnectTimeout = 5 * time.Second
+	// DefaultHappyEyeballsDelay is RFC 8305's recommended Connection
+	// Attempt Delay.
+	DefaultHappyEyeballsDelay = 250 * time.Millisecond
+	DefaultHeadTimeout        = 10 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
+	DefaultResponseTimeout    = 30 * time.Second
+	DefaultUpstreamIdle       = 30 * time.Second
+	DefaultDrainTimeout       = 30 * time.Second
 	// DefaultCacheLockTimeout is nginx's proxy_cache_lock_timeout.
 	DefaultCacheLockTimeout = 5 * time.Second
 	// DefaultMaxConnectAttempts bounds the upstream connection attempts of
@@ -75,6 +78,11 @@ type Config struct {
 	Limits        parser.Limits // request and response head limits
 
 	ConnectTimeout time.Duration // dialing one upstream address
+	// HappyEyeballsDelay is how long a connection attempt to an IPv6
+	// address runs alone before one to an IPv4 address of the same name
+	// starts beside it (RFC 8305 §5, the Connection Attempt Delay); the
+	// first to connect is used. 0 means DefaultHappyEyeballsDelay.
+	HappyEyeballsDelay time.Duration
 	// ConnectTotalTimeout bounds all the connect attempts of one request;
 	// 0 means DefaultConnectTotalTimeout, or three ConnectTimeouts when
 	// ConnectTimeout is set. Beyond it: 504.
@@ -178,6 +186,7 @@ func (cfg Config) WithDefaults() Config {
 		cfg.Via = DefaultVia
 	}
 	set(&cfg.ConnectTimeout, DefaultConnectTimeout)
+	set(&cfg.HappyEyeballsDelay, DefaultHappyEyeballsDelay)
 	set(&cfg.ConnectTotalTimeout, 3*cfg.ConnectTimeout)
 	if cfg.MaxConnectAttempts == 0 {
 		cfg.MaxConnectAttempts = DefaultMaxConnectAttempts
@@ -244,6 +253,7 @@ func (cfg Config) Check() error {
 		v    time.Duration
 	}{
 		{"timeouts.connect", cfg.ConnectTimeout}, {"timeouts.connect_total", cfg.ConnectTotalTimeout},
+		{"timeouts.happy_eyeballs", cfg.HappyEyeballsDelay},
 		{"timeouts.head", cfg.HeadTimeout},
 		{"timeouts.idle", cfg.IdleTimeout}, {"timeouts.response", cfg.ResponseTimeout},
 		{"timeouts.upstream_idle", cfg.UpstreamIdle}, {"timeouts.drain", cfg.DrainTimeout},

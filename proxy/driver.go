@@ -36,7 +36,14 @@ type Driver interface {
 	// starts and the driver later calls Connected or ConnectFailed with gen.
 	// A non-nil err (such as the per-host cap) means nothing was started.
 	// host is the destination name, for the dial-time address check.
-	Connect(key pool.Key, host []byte, fresh bool, gen uint32) (ready bool, err error)
+	//
+	// fallback, when valid (an IPv4 address of a name whose key.Addr is
+	// IPv6), races key.Addr once HappyEyeballsDelay has passed without a
+	// connection, or at once if key.Addr fails sooner (RFC 8305): the first
+	// to connect is attached (UpstreamAddr says which), the other closed.
+	Connect(key pool.Key, fallback netip.AddrPort, host []byte, fresh bool, gen uint32) (ready bool, err error)
+	// UpstreamAddr is the address of the attached upstream connection.
+	UpstreamAddr() netip.AddrPort
 	// PickAddr chooses which of a destination's addresses (allowed, at
 	// port, for TLS server name serverName, "" for plain) the session tries
 	// first: one with an idle pooled connection (unless fresh), else the one

@@ -70,8 +70,9 @@ type Session struct {
 	hostLower []byte // lower-case destination host (resolver key)
 	port      uint16
 	addrs     []netip.Addr
-	addrIdx   int // the address being tried (pickAddr chose the first)
-	addrTried int // addresses that failed to connect, for this request
+	addrIdx   int  // the address being tried (pickAddr chose the first)
+	addrTried int  // addresses that failed to connect, for this request
+	raced     bool // the dial in progress races an IPv4 address (happyFallback)
 	reqFrame  parser.Framing
 	reqRemain int64 // Content-Length bytes left to forward
 	reqChunks parser.ChunkedDecoder
@@ -506,6 +507,27 @@ func (s *Session) pickAddr() {
 	s.addrIdx = s.d.PickAddr(s.addrs, s.port, name, s.tunnel)
 }
 
+// happyFallback returns the IPv4 address to race beside the current one
+// (Happy Eyeballs, RFC 8305): when that is IPv6 and the name has an IPv4
+// address not yet tried. The one after the current address in turn is
+// taken, so the spreading of pickAddr carries over.
+func (s *Session) happyFallback() netip.AddrPort {
+	s.raced = false
+	cur := s.addrs[s.addrIdx]
+	if !cur.Is6() || cur.Is4In6() {
+		return netip.AddrPort{}
+	}
+	n := len(s.addrs)
+	for k := 1; k < n; k++ {
+		a := s.addrs[(s.addrIdx+k)%n]
+		if ap := netip.AddrPortFrom(a, s.port); (a.Is4() || a.Is4In6()) && !s.isSelf(ap) {
+			s.raced = true
+			return ap
+		}
+	}
+	return netip.AddrPort{}
+}
+
 // connect attaches an upstream connection to the current address.
 //
 // The attempts of one request are bounded in number (MaxConnectAttempts)
@@ -538,7 +560,8 @@ func (s *Session) connect(fresh bool) {
 	if s.upTLS {
 		key.ServerName = s.tlsName
 	}
-	ready, err := s.d.Connect(key, s.hostLower, fresh, s.gen)
+	fallback := s.happyFallback()
+	ready, err := s.d.Connect(key, fallback, s.hostLower, fresh, s.gen)
 	if err != nil {
 		s.fail(err)
 		return
@@ -588,6 +611,9 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 		return
 	}
 	s.upPending = false
+	if s.raced {
+		s.addrTried++ // the IPv4 address raced beside it failed too
+	}
 	if s.addrTried++; s.addrTried < len(s.addrs) {
 		s.addrIdx = (s.addrIdx + 1) % len(s.addrs) // the others in turn
 		s.connect(true)
@@ -600,6 +626,10 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 // CONNECT hands both connections to the driver as a tunnel.
 func (s *Session) connected(reused bool) {
 	s.rec.Reused = reused
+	if ap := s.d.UpstreamAddr(); ap.IsValid() && ap != s.upKey.Addr {
+		// The IPv4 address raced beside the IPv6 one won.
+		s.upKey.Addr, s.rec.Upstream = ap, ap
+	}
 	if !s.connStart.IsZero() {
 		s.rec.Connect = s.d.Now().Sub(s.connStart)
 		s.connStart = time.Time{}

@@ -85,13 +85,14 @@ type MemDriver struct {
 
 // MemUpstream is one in-memory upstream connection.
 type MemUpstream struct {
-	Addr   netip.AddrPort
-	Out    []byte // everything the session wrote to it
-	In     []byte // bytes it sent that the session has not consumed
-	Open   bool   // dialed successfully and not closed
-	Closed bool   // closed by either side
-	Reused int    // times it was taken from the pool
-	gen    uint32
+	Addr     netip.AddrPort
+	Fallback netip.AddrPort // the IPv4 address raced beside Addr (Happy Eyeballs), if any
+	Out      []byte         // everything the session wrote to it
+	In       []byte         // bytes it sent that the session has not consumed
+	Open     bool           // dialed successfully and not closed
+	Closed   bool           // closed by either side
+	Reused   int            // times it was taken from the pool
+	gen      uint32
 
 	// ServerName is the name a TLS upstream (TLS origination) is verified
 	// for; "" for plain HTTP.
@@ -259,6 +260,11 @@ func (m *MemDriver) finishDial(up *MemUpstream) {
 		up.Closed = true // abandoned while dialing
 		return
 	}
+	if m.RefuseDial[up.Addr] && up.Fallback.IsValid() && !m.RefuseDial[up.Fallback] {
+		// Happy Eyeballs: the IPv6 address failed first, the IPv4 one
+		// raced beside it connects.
+		up.Addr = up.Fallback
+	}
 	if m.RefuseDial[up.Addr] {
 		up.Closed = true
 		m.Up = nil
@@ -368,7 +374,7 @@ func (m *MemDriver) Resolve(host string, gen uint32) {
 }
 
 // Connect implements Driver.
-func (m *MemDriver) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (bool, error) {
+func (m *MemDriver) Connect(key pool.Key, fallback netip.AddrPort, host []byte, fresh bool, gen uint32) (bool, error) {
 	if m.Up != nil {
 		panic("BUG: engine: Connect with an upstream attached")
 	}
@@ -394,18 +400,26 @@ func (m *MemDriver) Connect(key pool.Key, host []byte, fresh bool, gen uint32) (
 			}
 		}
 	}
-	up := &MemUpstream{Addr: key.Addr, ServerName: key.ServerName, gen: gen}
+	up := &MemUpstream{Addr: key.Addr, ServerName: key.ServerName, Fallback: fallback, gen: gen}
 	m.Upstreams = append(m.Upstreams, up)
 	m.Up = up
 	m.pendingDial = append(m.pendingDial, up)
 	return false, nil
 }
 
+// UpstreamAddr implements Driver.
+func (m *MemDriver) UpstreamAddr() netip.AddrPort {
+	if m.Up == nil {
+		return netip.AddrPort{}
+	}
+	return m.Up.Addr
+}
+
 // key is what the pool and the pin match the upstream by.
 func (up *MemUpstream) key() pool.Key { return pool.Key{Addr: up.Addr, ServerName: up.ServerName} }
 
 // PickAddr implements Driver: an address with an idle connection (unless
-// fresh), else the first.
+// fresh), else the first IPv6 one, else the first.
 func (m *MemDriver) PickAddr(addrs []netip.Addr, port uint16, serverName string, fresh bool) int {
 	if !fresh {
 		for i, a := range addrs {
@@ -414,6 +428,11 @@ func (m *MemDriver) PickAddr(addrs []netip.Addr, port uint16, serverName string,
 					return i
 				}
 			}
+		}
+	}
+	for i, a := range addrs {
+		if a.Is6() && !a.Is4In6() {
+			return i
 		}
 	}
 	return 0
