@@ -91,34 +91,17 @@ policy:
 
 	// The sidecar's rules (deploy/iptables.sh): sluice's own connections
 	// and loopback destinations go out as they are, the rest to sluice.
-	for _, rule := range [][]string{
-		{"-p", "tcp", "-m", "owner", "--uid-owner", fmt.Sprint(sluiceUID), "-j", "RETURN"},
-		{"-p", "tcp", "-d", "127.0.0.0/8", "-j", "RETURN"},
-		{"-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(tport)},
-	} {
-		args := append([]string{"-t", "nat", "-A", "OUTPUT"}, rule...)
-		if out, err := exec.Command(iptables, args...).CombinedOutput(); err != nil {
-			t.Skipf("iptables refuses nat rules here (%v): %s", err, out)
-		}
+	if err := redirectRules(iptables, "127.0.0.0/8", tport); err != nil {
+		t.Skipf("iptables refuses nat rules here: %v", err)
 	}
 	// The same for IPv6, where the kernel has it (IP6T_SO_ORIGINAL_DST).
 	ipv6 := false
 	if ip6tables, why := testtool.Find(t, "ip6tables", "iptables"); ip6tables == "" {
 		t.Logf("no IPv6 part: %s", why)
+	} else if err := redirectRules(ip6tables, "::1/128", tport); err != nil {
+		t.Logf("no IPv6 part: ip6tables refuses nat rules here: %v", err)
 	} else {
 		ipv6 = true
-		for _, rule := range [][]string{
-			{"-p", "tcp", "-m", "owner", "--uid-owner", fmt.Sprint(sluiceUID), "-j", "RETURN"},
-			{"-p", "tcp", "-d", "::1/128", "-j", "RETURN"},
-			{"-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(tport)},
-		} {
-			args := append([]string{"-t", "nat", "-A", "OUTPUT"}, rule...)
-			if out, err := exec.Command(ip6tables, args...).CombinedOutput(); err != nil {
-				t.Logf("no IPv6 part: ip6tables refuses nat rules here (%v): %s", err, out)
-				ipv6 = false
-				break
-			}
-		}
 	}
 
 	run := func(args ...string) (string, error) {
@@ -205,4 +188,21 @@ func tlsOrigin(t *testing.T, ca *testcert.CA, name, body string) int {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// redirectRules appends the sidecar's redirect to the nat table with ipt
+// (iptables or ip6tables): sluice's UID and loopback exempt, every other
+// TCP connection to port.
+func redirectRules(ipt, loopback string, port int) error {
+	for _, rule := range [][]string{
+		{"-p", "tcp", "-m", "owner", "--uid-owner", fmt.Sprint(sluiceUID), "-j", "RETURN"},
+		{"-p", "tcp", "-d", loopback, "-j", "RETURN"},
+		{"-p", "tcp", "-j", "REDIRECT", "--to-ports", fmt.Sprint(port)},
+	} {
+		args := append([]string{"-t", "nat", "-A", "OUTPUT"}, rule...)
+		if out, err := exec.Command(ipt, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	return nil
 }
