@@ -648,7 +648,8 @@ func (up *upConn) lost() {
 // loop (Open hands it to the session) or reports the failure there.
 func (s *Server) dial(up *upConn) {
 	d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
-	if check, pol := s.cfg.DialAddrCheck, up.pol; check != nil || pol != nil {
+	if check, pol := s.cfg.DialAddrCheck, up.pol; (check != nil || pol != nil) && up.host != "" {
+		// (No host: a parent proxy, whose address is configuration.)
 		// Checked at dial time on the address actually dialed (DESIGN.md:
 		// check what you dial), so a rebinding name cannot slip past.
 		host := []byte(up.host)

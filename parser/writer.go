@@ -23,6 +23,13 @@ type ForwardRequest struct {
 	// or TRACE decrements it).
 	MaxForwards    int64
 	SetMaxForwards bool
+	// AbsoluteForm sends the target as "http://" Authority and the path:
+	// the request goes to a parent proxy (RFC 9112 §3.2.2).
+	AbsoluteForm bool
+	// ProxyAuthorization, if not empty, is sent as the Proxy-Authorization
+	// field: the parent proxy's credentials (the client's is never
+	// forwarded).
+	ProxyAuthorization string
 }
 
 // AppendRequestHead appends to dst the head of r as sluice forwards it:
@@ -40,7 +47,23 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 	raw := r.Raw
 	dst = append(dst, raw[r.MethodName.Start:r.MethodName.End]...)
 	dst = append(dst, ' ')
-	if r.Form == FormAbsolute {
+	switch {
+	case f.AbsoluteForm && r.Method != MethodCONNECT:
+		// To a parent proxy: http://authority, then the path as below
+		// ("OPTIONS *" and a pathless OPTIONS ask about the server: none).
+		dst = append(dst, "http://"...)
+		dst = append(dst, f.Authority...)
+		if r.Form == FormAbsolute {
+			if p := raw[r.Path.Start:r.Path.End]; len(p) > 0 || r.Method != MethodOPTIONS {
+				if len(p) == 0 || p[0] != '/' {
+					dst = append(dst, '/')
+				}
+				dst = append(dst, p...)
+			}
+		} else if t := raw[r.Target.Start:r.Target.End]; len(t) > 0 && t[0] == '/' {
+			dst = append(dst, t...)
+		}
+	case r.Form == FormAbsolute:
 		p := raw[r.Path.Start:r.Path.End]
 		switch {
 		case len(p) == 0 && r.Method == MethodOPTIONS:
@@ -51,12 +74,17 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 			dst = append(dst, '/')
 		}
 		dst = append(dst, p...)
-	} else {
+	default:
 		dst = append(dst, raw[r.Target.Start:r.Target.End]...)
 	}
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
 	dst = append(dst, f.Authority...)
 	dst = append(dst, "\r\n"...)
+	if f.ProxyAuthorization != "" {
+		dst = append(dst, "Proxy-Authorization: "...)
+		dst = append(dst, f.ProxyAuthorization...)
+		dst = append(dst, "\r\n"...)
+	}
 	skip := ""
 	if f.SetMaxForwards {
 		skip = "Max-Forwards"

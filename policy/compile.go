@@ -158,6 +158,14 @@ func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 	for i, r := range cfg.Rules {
 		field := fmt.Sprintf("policy.rules[%d]", i)
 		ru := rule{name: r.Name, rewrite: r.RewriteHeader, tls: r.UpstreamTLS}
+		if r.Via != "" {
+			var err error
+			if ru.via, err = ParseParent(r.Via); err != nil {
+				errs = append(errs, configErrorf(field+".via", redactURL(r.Via), "%v", err))
+			} else if r.UpstreamTLS {
+				errs = append(errs, configErrorf(field+".via", redactURL(r.Via), "not with upstream_tls: the parent makes the connection"))
+			}
+		}
 		if ru.name == "" {
 			ru.name = fmt.Sprintf("rules[%d]", i)
 		}
@@ -172,6 +180,9 @@ func (p *Policy) compileRules(errs ConfigErrors, cfg Config) ConfigErrors {
 		case ActionDeny:
 			if r.UpstreamTLS {
 				errs = append(errs, configErrorf(field+".upstream_tls", "true", "only an allow rule sends requests"))
+			}
+			if r.Via != "" {
+				errs = append(errs, configErrorf(field+".via", r.Via, "only an allow rule sends requests"))
 			}
 		case "":
 			errs = append(errs, configErrorf(field+".action", "", "missing (want allow or deny)"))

@@ -208,6 +208,13 @@ type Rule struct {
 	// the origin, at the port the request names). Only on an allow rule. A
 	// CONNECT tunnel is never originated: its bytes are the client's.
 	UpstreamTLS bool `yaml:"upstream_tls"`
+
+	// Via sends the requests this rule allows through a parent proxy:
+	// "http://[user:password@]host:port". HTTP requests go to it in
+	// absolute form, CONNECT tunnels are chained (a CONNECT to the parent,
+	// then the bytes); the rules are still applied by sluice. Only on an
+	// allow rule; not with upstream_tls.
+	Via string `yaml:"via"`
 }
 
 // AuthConfig turns on proxy authentication (Proxy-Authorization: Basic).

@@ -32,6 +32,9 @@ type Decision struct {
 	// over TLS (Rule.UpstreamTLS). After a rewrite, the Decision for the
 	// new destination says.
 	UpstreamTLS bool
+	// Via is the parent proxy the deciding rule sends the request through
+	// (Rule.Via); nil: straight to the destination. Shared, read-only.
+	Via *Parent
 
 	// upgrades are the protocols the request may switch to (AllowsUpgrade):
 	// the deciding rule's, shared, read-only; nil when nothing is allowed.
@@ -51,6 +54,7 @@ type rule struct {
 	rewrite  string      // Decision.RewriteHeader when this rule decides
 	upgrades *upgradeSet // Decision.upgrades when this rule allows
 	tls      bool        // Decision.UpstreamTLS when this rule allows
+	via      *Parent     // Decision.Via when this rule allows
 }
 
 // matches reports whether r meets every condition of ru but the host, which
@@ -139,6 +143,7 @@ func (p *Policy) Check(r *Request) Decision {
 		d.RewriteHeader = ru.rewrite
 		d.upgrades = ru.upgrades
 		d.UpstreamTLS = ru.tls
+		d.Via = ru.via
 	}
 	return d
 }

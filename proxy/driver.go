@@ -35,7 +35,8 @@ type Driver interface {
 	// attached before Connect returns. Otherwise a dial (and handshake)
 	// starts and the driver later calls Connected or ConnectFailed with gen.
 	// A non-nil err (such as the per-host cap) means nothing was started.
-	// host is the destination name, for the dial-time address check.
+	// host is the destination name, for the dial-time address check; nil
+	// for a parent proxy (policy.Rule.Via), whose address is not checked.
 	//
 	// fallback, when valid (an IPv4 address of a name whose key.Addr is
 	// IPv6), races key.Addr once HappyEyeballsDelay has passed without a

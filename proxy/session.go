@@ -64,30 +64,31 @@ type Session struct {
 
 	// The current request. rp.Req's spans point into head, a copy of the head
 	// the session owns, so the request survives waiting for DNS or a dial.
-	rp        parser.RequestParser
-	head      []byte
-	authority []byte // Host value to forward: a subslice of head
-	hostLower []byte // lower-case destination host (resolver key)
-	port      uint16
-	addrs     []netip.Addr
-	addrIdx   int  // the address being tried (pickAddr chose the first)
-	addrTried int  // addresses that failed to connect, for this request
-	raced     bool // the dial in progress races an IPv4 address (happyFallback)
-	reqFrame  parser.Framing
-	reqRemain int64 // Content-Length bytes left to forward
-	reqChunks parser.ChunkedDecoder
-	haveHead  bool      // rp.Req holds the current request's parsed head
-	reqDone   bool      // request body entirely forwarded
-	retried   bool      // the request was already retried once on a fresh connection
-	attempts  int       // upstream connection attempts for this request
-	connBegin time.Time // when the first of them started
-	tunnel    bool      // the request is a CONNECT: a tunnel once connected
-	rewritten bool      // a per-rule rewrite header already retargeted the request
-	user      []byte
-	decision  policy.Decision // the destination rules' decision (Upgrade checks)
-	connAuth  bool            // the exchange uses connection-bound auth: pin its upstream
-	addrBuf   []netip.Addr    // resolved addresses the policy allows; reused
-	extraHdr  []byte          // extra header lines for sluice's own error response
+	rp         parser.RequestParser
+	head       []byte
+	authority  []byte // Host value to forward: a subslice of head
+	hostLower  []byte // lower-case destination host (resolver key)
+	port       uint16
+	addrs      []netip.Addr
+	addrIdx    int  // the address being tried (pickAddr chose the first)
+	addrTried  int  // addresses that failed to connect, for this request
+	raced      bool // the dial in progress races an IPv4 address (happyFallback)
+	parentWait bool // a CONNECT was sent to a parent proxy: its answer is awaited (session_parent.go)
+	reqFrame   parser.Framing
+	reqRemain  int64 // Content-Length bytes left to forward
+	reqChunks  parser.ChunkedDecoder
+	haveHead   bool      // rp.Req holds the current request's parsed head
+	reqDone    bool      // request body entirely forwarded
+	retried    bool      // the request was already retried once on a fresh connection
+	attempts   int       // upstream connection attempts for this request
+	connBegin  time.Time // when the first of them started
+	tunnel     bool      // the request is a CONNECT: a tunnel once connected
+	rewritten  bool      // a per-rule rewrite header already retargeted the request
+	user       []byte
+	decision   policy.Decision // the destination rules' decision (Upgrade checks)
+	connAuth   bool            // the exchange uses connection-bound auth: pin its upstream
+	addrBuf    []netip.Addr    // resolved addresses the policy allows; reused
+	extraHdr   []byte          // extra header lines for sluice's own error response
 
 	// Set across requests: the client connection has a private upstream
 	// connection for pinKey (Driver.PinUpstream).
@@ -229,6 +230,7 @@ func (s *Session) resetRequest() {
 	}
 	s.streaming = false
 	s.phase = respHead
+	s.parentWait = false
 }
 
 // ClientData offers the client's buffered bytes; it returns how many it
@@ -327,14 +329,18 @@ func (s *Session) lookup() {
 		s.startPeek()
 		return
 	}
-	if ans := s.d.Lookup(s.hostLower); ans != nil {
+	name := s.hostLower
+	if v := s.decision.Via; v != nil {
+		name = []byte(v.Host) // the parent proxy is what is dialed
+	}
+	if ans := s.d.Lookup(name); ans != nil {
 		s.resolved(ans, nil)
 		return
 	}
 	s.dnsStart = s.d.Now()
 	s.st = stResolving
 	s.d.SetTimer(0) // the resolver bounds the wait with its query timeout
-	s.d.Resolve(string(s.hostLower), s.gen)
+	s.d.Resolve(string(name), s.gen)
 }
 
 // chooseTarget picks the destination (DESIGN.md, Destination selection): the
@@ -451,7 +457,9 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 		return
 	}
 	s.addrs = ans.Addrs
-	if p := s.pol; p != nil {
+	if p := s.pol; p != nil && s.decision.Via == nil {
+		// (A parent proxy's addresses are the configuration's, not the
+		// request's: not guarded.)
 		// The resolved-address guard (SSRF, DNS rebinding): only allowed
 		// addresses are tried; none allowed is a 403 and no connection.
 		s.addrBuf = s.addrBuf[:0]
@@ -494,7 +502,7 @@ func (s *Session) pickAddr() {
 	}
 	if s.pinned && !s.tunnel {
 		for i, a := range s.addrs {
-			if a == s.pinKey.Addr.Addr() && s.port == s.pinKey.Addr.Port() {
+			if a == s.pinKey.Addr.Addr() && s.dialPort() == s.pinKey.Addr.Port() {
 				s.addrIdx = i
 				return
 			}
@@ -504,7 +512,7 @@ func (s *Session) pickAddr() {
 	if s.upTLS {
 		name = s.tlsName
 	}
-	s.addrIdx = s.d.PickAddr(s.addrs, s.port, name, s.tunnel)
+	s.addrIdx = s.d.PickAddr(s.addrs, s.dialPort(), name, s.tunnel)
 }
 
 // happyFallback returns the IPv4 address to race beside the current one
@@ -520,7 +528,7 @@ func (s *Session) happyFallback() netip.AddrPort {
 	n := len(s.addrs)
 	for k := 1; k < n; k++ {
 		a := s.addrs[(s.addrIdx+k)%n]
-		if ap := netip.AddrPortFrom(a, s.port); (a.Is4() || a.Is4In6()) && !s.isSelf(ap) {
+		if ap := netip.AddrPortFrom(a, s.dialPort()); (a.Is4() || a.Is4In6()) && !s.isSelf(ap) {
 			s.raced = true
 			return ap
 		}
@@ -535,7 +543,7 @@ func (s *Session) happyFallback() netip.AddrPort {
 // addresses must not hold a client for 40 connect timeouts (Squid's
 // forward_max_tries and forward_timeout).
 func (s *Session) connect(fresh bool) {
-	ap := netip.AddrPortFrom(s.addrs[s.addrIdx], s.port)
+	ap := netip.AddrPortFrom(s.addrs[s.addrIdx], s.dialPort())
 	if s.isSelf(ap) {
 		s.fail(ErrLoop)
 		return
@@ -561,7 +569,11 @@ func (s *Session) connect(fresh bool) {
 		key.ServerName = s.tlsName
 	}
 	fallback := s.happyFallback()
-	ready, err := s.d.Connect(key, fallback, s.hostLower, fresh, s.gen)
+	host := s.hostLower
+	if s.decision.Via != nil {
+		host = nil // a parent proxy: not checked at dial time either
+	}
+	ready, err := s.d.Connect(key, fallback, host, fresh, s.gen)
 	if err != nil {
 		s.fail(err)
 		return
@@ -611,6 +623,9 @@ func (s *Session) ConnectFailed(gen uint32, err error) {
 		return
 	}
 	s.upPending = false
+	if v := s.decision.Via; v != nil {
+		err = parentError(v, err)
+	}
 	if s.raced {
 		s.addrTried++ // the IPv4 address raced beside it failed too
 	}
@@ -634,6 +649,10 @@ func (s *Session) connected(reused bool) {
 		s.rec.Connect = s.d.Now().Sub(s.connStart)
 		s.connStart = time.Time{}
 	}
+	if s.tunnel && s.decision.Via != nil {
+		s.parentConnect() // the tunnel starts once the parent has answered
+		return
+	}
 	if s.tunnel {
 		s.rec.Tunnel = true
 		s.st = stTunnel
@@ -654,11 +673,13 @@ func (s *Session) connected(reused bool) {
 	s.respP.Reset()
 	s.st = stExchange
 	s.out = parser.AppendRequestHead(s.out[:0], &s.rp.Req, &parser.ForwardRequest{
-		Authority:      s.authority,
-		Via:            s.via,
-		Upgrade:        s.rp.Req.ConnUpgrade,
-		MaxForwards:    s.fwdMaxForwards,
-		SetMaxForwards: s.setMaxForwards,
+		Authority:          s.authority,
+		Via:                s.via,
+		Upgrade:            s.rp.Req.ConnUpgrade,
+		MaxForwards:        s.fwdMaxForwards,
+		SetMaxForwards:     s.setMaxForwards,
+		AbsoluteForm:       s.decision.Via != nil,
+		ProxyAuthorization: s.parentAuth(),
 	})
 	s.out = s.cacheConditional(s.out)
 	s.d.WriteUpstream(s.out)

@@ -57,6 +57,9 @@ func (s *Session) readResponseHead(b []byte) int {
 	}
 	resp := &s.respP.Resp
 	req := &s.rp.Req
+	if s.parentWait && resp.StatusCode >= 200 {
+		return s.parentAnswered(resp, n)
+	}
 	if resp.StatusCode < 200 {
 		if resp.StatusCode == 101 {
 			if !req.ConnUpgrade || !s.reqDone {
