@@ -458,10 +458,10 @@ func (s *Session) resolved(ans *resolver.Answer, err error) {
 	}
 	s.addrs = ans.Addrs
 	if p := s.pol; p != nil && s.decision.Via == nil {
-		// (A parent proxy's addresses are the configuration's, not the
-		// request's: not guarded.)
 		// The resolved-address guard (SSRF, DNS rebinding): only allowed
 		// addresses are tried; none allowed is a 403 and no connection.
+		// (A parent proxy's addresses are configuration, not the
+		// request's: not guarded.)
 		s.addrBuf = s.addrBuf[:0]
 		var denied error
 		r := s.policyRequest()

@@ -36,15 +36,16 @@ func (t *TLSOrigination) covers(port uint16) bool { return slices.Contains(t.Por
 // originate decides whether the current request goes to its origin over
 // TLS, and for which server name: the destination host (an IP literal is
 // not sent as SNI but verified against the certificate's IP addresses).
-// A CONNECT tunnel never is. An https absolute-form request that
-// origination does not cover fails with ErrTLSOrigination: originate then
-// reports false.
+// A CONNECT tunnel never is, nor a request sent through a parent proxy
+// (policy.Rule.Via: sluice's connection is to the parent, in plain HTTP).
+// An https absolute-form request that origination does not cover fails
+// with ErrTLSOrigination: originate then reports false.
 func (s *Session) originate() bool {
 	s.upTLS = false
 	if s.tunnel {
 		return true
 	}
-	if !s.decision.UpstreamTLS && !s.cfg.TLSOrigination.covers(s.port) {
+	if s.decision.Via != nil || !s.decision.UpstreamTLS && !s.cfg.TLSOrigination.covers(s.port) {
 		req := &s.rp.Req
 		if req.Form == parser.FormAbsolute && req.Scheme == parser.SchemeHTTPS {
 			s.fail(ErrTLSOrigination)
