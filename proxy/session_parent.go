@@ -51,22 +51,29 @@ func (s *Session) parentConnect() {
 	s.respP.Reset()
 	s.st = stExchange
 	s.parentWait = true
-	s.out = append(s.out[:0], "CONNECT "...)
-	s.out = append(s.out, s.hostLower...)
-	s.out = append(s.out, ':')
+	s.out = append(append(s.out[:0], s.hostLower...), ':')
 	s.out = strconv.AppendUint(s.out, uint64(s.port), 10)
-	authority := s.out[len("CONNECT "):]
-	s.out = append(s.out, " HTTP/1.1\r\nHost: "...)
-	s.out = append(s.out, authority...)
-	s.out = append(s.out, "\r\n"...)
-	if v.Authorization != "" {
-		s.out = append(s.out, "Proxy-Authorization: "...)
-		s.out = append(s.out, v.Authorization...)
-		s.out = append(s.out, "\r\n"...)
-	}
-	s.out = append(s.out, "\r\n"...)
-	s.d.WriteUpstream(s.out)
+	n := len(s.out)
+	s.out = appendConnectHead(s.out, s.out[:n], v.Authorization)
+	s.d.WriteUpstream(s.out[n:])
 	s.d.SetTimer(s.cfg.ResponseTimeout)
+}
+
+// appendConnectHead appends a CONNECT request head for authority, with
+// Proxy-Authorization auth unless it is empty. authority may be a prefix
+// of dst: appending never writes over it.
+func appendConnectHead(dst, authority []byte, auth string) []byte {
+	dst = append(dst, "CONNECT "...)
+	dst = append(dst, authority...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, authority...)
+	dst = append(dst, "\r\n"...)
+	if auth != "" {
+		dst = append(dst, "Proxy-Authorization: "...)
+		dst = append(dst, auth...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }
 
 // parentAnswered takes the parent's answer to the CONNECT: 2xx starts the

@@ -98,11 +98,7 @@ func (s *Session) transparentTunnel(host []byte, method []byte) {
 	authority = append(authority, ':')
 	authority = strconv.AppendUint(authority, uint64(s.orig.Port()), 10)
 	n := len(authority)
-	head := append(authority, "CONNECT "...)
-	head = append(head, authority[:n]...)
-	head = append(head, " HTTP/1.1\r\nHost: "...)
-	head = append(head, authority[:n]...)
-	head = append(head, "\r\n\r\n"...)
+	head := appendConnectHead(authority, authority[:n], "")
 	s.synth = head
 	s.peeked = true // nothing to peek: no 200 is sent, the bytes go as they came
 	s.st = stIdle
