@@ -44,6 +44,7 @@ KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop $CACHE_PEERS"
 PEERS=$ALL_PEERS
 EXTRAS=()          # NAME:PORT:COMMAND
 KEEP=0
+PERF_STAT=0        # -S: perf stat syscalls and context switches per request
 OUT_DIR=$HERE/results
 NAME=results       # output files: $OUT_DIR/$NAME-<timestamp>.md/.tsv
 NAME_SET=0
@@ -101,6 +102,12 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
   -o DIR            where results-<timestamp>.md/.tsv go (default $OUT_DIR)
   -n NAME           output file prefix instead of "results" (NAME-<timestamp>.md/.tsv)
   -k                keep the temp dir (configs, logs) after the run
+  -S                also count the peer's syscalls and context switches per
+                    request with perf stat (raw_syscalls:sys_enter,
+                    context-switches) over each measured run; off by
+                    default because the tracepoint slows every syscall a
+                    little (about 2% here), so the other columns of an -S
+                    run read slightly high
   -i N              idle mode: no wrk; open N idle keep-alive clients through
                     each peer with bench/idleconns (one absolute-form GET
                     /small each) and record the RSS of the peer's process tree
@@ -113,7 +120,7 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
 EOF
 }
 
-while getopts "d:w:c:C:t:p:P:x:o:n:ki:H:h" opt; do
+while getopts "d:w:c:C:t:p:P:x:o:n:kSi:H:h" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     w) WARMUP=$OPTARG ;;
@@ -126,6 +133,7 @@ while getopts "d:w:c:C:t:p:P:x:o:n:ki:H:h" opt; do
     o) OUT_DIR=$OPTARG ;;
     n) NAME=$OPTARG; NAME_SET=1 ;;
     k) KEEP=1 ;;
+    S) PERF_STAT=1 ;;
     i) IDLE_N=$OPTARG ;;
     H) IDLE_HOLD=$OPTARG ;;
     h) usage; exit 0 ;;
@@ -225,13 +233,14 @@ proc_alive() {  # PID -> 0 if the process exists and is not a zombie
   [[ ${s:0:1} != Z && ${s:0:1} != X ]]
 }
 
-# All processes: "pid ppid starttime ticks" (ticks = utime+stime+cutime+cstime).
+# All processes: "pid ppid starttime ticks user sys" (ticks =
+# utime+stime+cutime+cstime; user = utime+cutime, sys = stime+cstime).
 proc_table() {
   cat /proc/[0-9]*/stat 2>/dev/null | awk '{
     line = $0; p = 0
     while ((k = index(substr(line, p + 1), ")")) > 0) p += k
     n = split(substr(line, p + 2), f, " ")
-    print $1, f[2], f[20], f[12] + f[13] + f[14] + f[15]
+    print $1, f[2], f[20], f[12] + f[13] + f[14] + f[15], f[12] + f[14], f[13] + f[15]
   }'
 }
 
@@ -250,20 +259,27 @@ tree_members() {
     }'
 }
 
-# ROOT_PID... -> total CPU ticks of the roots and all their descendants.
-tree_ticks() {
+# ROOT_PID... -> "user sys" CPU ticks of the roots and all their descendants.
+tree_ticks_split() {
   proc_table | awk -v roots="$*" '
     BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) in_tree[r[i]] = 1 }
-    { pp[$1] = $2; t[$1] = $4 }
+    { pp[$1] = $2; u[$1] = $5; k[$1] = $6 }
     END {
       changed = 1
       while (changed) {
         changed = 0
         for (p in pp) if (!(p in in_tree) && (pp[p] in in_tree)) { in_tree[p] = 1; changed = 1 }
       }
-      s = 0; for (p in in_tree) if (p in t) s += t[p]
-      print s
+      su = 0; sk = 0; for (p in in_tree) if (p in u) { su += u[p]; sk += k[p] }
+      print su, sk
     }'
+}
+
+# ROOT_PID... -> total CPU ticks of the roots and all their descendants.
+tree_ticks() {
+  local u k
+  read -r u k <<<"$(tree_ticks_split "$@")"
+  echo $(( u + k ))
 }
 
 listener_pids() {  # PORT -> PIDs of processes with a TCP listener on 127.0.0.1:PORT
@@ -666,7 +682,7 @@ kv() {  # FILE KEY -> value from a "k=v k=v" line
 if (( IDLE_N > 0 )); then
   printf 'peer\tclients\topened\tstill_open\tclosed_by_peer\tresponses_2xx\topen_s\thold_s\toldest_s\tprocesses\trss_before_mib\trss_idle_mib\trss_delta_mib\trss_kib_per_client\tpss_before_mib\tpss_idle_mib\tupstream_conns\tfds_before\tfds_idle\n' > "$RESULTS_TSV"
 else
-  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\n' > "$RESULTS_TSV"
+  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\tproxy_user_us_per_req\tproxy_sys_us_per_req\tsyscalls_per_req\tctxsw_per_req\n' > "$RESULTS_TSV"
 fi
 
 ROWS=()       # markdown rows of the main table
@@ -692,17 +708,30 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   if (( WARMUP > 0 )); then
     run_wrk "$peer" "$path" "$WARMUP" "$o.warmup" "$conns" || true
   fi
-  local acc0 req0 dns0 p0 or0 dc0 cpu0 acc1 req1 dns1 p1 or1 dc1 cpu1
+  local acc0 req0 dns0 pu0 pk0 or0 dc0 cpu0 acc1 req1 dns1 pu1 pk1 or1 dc1 cpu1
   read -r acc0 req0 <<<"$(origin_counts)"; dns0=$(dns_queries)
-  p0=0; [[ -n $roots ]] && p0=$(tree_ticks $roots)
+  pu0=0; pk0=0; [[ -n $roots ]] && read -r pu0 pk0 <<<"$(tree_ticks_split $roots)"
   or0=$(tree_ticks "$ORIGIN_PID"); dc0=$(tree_ticks "$DNS_PID"); cpu0=$(proc_stat_cpu)
   WRK_CMDS+=("$(wrk_cmdline "$peer" "$path" "$DURATION" "$conns")")
+  local perf_pid=
+  if (( PERF_STAT )) && [[ -n $roots ]]; then
+    # Every thread of every process in the peer's tree at this moment.
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches \
+      -p "$(tree_members $roots | cut -d: -f1 | paste -sd,)" -o "$o.perf" &
+    perf_pid=$!
+  fi
   run_wrk "$peer" "$path" "$DURATION" "$o" "$conns"
   local rc=$?
+  local sysc=- ctxsw=-
+  if [[ -n $perf_pid ]]; then
+    kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null
+    sysc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$o.perf" 2>/dev/null)
+    ctxsw=$(awk -F, '$3 == "context-switches" { print $1 }' "$o.perf" 2>/dev/null)
+  fi
   local rss=-
   [[ -n $roots ]] && rss=$(tree_rss_mib $roots)
   cpu1=$(proc_stat_cpu); or1=$(tree_ticks "$ORIGIN_PID"); dc1=$(tree_ticks "$DNS_PID")
-  p1=0; [[ -n $roots ]] && p1=$(tree_ticks $roots)
+  pu1=0; pk1=0; [[ -n $roots ]] && read -r pu1 pk1 <<<"$(tree_ticks_split $roots)"
   dns1=$(dns_queries); read -r acc1 req1 <<<"$(origin_counts)"
   if [[ ! -s $o ]]; then
     log "  wrk produced no result (rc=$rc); output: $(tail -3 "$o.stdout" 2>/dev/null | tr '\n' ' ')"
@@ -723,7 +752,8 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   line=$(awk -v peer="$peer" -v path="$path" -v req="$req" -v dur="$dur" -v rps="$rps" -v bytes="$bytes" \
       -v p50="$p50" -v p90="$p90" -v p99="$p99" -v max="$max" -v mean="$mean" \
       -v ec="$ec" -v er="$er" -v ew="$ew" -v es="$es" -v et="$et" \
-      -v pt=$(( p1 - p0 )) -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
+      -v pt=$(( pu1 + pk1 - pu0 - pk0 )) -v put=$(( pu1 - pu0 )) -v pkt=$(( pk1 - pk0 )) \
+      -v sysc="${sysc:--}" -v ctxsw="${ctxsw:--}" -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
       -v cb0="${cpu0% *}" -v ct0="${cpu0#* }" -v cb1="${cpu1% *}" -v ct1="${cpu1#* }" \
       -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" -v oreq="$oreq" 'BEGIN {
         mib = bytes / dur / 1048576
@@ -732,14 +762,20 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
         pcs = hasproxy ? sprintf("%.2f", pcpu) : "-"
         ous = req > 0 ? sprintf("%.1f", ocpu * 1e6 / req) : "-"
         busy = (ct1 - ct0) > 0 ? 100 * (cb1 - cb0) / (ct1 - ct0) : 0
-        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\n",
+        ok = req > 0 && hasproxy
+        uus = ok ? sprintf("%.1f", put / hz * 1e6 / req) : "-"
+        kus = ok ? sprintf("%.1f", pkt / hz * 1e6 / req) : "-"
+        spr = (ok && sysc ~ /^[0-9]+$/) ? sprintf("%.2f", sysc / req) : "-"
+        cpr = (ok && ctxsw ~ /^[0-9]+$/) ? sprintf("%.3f", ctxsw / req) : "-"
+        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n",
           peer, path, req, dur, rps, mib, p50/1000, p90/1000, p99/1000, max/1000, mean/1000,
-          ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss, oreq
+          ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss, oreq,
+          uus, kus, spr, cpr
       }')
   printf '%s\n' "$line" >> "$RESULTS_TSV"
   ROWS+=("$(awk -F'\t' -v upath="$(url_path "$path")" '{
-      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
-        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
+      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
+        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $28, $29, $30, $31, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
     }' <<<"$line")")
   # A caching peer's row on a cache-* path should be all hits.
   if [[ " $CACHE_PEERS " == *" $peer "* && $path == cache-* ]] && (( oreq > 0 )); then
@@ -994,11 +1030,11 @@ report_wrk() {
   echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
   echo "Proxied requests are absolute-form (\`GET http://$ORIGIN_HOST/PATH HTTP/1.1\`, Host: $ORIGIN_HOST); direct requests are origin-form to 127.0.0.1:$ORIGIN_PORT."
   echo
-  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | user / sys µs/req | syscalls/req | ctx switches/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed. origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
+  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed; user / sys splits it into utime and stime. syscalls/req and ctx switches/req: perf stat (raw_syscalls:sys_enter, context-switches) on every thread of the peer's processes over the measured run, with -S only (- otherwise). origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
   echo
   report_checks
   if (( ${#CACHE_ROWS[@]} )); then
