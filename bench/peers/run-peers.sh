@@ -38,7 +38,7 @@ CONNS_LIST=50     # wrk connections; several ("1 10 100 1000") = one run per cou
 WRK_TIMEOUT=5s     # wrk --timeout (a response slower than this is an error)
 PATHS="small big"
 KNOWN_PATHS="small big cache-small cache-big"
-ALL_PEERS="direct l4relay sluice-gnet sluice-netpoll nginx squid tinyproxy haproxy ats go-baseline"
+ALL_PEERS="direct l4relay gnetrelay sluice-gnet sluice-netpoll nginx squid tinyproxy haproxy ats go-baseline"
 CACHE_PEERS="squid-cache ats-cache sluice-cache"   # caching peers, on request (-P)
 KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop $CACHE_PEERS"
 PEERS=$ALL_PEERS
@@ -66,7 +66,7 @@ declare -A PORT=(
   [nginx]=18101 [squid]=18102 [tinyproxy]=18103 [haproxy]=18104
   [ats]=18105 [go-baseline]=18106 [sluice]=18110 [sluice-1loop]=18111
   [sluice-gnet]=18112 [sluice-netpoll]=18113
-  [l4relay]=18120
+  [l4relay]=18120 [gnetrelay]=18121
   [sluice-cache]=18130 [squid-cache]=18132 [ats-cache]=18135
 )
 
@@ -499,6 +499,18 @@ start_l4relay() {
   PEER_PID=$STARTED_PID
 }
 
+# gnetrelay: a plain L4 relay on gnet (bench/gnetrelay), sluice's engine
+# with nothing parsed: the floor for a gnet and Go runtime proxy, between
+# l4relay (C, HAProxy) and sluice (HTTP-aware). Built here from the repo.
+start_gnetrelay() {
+  local d=$RUN/gnetrelay
+  mkdir -p "$d"
+  (cd "$REPO" && go build -o "$d/gnetrelay" ./bench/gnetrelay) >"$d/build.log" 2>&1 \
+    || { PEER_NOTE="go build ./bench/gnetrelay failed (see build.log)"; return 1; }
+  start_bg "$d/stdout.log" "$d/gnetrelay" -listen "127.0.0.1:$1" -upstream "127.0.0.1:$ORIGIN_PORT"
+  PEER_PID=$STARTED_PID
+}
+
 start_ats_conf() {  # NAME CONFDIR PORT SPAN_SIZE
   local a=$RUN/$1 f src
   mkdir -p "$a/etc" "$a/share" "$a/var" "$a/run" "$a/log" "$a/cache"
@@ -612,6 +624,7 @@ peer_version() {
     tinyproxy) tinyproxy -v 2>&1 | head -1 ;;
     haproxy) haproxy -v | head -1 | awk '{print "haproxy", $3}' ;;
     l4relay) haproxy -v | head -1 | awk '{print "haproxy", $3, "mode tcp (L4 relay)"}' ;;
+    gnetrelay) echo "gnet v2.10.0 L4 relay, $(go version 2>/dev/null | awk '{print $3}')" ;;
     ats|ats-cache) traffic_server -V 2>&1 | grep -o 'Traffic Server - traffic_server - [0-9.]*' \
         | awk -v c="$([[ $1 == ats-cache ]] && echo ', RAM cache')" '{print "ATS", $NF c}' | head -1 ;;
     go-baseline) go version 2>/dev/null | awk '{print $3}' | sed 's/^/net\/http /' ;;
