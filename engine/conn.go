@@ -156,7 +156,7 @@ func (cc *clientConn) Gone() {
 	}
 	cc.want = noHandover
 	cc.dropPin()
-	cc.l.wheel.stop(&cc.timer)
+	cc.l.wheel.remove(&cc.timer)
 	delete(cc.l.clients, cc)
 }
 

@@ -52,7 +52,6 @@ func newLoop(s *Server, x eventloop.Loop) *loop {
 // newClient starts the session of an accepted connection.
 func (l *loop) newClient(c eventloop.Socket) *clientConn {
 	cc := &clientConn{c: c, l: l}
-	cc.timer.slot = -1
 	cc.timer.fire = cc.timeout
 	l.clients[cc] = struct{}{}
 	cc.p.Init(cc)

@@ -214,7 +214,7 @@ func (cc *clientConn) startTunnel() {
 	cc.move(sockTunnel)
 	up.move(upTunnel)
 	cc.up, up.owner = nil, nil
-	cc.l.wheel.stop(&cc.timer)
+	cc.l.wheel.remove(&cc.timer)
 	delete(cc.l.clients, cc)
 	t.fromCl.Add(int64(len(t.toUp)))
 	t.toCl.Add(int64(len(t.toClient) - prefaceLen))

@@ -7,20 +7,35 @@ import "time"
 // moving and cancelling a timer are O(1) and allocate nothing, which matters
 // because every request re-arms its session's timer several times.
 //
+// Re-arming is lazy, as in HAProxy's task queue: a timer moved later, or
+// stopped, stays in the slot it is in and only records its new deadline;
+// when that slot comes round, fireSlot finds it not due (or stopped) and
+// moves it (or drops it) then. Only a timer moved earlier is relinked at
+// once. A request sets its session's timer about four times (connect
+// budget, response, idle, disarmed while resolving), and each relink
+// touches the list neighbours, other connections' timers: with a thousand
+// connections those are cache misses on every event. Lazily, a keep-alive
+// request relinks once (idle to the earlier connect budget) and the slot
+// visit does the rest once per timeout period. remove unlinks at once, for
+// a timer whose owner is going away, so that the wheel holds no closed
+// connection.
+//
 // Owned by one event loop. Neither engine has timers of its own, so the
 // Server's ticker calls advance on each loop through Loop.Execute.
 type wheel struct {
 	tick  time.Duration
 	slots []timerList
 	pos   int       // slot of the current tick
+	cur   int64     // ticks advanced since the wheel was made
 	now   time.Time // time of the last advance
 }
 
 // timer is an entry of the wheel, embedded in what it times.
 type timer struct {
-	prev, next *timer
-	deadline   time.Time
-	slot       int // -1 when not armed
+	prev, next *timer    // the slot list; nil when not linked
+	deadline   time.Time // when it is due, if active
+	at         int64     // the tick its slot is visited for it, when linked
+	active     bool      // set and not stopped since
 	fire       func()
 }
 
@@ -39,48 +54,65 @@ func newWheel(tick time.Duration, now time.Time) *wheel {
 
 // set arms t to fire at deadline, moving it if it was armed.
 func (w *wheel) set(t *timer, deadline time.Time) {
-	w.stop(t)
-	ticks := int(deadline.Sub(w.now) / w.tick)
+	ticks := int64(deadline.Sub(w.now) / w.tick)
 	if ticks < 1 {
 		ticks = 1
 	}
-	slot := (w.pos + ticks) % len(w.slots)
+	at := w.cur + ticks
 	t.deadline = deadline
-	t.slot = slot
-	h := &w.slots[slot].head
+	t.active = true
+	if t.next != nil {
+		if t.at <= at {
+			return // its slot comes round first; fireSlot moves it on then
+		}
+		w.unlink(t)
+	}
+	t.at = at
+	h := &w.slots[int(at%int64(len(w.slots)))].head
 	t.prev, t.next = h.prev, h
 	h.prev.next = t
 	h.prev = t
 }
 
-// stop disarms t; it is a no-op when t is not armed.
-func (w *wheel) stop(t *timer) {
-	if t.next == nil {
-		return
+// stop disarms t; it is a no-op when t is not armed. t stays linked until
+// its slot comes round.
+func (w *wheel) stop(t *timer) { t.active = false }
+
+// remove disarms t and unlinks it now: its owner is going away.
+func (w *wheel) remove(t *timer) {
+	t.active = false
+	if t.next != nil {
+		w.unlink(t)
 	}
+}
+
+func (w *wheel) unlink(t *timer) {
 	t.prev.next = t.next
 	t.next.prev = t.prev
 	t.prev, t.next = nil, nil
-	t.slot = -1
 }
 
 // armed reports whether t is set.
-func (w *wheel) armed(t *timer) bool { return t.next != nil }
+func (w *wheel) armed(t *timer) bool { return t.active }
 
 // advance moves the wheel to now and fires the timers that are due, each once.
 // A timer's fire may set timers again, including its own.
 func (w *wheel) advance(now time.Time) {
-	steps := int(now.Sub(w.now) / w.tick)
-	if steps > len(w.slots) {
-		steps = len(w.slots)
+	steps := int64(now.Sub(w.now) / w.tick)
+	if over := steps - int64(len(w.slots)); over > 0 {
+		// The loop stalled for more than a turn: skip the ticks of the
+		// extra turns, so that the steps below, which still visit every
+		// slot once, end at now and re-arm what is not due from now.
+		w.cur += over
+		w.pos = int(w.cur % int64(len(w.slots)))
+		w.now = w.now.Add(time.Duration(over) * w.tick)
+		steps = int64(len(w.slots))
 	}
-	for i := 0; i < steps; i++ {
+	for ; steps > 0; steps-- {
 		w.pos = (w.pos + 1) % len(w.slots)
+		w.cur++
 		w.now = w.now.Add(w.tick)
 		w.fireSlot(w.pos, now)
-	}
-	if now.Sub(w.now) >= w.tick*time.Duration(len(w.slots)) {
-		w.now = now // the loop stalled for a whole turn; every slot was visited
 	}
 }
 
@@ -97,14 +129,15 @@ func (w *wheel) fireSlot(slot int, now time.Time) {
 	first.prev, last.next = &pending, &pending
 	for pending.next != &pending {
 		t := pending.next
-		t.prev.next = t.next
-		t.next.prev = t.prev
-		t.prev, t.next = nil, nil
-		t.slot = -1
-		if t.deadline.After(now) {
-			w.set(t, t.deadline) // not due yet: a later round
-			continue
+		w.unlink(t)
+		switch {
+		case !t.active:
+			// stopped since it was linked: dropped
+		case t.deadline.After(now):
+			w.set(t, t.deadline) // moved later, or a later round
+		default:
+			t.active = false
+			t.fire()
 		}
-		t.fire()
 	}
 }
