@@ -142,15 +142,19 @@ var styles = map[string]struct {
 	width              float64
 	order              int
 }{
-	"sluice":       {"sluice (2 loops)", "#d62728", "", 3, 0},
-	"sluice-1loop": {"sluice (1 loop)", "#ff7f0e", "7 4", 2.2, 1},
-	"haproxy":      {"HAProxy", "#1f77b4", "", 2, 2},
-	"ats":          {"Traffic Server", "#2ca02c", "", 2, 3},
-	"nginx":        {"nginx", "#9467bd", "", 2, 4},
-	"squid":        {"Squid", "#8c564b", "", 2, 5},
-	"tinyproxy":    {"tinyproxy", "#e377c2", "", 2, 6},
-	"go-baseline":  {"net/http baseline", "#17becf", "", 2, 7},
-	"direct":       {"direct (no proxy)", "#555555", "3 3", 2, 8},
+	"sluice":         {"sluice (2 loops)", "#d62728", "", 3, 0},
+	"sluice-1loop":   {"sluice (1 loop)", "#ff7f0e", "7 4", 2.2, 1},
+	"haproxy":        {"HAProxy", "#1f77b4", "", 2, 2},
+	"ats":            {"Traffic Server", "#2ca02c", "", 2, 3},
+	"nginx":          {"nginx", "#9467bd", "", 2, 4},
+	"squid":          {"Squid", "#8c564b", "", 2, 5},
+	"tinyproxy":      {"tinyproxy", "#e377c2", "", 2, 6},
+	"go-baseline":    {"net/http baseline", "#17becf", "", 2, 7},
+	"direct":         {"direct (no proxy)", "#555555", "3 3", 2, 8},
+	"l4relay":        {"L4 relay (HAProxy mode tcp)", "#000000", "8 3 2 3", 2.2, 9},
+	"gnetrelay":      {"L4 relay on gnet", "#7f7f7f", "2 2", 2, 10},
+	"sluice-gnet":    {"sluice (gnet)", "#d62728", "", 3, 0},
+	"sluice-netpoll": {"sluice (netpoll)", "#ff9896", "5 2", 2.5, 1},
 }
 
 var extraColors = []string{"#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a"}

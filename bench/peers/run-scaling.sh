@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # run-scaling.sh - the scaling run: /small through sluice (2 event loops and
-# 1), HAProxy, ATS, nginx and direct, at 1, 10, 100 and 1000 wrk connections.
+# 1), HAProxy, ATS, nginx, the two L4 relays (HAProxy mode tcp, and gnet:
+# the ceilings for any proxy hop) and direct, at 1, 10, 100 and 1000 wrk
+# connections.
 #
 # It is run-peers.sh with other defaults; results go to
 # bench/peers/results/scaling-<timestamp>.md/.tsv (plus the sluice logs), and
-# `make chart` draws the newest scaling-*.tsv. About 4-6 minutes on 2 cores.
+# `make chart` draws the newest scaling-*.tsv. About 6-8 minutes on 2 cores.
 # Any option is passed on to run-peers.sh and overrides these defaults, e.g.
 #   bench/peers/run-scaling.sh -d 10 -w 2
 #   bench/peers/run-scaling.sh -C "1 10 100 1000 5000"
@@ -22,5 +24,5 @@ if [[ -z ${SLUICE_BIN:-} ]] && command -v go >/dev/null; then
   (cd "$HERE/../.." && go build -o bin/sluice ./cmd/sluice) || { echo "run-scaling.sh: go build failed" >&2; exit 1; }
 fi
 exec "$HERE/run-peers.sh" -n scaling \
-  -P "direct sluice sluice-1loop haproxy ats nginx" \
+  -P "direct l4relay gnetrelay sluice sluice-1loop haproxy ats nginx" \
   -p small -C "1 10 100 1000" -d 5 -w 1 "$@"
