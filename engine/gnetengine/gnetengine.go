@@ -17,8 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
 )
@@ -178,7 +180,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 // the handler refuses it.
 func (e *Engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l := e.loopOf(c.EventLoop())
-	s := &sock{c: c, l: l}
+	s := &sock{c: c, l: l, fd: c.Fd()}
 	tag := c.Context()
 	c.SetContext(s)
 	ep := e.h.Open(l, s, tag)
@@ -271,6 +273,7 @@ func (l *loop) Enroll(c eventloop.Conn, tag any) error {
 type sock struct {
 	c        gnet.Conn
 	l        *loop
+	fd       int // c's descriptor, for Write's direct path
 	ep       eventloop.Endpoint
 	dead     bool
 	early    bool // closed before Open returned
@@ -303,9 +306,25 @@ func (s *sock) InboundBuffered() int {
 }
 
 // Write implements eventloop.Socket.
+//
+// With nothing queued in gnet's outbound buffer, the bytes go straight to
+// the socket with a raw write(2), as gnet itself would write them but
+// without the Go scheduler's entersyscall/exitsyscall around a system call
+// that cannot block (the socket is non-blocking): two writes per proxied
+// request. Whatever that leaves (a partial write, EAGAIN, an error) goes to
+// gnet's Write, which writes it again and buffers it, or closes the
+// connection, exactly as for its own writes.
 func (s *sock) Write(b []byte) {
 	if s.dead {
 		return
+	}
+	if len(b) > 0 && s.c.OutboundBuffered() == 0 {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno == 0 {
+			if b = b[n:]; len(b) == 0 {
+				return
+			}
+		}
 	}
 	s.l.writing++
 	_, _ = s.c.Write(b)
