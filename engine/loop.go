@@ -13,6 +13,7 @@ import (
 // Server's ticker reaches it through Loop.Execute).
 type loop struct {
 	srv     *Server
+	idx     int // the loop's number, in the order the loops were first seen
 	x       eventloop.Loop
 	idle    pool.Idle[*upConn]
 	wheel   *wheel
@@ -56,6 +57,7 @@ func (l *loop) newClient(c eventloop.Socket) *clientConn {
 	l.clients[cc] = struct{}{}
 	cc.p.Init(cc)
 	cc.p.S.Init(&l.srv.cfg, cc, l.srv.self, c.RemoteAddr())
+	cc.p.S.SetShard(l.idx)
 	if l.srv.draining.Load() {
 		cc.p.S.Drain()
 	}

@@ -270,6 +270,7 @@ func (s *Server) loopFor(x eventloop.Loop) *loop {
 	l := s.loops[x]
 	if l == nil {
 		l = newLoop(s, x)
+		l.idx = len(s.loops)
 		s.loops[x] = l
 	}
 	return l

@@ -34,35 +34,64 @@ type histogram struct {
 }
 
 func newHistogram(name string, boundsSec []float64) *histogram {
-	h := &histogram{name: name, buckets: make([]atomic.Uint64, len(boundsSec)+1)}
-	for _, b := range boundsSec {
-		h.bounds = append(h.bounds, int64(b*float64(time.Second)))
-		h.labels = append(h.labels, strconv.FormatFloat(b, 'g', -1, 64))
+	return &histogram{name: name, bounds: boundsNs(boundsSec), labels: bucketLabels(boundsSec),
+		buckets: make([]atomic.Uint64, len(boundsSec)+1)}
+}
+
+// boundsNs converts bucket bounds in seconds to nanoseconds.
+func boundsNs(boundsSec []float64) []int64 {
+	ns := make([]int64, len(boundsSec))
+	for i, b := range boundsSec {
+		ns[i] = int64(b * float64(time.Second))
 	}
-	h.labels = append(h.labels, "+Inf")
-	return h
+	return ns
+}
+
+// bucketLabels are the `le` labels of boundsSec, then "+Inf".
+func bucketLabels(boundsSec []float64) []string {
+	var l []string
+	for _, b := range boundsSec {
+		l = append(l, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	return append(l, "+Inf")
+}
+
+// bucketOf returns the bucket of d (0 if negative) among bounds, and d in
+// nanoseconds.
+func bucketOf(bounds []int64, d time.Duration) (int, int64) {
+	ns := max(int64(d), 0)
+	i := 0
+	for i < len(bounds) && ns > bounds[i] { // le: a value on a bound belongs to it
+		i++
+	}
+	return i, ns
 }
 
 // observe counts d (0 if negative).
 func (h *histogram) observe(d time.Duration) {
-	ns := max(int64(d), 0)
-	i := 0
-	for i < len(h.bounds) && ns > h.bounds[i] { // le: a value on a bound belongs to it
-		i++
-	}
+	i, ns := bucketOf(h.bounds, d)
 	h.buckets[i].Add(1)
 	h.sumNs.Add(ns)
 }
 
-// writePrometheus writes the histogram's _bucket, _sum and _count lines
-// (writeFamilies adds its # lines). The count is the +Inf bucket, so a
-// scrape racing with observe stays self-consistent.
+// writePrometheus writes the histogram's lines (see writeHistogram).
 func (h *histogram) writePrometheus(w io.Writer) {
-	var cum uint64
+	counts := make([]uint64, len(h.buckets))
 	for i := range h.buckets {
-		cum += h.buckets[i].Load()
-		fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", h.name, h.labels[i], cum)
+		counts[i] = h.buckets[i].Load()
 	}
-	fmt.Fprintf(w, "%s_sum %s\n", h.name, strconv.FormatFloat(float64(h.sumNs.Load())/1e9, 'g', -1, 64))
-	fmt.Fprintf(w, "%s_count %d\n", h.name, cum)
+	writeHistogram(w, h.name, h.labels, counts, h.sumNs.Load())
+}
+
+// writeHistogram writes a histogram's _bucket, _sum and _count lines from
+// its per-bucket counts (writeFamilies adds its # lines). The count is the
+// +Inf bucket, so a scrape racing with observe stays self-consistent.
+func writeHistogram(w io.Writer, name string, labels []string, counts []uint64, sumNs int64) {
+	var cum uint64
+	for i, c := range counts {
+		cum += c
+		fmt.Fprintf(w, "%s_bucket{le=%q} %d\n", name, labels[i], cum)
+	}
+	fmt.Fprintf(w, "%s_sum %s\n", name, strconv.FormatFloat(float64(sumNs)/1e9, 'g', -1, 64))
+	fmt.Fprintf(w, "%s_count %d\n", name, cum)
 }

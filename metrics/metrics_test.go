@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,16 @@ func scrape(t testing.TB, m *Metrics) map[string]sample {
 
 // value returns the value of a series given as `name` or
 // `name{a="x",b="y"}` (labels in sorted order), failing if absent.
+// wantValues checks each series of want in got.
+func wantValues(t *testing.T, got map[string]sample, want map[string]float64) {
+	t.Helper()
+	for k, w := range want {
+		if v := value(t, got, k); v != w {
+			t.Errorf("%s = %v, want %v", k, v, w)
+		}
+	}
+}
+
 func value(t testing.TB, got map[string]sample, key string) float64 {
 	t.Helper()
 	s, ok := got[key]
@@ -84,7 +95,7 @@ func TestObserveCounts(t *testing.T) {
 	req := func(method, class string) string {
 		return `sluice_requests_total{class="` + class + `",method="` + method + `"}`
 	}
-	for k, want := range map[string]float64{
+	wantValues(t, got, map[string]float64{
 		req("GET", "2xx"):     2,
 		req("GET", "4xx"):     9, // the 404 and the 8 denials
 		req("HEAD", "2xx"):    1,
@@ -127,11 +138,7 @@ func TestObserveCounts(t *testing.T) {
 		`sluice_tunnel_duration_seconds_bucket{le="300"}`:     1,
 		"sluice_tunnel_duration_seconds_count":                1,
 		"sluice_tunnel_duration_seconds_sum":                  90,
-	} {
-		if v := value(t, got, k); v != want {
-			t.Errorf("%s = %v, want %v", k, v, want)
-		}
-	}
+	})
 	wantSum := (0.3 + 2 + 10 + 1 + 3000 + 500 + 0 + 8*1) / 1000
 	if v := value(t, got, "sluice_request_duration_seconds_sum"); v < wantSum-1e-9 || v > wantSum+1e-9 {
 		t.Errorf("duration sum %v, want %v", v, wantSum)
@@ -184,7 +191,7 @@ func allSources() Sources {
 func TestSources(t *testing.T) {
 	m := New(allSources())
 	got := scrape(t, m)
-	for k, want := range map[string]float64{
+	wantValues(t, got, map[string]float64{
 		"sluice_client_connections":                      7,
 		"sluice_upstream_connections":                    3,
 		"sluice_pool_hits_total":                         11,
@@ -238,11 +245,7 @@ func TestSources(t *testing.T) {
 		"sluice_rate_limit_store_calls_total":            44,
 		"sluice_rate_limit_store_errors_total":           45,
 		"sluice_rate_limit_store_fallbacks_total":        46,
-	} {
-		if v := value(t, got, k); v != want {
-			t.Errorf("%s = %v, want %v", k, v, want)
-		}
-	}
+	})
 
 	// Nil sources leave their metrics out; the rest is still there.
 	got = scrape(t, New(Sources{}))
@@ -376,9 +379,24 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
-// BenchmarkObserveParallel is Observe from every P at once: the counters
-// are shared, so this is the contended case.
+// BenchmarkObserveParallel is Observe from every P at once, each as its own
+// event loop (Record.Shard), as the engines call it.
 func BenchmarkObserveParallel(b *testing.B) {
+	m := New(Sources{})
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rec("GET", 200, 1500*time.Microsecond, 100, 1000)
+		r.Shard = int(next.Add(1))
+		for pb.Next() {
+			m.Observe(&r)
+		}
+	})
+}
+
+// BenchmarkObserveParallelShared is BenchmarkObserveParallel with every P
+// on one shard: the counters shared, as they were before the shards.
+func BenchmarkObserveParallelShared(b *testing.B) {
 	m := New(Sources{})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -402,4 +420,34 @@ func BenchmarkWritePrometheus(b *testing.B) {
 		m.WritePrometheus(&buf)
 	}
 	b.SetBytes(int64(buf.Len()))
+}
+
+// TestRequestBucketCount checks the shards' fixed bucket array against the
+// bounds.
+func TestRequestBucketCount(t *testing.T) {
+	if requestBucketCount != len(requestBuckets)+1 {
+		t.Fatalf("requestBucketCount = %d, want len(requestBuckets)+1 = %d", requestBucketCount, len(requestBuckets)+1)
+	}
+}
+
+// TestShardsSum checks that records observed on different event loops
+// (Record.Shard), including shards past numShards, are summed in a scrape.
+func TestShardsSum(t *testing.T) {
+	m := New(Sources{})
+	for i, shard := range []int{0, 1, 2, numShards + 1, 7} {
+		m.Observe(&proxy.Record{Shard: shard, Method: []byte("GET"), Status: 200, BytesIn: 10, BytesOut: int64(100 * (i + 1)), Duration: time.Millisecond})
+	}
+	m.Observe(&proxy.Record{Shard: 3, Method: []byte("POST"), Status: 503, BytesIn: 1, Duration: 2 * time.Minute})
+	got := scrape(t, m)
+	wantValues(t, got, map[string]float64{
+		`sluice_requests_total{class="2xx",method="GET"}`:    5,
+		`sluice_requests_total{class="5xx",method="POST"}`:   1,
+		"sluice_received_bytes_total":                        51,
+		"sluice_sent_bytes_total":                            1500,
+		`sluice_request_duration_seconds_bucket{le="0.001"}`: 5,
+		`sluice_request_duration_seconds_bucket{le="60"}`:    5,
+		`sluice_request_duration_seconds_bucket{le="+Inf"}`:  6,
+		"sluice_request_duration_seconds_count":              6,
+		"sluice_request_duration_seconds_sum":                120.005,
+	})
 }

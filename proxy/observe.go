@@ -34,6 +34,11 @@ type Record struct {
 	Rule     string         // the policy rule that matched, if any
 	Cache    string         // the response cache's part: CacheHit, CacheMiss, CacheBypass, CacheRevalidated, CacheUncacheable; empty when off or not involved
 	Encoding string         // the content-coding sluice applied to the response (gzip, zstd), empty for none
+
+	// Shard is the event loop that served the request (Session.SetShard).
+	// An observer may keep a set of counters per shard, so that loops on
+	// different CPUs never write the same cache line for every request.
+	Shard int
 }
 
 // Record.Error details of requests that end without a response of sluice's

@@ -51,6 +51,8 @@ type Session struct {
 	via []byte
 	// self holds sluice's own listening addresses, for loop detection.
 	self []netip.AddrPort
+	// shard is the driver's event loop, copied into each Record (SetShard).
+	shard int
 
 	st  state
 	gen uint32 // incremented per request; asynchronous results carry it
@@ -150,6 +152,10 @@ type Session struct {
 	dnsStart  time.Time // when the resolver was asked, zero on a hit
 	connStart time.Time // when a dial started, zero for a pooled connection
 }
+
+// SetShard records which of the driver's event loops serves s: its Records
+// carry it (Record.Shard), so that an observer can count each loop apart.
+func (s *Session) SetShard(i int) { s.shard = i }
 
 // Init prepares s to serve a new client connection through d.
 // self lists the addresses sluice listens on (requests to them are refused).

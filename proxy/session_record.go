@@ -60,6 +60,7 @@ func (s *Session) finishRecord(errDetail string) {
 		s.rec.Error = errDetail
 	}
 	s.rec.Duration = s.d.Now().Sub(s.rec.Start)
+	s.rec.Shard = s.shard
 	s.cfg.Observer.Observe(&s.rec)
 }
 
@@ -71,5 +72,6 @@ func (s *Session) TunnelRecord() (Record, bool) {
 		return Record{}, false
 	}
 	s.recOpen = false
+	s.rec.Shard = s.shard
 	return s.rec, true
 }
