@@ -310,7 +310,7 @@ func (cc *clientConn) Connect(key pool.Key, fallback netip.AddrPort, host []byte
 		if !fresh && p.key() == key && p.st == upOnLoop {
 			p.owner, p.gen = cc, gen
 			cc.up = p
-			l.srv.ctr.poolHits.Add(1)
+			l.poolHits.Add(1)
 			return true, nil
 		}
 		p.close()
@@ -326,10 +326,10 @@ func (cc *clientConn) Connect(key pool.Key, fallback netip.AddrPort, host []byte
 			up.owner = cc
 			up.gen = gen
 			cc.up = up
-			l.srv.ctr.poolHits.Add(1)
+			l.poolHits.Add(1)
 			return true, nil
 		}
-		l.srv.ctr.poolMisses.Add(1)
+		l.poolMisses.Add(1)
 	}
 	srv := l.srv
 	addr := key.Addr

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/sluiceproxy/sluice/engine/eventloop"
@@ -24,6 +25,11 @@ type loop struct {
 
 	inEvent bool      // a socket event (Traffic) is running
 	eventAt time.Time // when it began: the clock inside it
+
+	// Counted by the loop, read by Server.Counters: in the loop's own
+	// cache lines, not shared with the other loops' counts.
+	poolHits, poolMisses atomic.Int64
+	_                    [64]byte // nor with whatever is allocated next
 }
 
 // now is the loop's clock: inside a Traffic event, the time it began (one

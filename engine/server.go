@@ -38,10 +38,10 @@ type Server struct {
 	health    addrHealth // addresses that failed to connect (spread.go)
 
 	ctr struct { // engine counters, atomics (Counters)
-		poolHits, poolMisses, dials, dialErrors atomic.Int64
-		tunnels, tunnelsActive, streams         atomic.Int64
-		acceptErrors, refused                   atomic.Int64
-		tlsHandshakes, tlsErrors                atomic.Int64
+		dials, dialErrors               atomic.Int64
+		tunnels, tunnelsActive, streams atomic.Int64
+		acceptErrors, refused           atomic.Int64
+		tlsHandshakes, tlsErrors        atomic.Int64
 	}
 
 	// tlsBase is what every TLS origination's client config is cloned
@@ -171,8 +171,15 @@ func (s *Server) Err() error { return s.eng.Err() }
 
 // Counters returns the engine's counters.
 func (s *Server) Counters() Counters {
+	var hits, misses int64
+	s.mu.Lock()
+	for _, l := range s.loops {
+		hits += l.poolHits.Load()
+		misses += l.poolMisses.Load()
+	}
+	s.mu.Unlock()
 	return Counters{
-		PoolHits: s.ctr.poolHits.Load(), PoolMisses: s.ctr.poolMisses.Load(),
+		PoolHits: hits, PoolMisses: misses,
 		Dials: s.ctr.dials.Load(), DialErrors: s.ctr.dialErrors.Load(),
 		TunnelsStarted: s.ctr.tunnels.Load(), TunnelsActive: s.ctr.tunnelsActive.Load(),
 		StreamsStarted: s.ctr.streams.Load(),
