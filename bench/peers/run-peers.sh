@@ -695,7 +695,7 @@ kv() {  # FILE KEY -> value from a "k=v k=v" line
 if (( IDLE_N > 0 )); then
   printf 'peer\tclients\topened\tstill_open\tclosed_by_peer\tresponses_2xx\topen_s\thold_s\toldest_s\tprocesses\trss_before_mib\trss_idle_mib\trss_delta_mib\trss_kib_per_client\tpss_before_mib\tpss_idle_mib\tupstream_conns\tfds_before\tfds_idle\n' > "$RESULTS_TSV"
 else
-  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\tproxy_user_us_per_req\tproxy_sys_us_per_req\tsyscalls_per_req\tctxsw_per_req\n' > "$RESULTS_TSV"
+  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\tproxy_user_us_per_req\tproxy_sys_us_per_req\tsyscalls_per_req\tctxsw_per_req\tmigrations_per_req\n' > "$RESULTS_TSV"
 fi
 
 ROWS=()       # markdown rows of the main table
@@ -729,17 +729,18 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   local perf_pid=
   if (( PERF_STAT )) && [[ -n $roots ]]; then
     # Every thread of every process in the peer's tree at this moment.
-    perf stat -x, -e raw_syscalls:sys_enter,context-switches \
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches,cpu-migrations \
       -p "$(tree_members $roots | cut -d: -f1 | paste -sd,)" -o "$o.perf" &
     perf_pid=$!
   fi
   run_wrk "$peer" "$path" "$DURATION" "$o" "$conns"
   local rc=$?
-  local sysc=- ctxsw=-
+  local sysc=- ctxsw=- migr=-
   if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null
     sysc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$o.perf" 2>/dev/null)
     ctxsw=$(awk -F, '$3 == "context-switches" { print $1 }' "$o.perf" 2>/dev/null)
+    migr=$(awk -F, '$3 == "cpu-migrations" { print $1 }' "$o.perf" 2>/dev/null)
   fi
   local rss=-
   [[ -n $roots ]] && rss=$(tree_rss_mib $roots)
@@ -766,7 +767,7 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
       -v p50="$p50" -v p90="$p90" -v p99="$p99" -v max="$max" -v mean="$mean" \
       -v ec="$ec" -v er="$er" -v ew="$ew" -v es="$es" -v et="$et" \
       -v pt=$(( pu1 + pk1 - pu0 - pk0 )) -v put=$(( pu1 - pu0 )) -v pkt=$(( pk1 - pk0 )) \
-      -v sysc="${sysc:--}" -v ctxsw="${ctxsw:--}" -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
+      -v sysc="${sysc:--}" -v ctxsw="${ctxsw:--}" -v migr="${migr:--}" -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
       -v cb0="${cpu0% *}" -v ct0="${cpu0#* }" -v cb1="${cpu1% *}" -v ct1="${cpu1#* }" \
       -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" -v oreq="$oreq" 'BEGIN {
         mib = bytes / dur / 1048576
@@ -780,15 +781,16 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
         kus = ok ? sprintf("%.1f", pkt / hz * 1e6 / req) : "-"
         spr = (ok && sysc ~ /^[0-9]+$/) ? sprintf("%.2f", sysc / req) : "-"
         cpr = (ok && ctxsw ~ /^[0-9]+$/) ? sprintf("%.3f", ctxsw / req) : "-"
-        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n",
+        mpr = (ok && migr ~ /^[0-9]+$/) ? sprintf("%.4f", migr / req) : "-"
+        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n",
           peer, path, req, dur, rps, mib, p50/1000, p90/1000, p99/1000, max/1000, mean/1000,
           ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss, oreq,
-          uus, kus, spr, cpr
+          uus, kus, spr, cpr, mpr
       }')
   printf '%s\n' "$line" >> "$RESULTS_TSV"
   ROWS+=("$(awk -F'\t' -v upath="$(url_path "$path")" '{
-      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
-        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $28, $29, $30, $31, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
+      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
+        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $28, $29, $30, $31, $32, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
     }' <<<"$line")")
   # A caching peer's row on a cache-* path should be all hits.
   if [[ " $CACHE_PEERS " == *" $peer "* && $path == cache-* ]] && (( oreq > 0 )); then
@@ -1043,11 +1045,11 @@ report_wrk() {
   echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
   echo "Proxied requests are absolute-form (\`GET http://$ORIGIN_HOST/PATH HTTP/1.1\`, Host: $ORIGIN_HOST); direct requests are origin-form to 127.0.0.1:$ORIGIN_PORT."
   echo
-  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | user / sys µs/req | syscalls/req | ctx switches/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | user / sys µs/req | syscalls/req | ctx switches/req | CPU migrations/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed; user / sys splits it into utime and stime. syscalls/req and ctx switches/req: perf stat (raw_syscalls:sys_enter, context-switches) on every thread of the peer's processes over the measured run, with -S only (- otherwise). origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
+  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed; user / sys splits it into utime and stime. syscalls/req, ctx switches/req and CPU migrations/req: perf stat (raw_syscalls:sys_enter, context-switches, cpu-migrations) on every thread of the peer's processes over the measured run, with -S only (- otherwise). origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
   echo
   report_checks
   if (( ${#CACHE_ROWS[@]} )); then
