@@ -24,7 +24,7 @@ import "time"
 // Server's ticker calls advance on each loop through Loop.Execute.
 type wheel struct {
 	tick  time.Duration
-	slots []timerList
+	slots [wheelSlots]timerList
 	pos   int       // slot of the current tick
 	cur   int64     // ticks advanced since the wheel was made
 	now   time.Time // time of the last advance
@@ -41,10 +41,10 @@ type timer struct {
 
 type timerList struct{ head timer }
 
-const wheelSlots = 1024
+const wheelSlots = 1024 // a power of two: slot = tick & (wheelSlots-1)
 
 func newWheel(tick time.Duration, now time.Time) *wheel {
-	w := &wheel{tick: tick, slots: make([]timerList, wheelSlots), now: now}
+	w := &wheel{tick: tick, now: now}
 	for i := range w.slots {
 		h := &w.slots[i].head
 		h.next, h.prev = h, h
@@ -54,6 +54,12 @@ func newWheel(tick time.Duration, now time.Time) *wheel {
 
 // set arms t to fire at deadline, moving it if it was armed.
 func (w *wheel) set(t *timer, deadline time.Time) {
+	if t.next != nil && !deadline.Before(t.deadline) {
+		// Linked for an earlier (or the same) deadline: its slot comes
+		// round first.
+		t.deadline, t.active = deadline, true
+		return
+	}
 	ticks := int64(deadline.Sub(w.now) / w.tick)
 	if ticks < 1 {
 		ticks = 1
@@ -68,7 +74,7 @@ func (w *wheel) set(t *timer, deadline time.Time) {
 		w.unlink(t)
 	}
 	t.at = at
-	h := &w.slots[int(at%int64(len(w.slots)))].head
+	h := &w.slots[at&(wheelSlots-1)].head
 	t.prev, t.next = h.prev, h
 	h.prev.next = t
 	h.prev = t
@@ -104,12 +110,12 @@ func (w *wheel) advance(now time.Time) {
 		// extra turns, so that the steps below, which still visit every
 		// slot once, end at now and re-arm what is not due from now.
 		w.cur += over
-		w.pos = int(w.cur % int64(len(w.slots)))
+		w.pos = int(w.cur & (wheelSlots - 1))
 		w.now = w.now.Add(time.Duration(over) * w.tick)
 		steps = int64(len(w.slots))
 	}
 	for ; steps > 0; steps-- {
-		w.pos = (w.pos + 1) % len(w.slots)
+		w.pos = (w.pos + 1) & (wheelSlots - 1)
 		w.cur++
 		w.now = w.now.Add(w.tick)
 		w.fireSlot(w.pos, now)
