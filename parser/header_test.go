@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,31 @@ func TestCtlOrDelMask(t *testing.T) {
 				t.Fatalf("byte %#x at %d: mask %#x", c, pos, m)
 			}
 		}
+	}
+}
+
+// TestFieldNameSlots checks that the names classifyField knows have a slot
+// each, and that it finds each in any case and nothing else.
+func TestFieldNameSlots(t *testing.T) {
+	seen := map[int]string{}
+	for _, f := range knownFields {
+		s := fieldNameSlot(f.name[0], len(f.name))
+		if o, ok := seen[s]; ok {
+			t.Fatalf("%q and %q share slot %d", f.name, o, s)
+		}
+		seen[s] = f.name
+		for _, n := range []string{f.name, strings.ToUpper(f.name), strings.ToUpper(f.name[:1]) + f.name[1:]} {
+			if k := classifyField([]byte(n)); k != f.kind {
+				t.Errorf("classifyField(%q) = %d, want %d", n, k, f.kind)
+			}
+		}
+		for _, n := range []string{f.name[1:], f.name + "s", "x" + f.name[1:], f.name[:len(f.name)-1] + "\r"} {
+			if k := classifyField([]byte(n)); k != fieldOther {
+				t.Errorf("classifyField(%q) = %d, want fieldOther", n, k)
+			}
+		}
+	}
+	if k := classifyField(nil); k != fieldOther {
+		t.Errorf("classifyField(nil) = %d", k)
 	}
 }

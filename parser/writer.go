@@ -195,12 +195,15 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	lastVia, lastVary := -1, -1
 	varyDone := false // a Vary field lists Accept-Encoding, or is "*"
 	for i := range hs {
-		switch name := raw[hs[i].Name.Start:hs[i].Name.End]; {
-		case classifyField(name) == fieldConnection:
+		switch hs[i].kindIn(raw) {
+		case fieldConnection:
 			listed = listed || namesOtherFields(raw[hs[i].Value.Start:hs[i].Value.End])
-		case len(name) == 3 && equalFold(name, "via"):
+		case fieldVia:
 			lastVia = i
-		case varyEnc && len(name) == 4 && equalFold(name, "vary"):
+		case fieldVary:
+			if !varyEnc {
+				continue
+			}
 			lastVary = i
 			for v := raw[hs[i].Value.Start:hs[i].Value.End]; len(v) > 0; {
 				var e []byte
@@ -212,13 +215,14 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	for i := range hs {
 		h := &hs[i]
 		name := raw[h.Name.Start:h.Name.End]
-		if dropField(raw, hs, name, listed, upgrade, unframe) {
+		kind := h.kindIn(raw)
+		if dropField(raw, hs, name, kind, listed, upgrade, unframe) {
 			continue
 		}
 		if skip != "" && len(name) == len(skip) && equalFold(name, skip) {
 			continue
 		}
-		if len(name) == 14 && cl >= 0 && classifyField(name) == fieldContentLength {
+		if cl >= 0 && kind == fieldContentLength {
 			if !clWritten {
 				dst = append(dst, name...)
 				dst = append(dst, ": "...)
@@ -230,7 +234,7 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)
-		if enc != "" && len(name) == 4 && equalFold(name, "etag") && !(h.Value.Len() >= 2 && raw[h.Value.Start] == 'W' && raw[h.Value.Start+1] == '/') {
+		if enc != "" && kind == fieldETag && !(h.Value.Len() >= 2 && raw[h.Value.Start] == 'W' && raw[h.Value.Start+1] == '/') {
 			dst = append(dst, "W/"...)
 		}
 		dst = append(dst, raw[h.Value.Start:h.Value.End]...)
@@ -264,43 +268,19 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	return dst
 }
 
-// dropField reports whether the field named name is not forwarded: a
-// hop-by-hop field (RFC 9110 §7.6.1), Host (replaced), or a framing field the
-// proxy re-frames.
-func dropField(raw []byte, hs []Header, name []byte, listed, upgrade, unframe bool) bool {
-	switch classifyField(name) {
-	case fieldHost, fieldConnection:
+// dropField reports whether the field named name, of kind kind, is not
+// forwarded: a hop-by-hop field (RFC 9110 §7.6.1), Host (replaced), or a
+// framing field the proxy re-frames.
+func dropField(raw []byte, hs []Header, name []byte, kind fieldKind, listed, upgrade, unframe bool) bool {
+	switch kind {
+	case fieldHost, fieldConnection, fieldTE, fieldTrailer, fieldKeepAlive, fieldProxyConnection, fieldProxyAuthorization:
 		return true
 	case fieldUpgrade:
 		return !upgrade
 	case fieldContentLength, fieldTransferEncoding:
 		return unframe
-	}
-	switch len(name) {
-	case 3:
-		if equalFold(name, "via") {
-			return false // kept even when Connection names it: it carries our entry
-		}
-	case 2:
-		if equalFold(name, "te") {
-			return true
-		}
-	case 7:
-		if equalFold(name, "trailer") {
-			return true
-		}
-	case 10:
-		if equalFold(name, "keep-alive") {
-			return true
-		}
-	case 16:
-		if equalFold(name, "proxy-connection") {
-			return true
-		}
-	case 19:
-		if equalFold(name, "proxy-authorization") {
-			return true
-		}
+	case fieldVia:
+		return false // kept even when Connection names it: it carries our entry
 	}
 	return listed && connectionListed(raw, hs, name)
 }
