@@ -93,3 +93,26 @@ func TestFieldNameSlots(t *testing.T) {
 		t.Errorf("classifyField(nil) = %d", k)
 	}
 }
+
+// TestHostPortUserinfo checks what parseHostPort's late '@' scan relies on:
+// splitHostPort accepts nothing with an '@', so an '@' anywhere still means
+// hostUserinfo and everything else gets splitHostPort's answer.
+func TestHostPortUserinfo(t *testing.T) {
+	alphabet := []byte("a0@:[]:.1f%-9@")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for iter := 0; iter < 200000; iter++ {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if iter%4 == 0 && len(b) > 2 {
+			b[0], b[len(b)-1] = '[', ']'
+		}
+		_, _, _, split := splitHostPort(b, 0, len(b))
+		_, _, _, res := parseHostPort(b, 0, len(b))
+		at := bytes.IndexByte(b, '@') >= 0
+		if split == hostOK && at || at && res != hostUserinfo || !at && res != split {
+			t.Fatalf("%q: splitHostPort %d, parseHostPort %d", b, split, res)
+		}
+	}
+}
