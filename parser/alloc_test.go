@@ -19,6 +19,7 @@ func TestZeroAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	fr := &ForwardRequest{Authority: []byte("www.example.com"), Via: []byte("1.1 sluice")}
 	fs := &ForwardResponse{Via: []byte("1.1 sluice"), Close: true, Unframe: true}
+	fk := &ForwardResponse{Via: []byte("1.1 sluice"), Date: []byte("Sun, 06 Nov 1994 08:49:37 GMT")}
 	rp.Parse(reqBuf)
 	sp.Parse(respBuf)
 	for _, tc := range []struct {
@@ -69,6 +70,7 @@ func TestZeroAllocs(t *testing.T) {
 		}},
 		{"AppendRequestHead", func() { dst = AppendRequestHead(dst[:0], &rp.Req, fr) }},
 		{"AppendResponseHead", func() { dst = AppendResponseHead(dst[:0], &sp.Resp, fs) }},
+		{"AppendResponseHead keeping Content-Length", func() { dst = AppendResponseHead(dst[:0], &sp.Resp, fk) }},
 		{"ResponseFraming", func() { ResponseFraming(MethodGET, &sp.Resp) }},
 	} {
 		if a := testing.AllocsPerRun(100, tc.f); a != 0 {

@@ -4,11 +4,12 @@ package parser
 // (Content-Length, Transfer-Encoding), its connection handling (Connection,
 // Upgrade), in requests Host and Expect, and in responses Date.
 
-// Field names sluice interprets.
+// Field names sluice interprets, and those the head writers single out.
 type fieldKind uint8
 
 const (
-	fieldOther fieldKind = iota
+	fieldUnclassified fieldKind = iota // the zero Header's: not classified yet
+	fieldOther
 	fieldHost
 	fieldContentLength
 	fieldTransferEncoding
@@ -16,42 +17,58 @@ const (
 	fieldUpgrade
 	fieldExpect
 	fieldDate
+	// Names only the writers look at: hop-by-hop fields they drop
+	// (RFC 9110 §7.6.1) and fields they amend.
+	fieldVia
+	fieldVary
+	fieldETag
+	fieldTE
+	fieldTrailer
+	fieldKeepAlive
+	fieldProxyConnection
+	fieldProxyAuthorization
 )
 
+// classifyField returns the kind of the field named name (case-insensitive).
 func classifyField(name []byte) fieldKind {
-	if len(name) < 4 {
+	if len(name) == 0 {
 		return fieldOther
 	}
-	switch lower(name[0]) {
-	case 'h':
-		if equalFold(name, "host") {
-			return fieldHost
-		}
-	case 'c':
-		if len(name) == 10 && equalFold(name, "connection") {
-			return fieldConnection
-		}
-		if len(name) == 14 && equalFold(name, "content-length") {
-			return fieldContentLength
-		}
-	case 't':
-		if equalFold(name, "transfer-encoding") {
-			return fieldTransferEncoding
-		}
-	case 'u':
-		if equalFold(name, "upgrade") {
-			return fieldUpgrade
-		}
-	case 'e':
-		if equalFold(name, "expect") {
-			return fieldExpect
-		}
-	case 'd':
-		if len(name) == 4 && equalFold(name, "date") {
-			return fieldDate
-		}
+	e := &fieldNames[fieldNameSlot(name[0], len(name))]
+	if len(e.name) == len(name) && equalFold(name, e.name) {
+		return e.kind
 	}
 	return fieldOther
+}
+
+// fieldNameSlot hashes a field name by its first byte and length into
+// fieldNames, where the names classifyField knows do not collide
+// (TestFieldNameSlots). OR 0x20 lower-cases a letter.
+func fieldNameSlot(first byte, n int) int { return (int(first|0x20) + n) & 31 }
+
+// fieldNames holds the lower-case names classifyField knows, each in its
+// fieldNameSlot.
+var fieldNames = func() (t [32]struct {
+	name string
+	kind fieldKind
+}) {
+	for _, f := range knownFields {
+		t[fieldNameSlot(f.name[0], len(f.name))] = f
+	}
+	return t
+}()
+
+var knownFields = [...]struct {
+	name string
+	kind fieldKind
+}{
+	{"host", fieldHost}, {"content-length", fieldContentLength},
+	{"transfer-encoding", fieldTransferEncoding}, {"connection", fieldConnection},
+	{"upgrade", fieldUpgrade}, {"expect", fieldExpect}, {"date", fieldDate},
+	{"via", fieldVia}, {"vary", fieldVary}, {"etag", fieldETag}, {"te", fieldTE},
+	{"trailer", fieldTrailer}, {"keep-alive", fieldKeepAlive},
+	{"proxy-connection", fieldProxyConnection},
+	{"proxy-authorization", fieldProxyAuthorization},
 }
 
 // framingFields accumulates, across the field lines of one head, the fields
@@ -300,7 +317,7 @@ func nextElement(v []byte) (elem, rest []byte) {
 func connectionListed(raw []byte, hs []Header, name []byte) bool {
 	for i := range hs {
 		h := &hs[i]
-		if classifyField(raw[h.Name.Start:h.Name.End]) != fieldConnection {
+		if h.kindIn(raw) != fieldConnection {
 			continue
 		}
 		v := raw[h.Value.Start:h.Value.End]

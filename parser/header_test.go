@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,55 @@ func TestCtlOrDelMask(t *testing.T) {
 			if bad != (m != 0) || bad && m != 0x80<<(8*pos) {
 				t.Fatalf("byte %#x at %d: mask %#x", c, pos, m)
 			}
+		}
+	}
+}
+
+// TestFieldNameSlots checks that the names classifyField knows have a slot
+// each, and that it finds each in any case and nothing else.
+func TestFieldNameSlots(t *testing.T) {
+	seen := map[int]string{}
+	for _, f := range knownFields {
+		s := fieldNameSlot(f.name[0], len(f.name))
+		if o, ok := seen[s]; ok {
+			t.Fatalf("%q and %q share slot %d", f.name, o, s)
+		}
+		seen[s] = f.name
+		for _, n := range []string{f.name, strings.ToUpper(f.name), strings.ToUpper(f.name[:1]) + f.name[1:]} {
+			if k := classifyField([]byte(n)); k != f.kind {
+				t.Errorf("classifyField(%q) = %d, want %d", n, k, f.kind)
+			}
+		}
+		for _, n := range []string{f.name[1:], f.name + "s", "x" + f.name[1:], f.name[:len(f.name)-1] + "\r"} {
+			if k := classifyField([]byte(n)); k != fieldOther {
+				t.Errorf("classifyField(%q) = %d, want fieldOther", n, k)
+			}
+		}
+	}
+	if k := classifyField(nil); k != fieldOther {
+		t.Errorf("classifyField(nil) = %d", k)
+	}
+}
+
+// TestHostPortUserinfo checks what parseHostPort's late '@' scan relies on:
+// splitHostPort accepts nothing with an '@', so an '@' anywhere still means
+// hostUserinfo and everything else gets splitHostPort's answer.
+func TestHostPortUserinfo(t *testing.T) {
+	alphabet := []byte("a0@:[]:.1f%-9@")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for iter := 0; iter < 200000; iter++ {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if iter%4 == 0 && len(b) > 2 {
+			b[0], b[len(b)-1] = '[', ']'
+		}
+		_, _, _, split := splitHostPort(b, 0, len(b))
+		_, _, _, res := parseHostPort(b, 0, len(b))
+		at := bytes.IndexByte(b, '@') >= 0
+		if split == hostOK && at || at && res != hostUserinfo || !at && res != split {
+			t.Fatalf("%q: splitHostPort %d, parseHostPort %d", b, split, res)
 		}
 	}
 }

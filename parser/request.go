@@ -341,9 +341,12 @@ func (p *RequestParser) fieldLine(buf []byte, lf int) (done bool, e *Error) {
 // applyField interprets the field line r.Headers[k], just added.
 func (p *RequestParser) applyField(buf []byte, k int) *Error {
 	r := &p.Req
-	h := r.Headers[k]
+	h := &r.Headers[k]
 	kind := classifyField(buf[h.Name.Start:h.Name.End])
-	if kind == fieldOther {
+	h.kind = kind
+	switch kind {
+	case fieldHost, fieldExpect, fieldContentLength, fieldTransferEncoding, fieldConnection, fieldUpgrade:
+	default:
 		return nil
 	}
 	v := buf[h.Value.Start:h.Value.End]

@@ -230,8 +230,9 @@ func (p *ResponseParser) fieldLine(buf []byte, lf int) (done bool, e *Error) {
 // applyField interprets the field line r.Headers[k], just added.
 func (p *ResponseParser) applyField(buf []byte, k int) *Error {
 	r := &p.Resp
-	h := r.Headers[k]
+	h := &r.Headers[k]
 	kind := classifyField(buf[h.Name.Start:h.Name.End])
+	h.kind = kind
 	if kind == fieldTransferEncoding && r.ProtoMinor == 0 {
 		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the
 		// framing is faulty.
@@ -241,7 +242,8 @@ func (p *ResponseParser) applyField(buf []byte, k int) *Error {
 		r.HasDate = true
 		return nil
 	}
-	if kind != fieldOther {
+	switch kind {
+	case fieldContentLength, fieldTransferEncoding, fieldConnection, fieldUpgrade:
 		return p.ff.apply(kind, buf[h.Value.Start:h.Value.End])
 	}
 	return nil

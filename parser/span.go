@@ -11,7 +11,21 @@ func span(start, end int) Span { return Span{int32(start), int32(end)} }
 
 // Header is one field line of a head: its name as sent and its value with the
 // surrounding OWS trimmed.
-type Header struct{ Name, Value Span }
+type Header struct {
+	Name, Value Span
+	// kind is the field's name classified once by the parser, so that the
+	// writers need not compare names again; fieldUnclassified in a Header
+	// that no parser made.
+	kind fieldKind
+}
+
+// kindIn returns the kind of h, a field line of raw.
+func (h *Header) kindIn(raw []byte) fieldKind {
+	if h.kind != fieldUnclassified {
+		return h.kind
+	}
+	return classifyField(raw[h.Name.Start:h.Name.End])
+}
 
 // Default limits, used where a Limits field is zero.
 const (

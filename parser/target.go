@@ -1,5 +1,7 @@
 package parser
 
+import "bytes"
+
 // Request-target parsing, RFC 9112 §3.2:
 //
 //	request-target = origin-form / absolute-form / authority-form / asterisk-form
@@ -29,12 +31,20 @@ const (
 // (0 when absent or empty) and whether a non-empty port was given. IPvFuture,
 // zone identifiers and pct-encoded reg-names are not accepted.
 func parseHostPort(raw []byte, start, end int) (host Span, port int, hasPort bool, res hostResult) {
-	b := raw[start:end]
-	for _, c := range b {
-		if c == '@' {
-			return Span{}, 0, false, hostUserinfo
-		}
+	host, port, hasPort, res = splitHostPort(raw, start, end)
+	if res != hostOK && bytes.IndexByte(raw[start:end], '@') >= 0 {
+		// An '@' anywhere means userinfo. A host and port that parse
+		// have none (neither reg-name, IPv6address nor port holds one),
+		// so only a failure needs the scan.
+		return Span{}, 0, false, hostUserinfo
 	}
+	return host, port, hasPort, res
+}
+
+// splitHostPort is parseHostPort but for userinfo, which it reports as
+// hostBad.
+func splitHostPort(raw []byte, start, end int) (host Span, port int, hasPort bool, res hostResult) {
+	b := raw[start:end]
 	i := 0
 	if len(b) > 0 && b[0] == '[' {
 		j := 1

@@ -194,13 +194,19 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	clWritten := false
 	lastVia, lastVary := -1, -1
 	varyDone := false // a Vary field lists Accept-Encoding, or is "*"
+	// raw[runStart:runEnd]: field lines to write as they are, not yet
+	// appended.
+	var runStart, runEnd int32
 	for i := range hs {
-		switch name := raw[hs[i].Name.Start:hs[i].Name.End]; {
-		case classifyField(name) == fieldConnection:
+		switch hs[i].kindIn(raw) {
+		case fieldConnection:
 			listed = listed || namesOtherFields(raw[hs[i].Value.Start:hs[i].Value.End])
-		case len(name) == 3 && equalFold(name, "via"):
+		case fieldVia:
 			lastVia = i
-		case varyEnc && len(name) == 4 && equalFold(name, "vary"):
+		case fieldVary:
+			if !varyEnc {
+				continue
+			}
 			lastVary = i
 			for v := raw[hs[i].Value.Start:hs[i].Value.End]; len(v) > 0; {
 				var e []byte
@@ -209,38 +215,70 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 			}
 		}
 	}
+	drop := droppedKinds(upgrade, unframe)
+	// The fields amended in place: -1 for none.
+	amendVia, amendVary := -1, -1
+	if len(via) > 0 {
+		amendVia = lastVia
+	}
+	if !varyDone {
+		amendVary = lastVary
+	}
 	for i := range hs {
 		h := &hs[i]
-		name := raw[h.Name.Start:h.Name.End]
-		if dropField(raw, hs, name, listed, upgrade, unframe) {
+		kind := h.kindIn(raw)
+		if drop&(1<<kind) != 0 {
 			continue
 		}
-		if skip != "" && len(name) == len(skip) && equalFold(name, skip) {
+		if listed && connectionDroppable&(1<<kind) != 0 && connectionListed(raw, hs, raw[h.Name.Start:h.Name.End]) {
 			continue
 		}
-		if len(name) == 14 && cl >= 0 && classifyField(name) == fieldContentLength {
-			if !clWritten {
-				dst = append(dst, name...)
-				dst = append(dst, ": "...)
-				dst = strconv.AppendInt(dst, cl, 10)
-				dst = append(dst, "\r\n"...)
-				clWritten = true
+		if skip != "" && h.Name.Len() == len(skip) && equalFold(raw[h.Name.Start:h.Name.End], skip) {
+			continue
+		}
+		// asIs: the line is written "Name: value" as parsed, so when raw
+		// holds it in that form it is copied from there.
+		asIs := true
+		if cl >= 0 && kind == fieldContentLength {
+			if clWritten {
+				continue
 			}
+			clWritten = true
+			var b [20]byte
+			asIs = string(raw[h.Value.Start:h.Value.End]) == string(strconv.AppendInt(b[:0], cl, 10))
+		}
+		if i == amendVary || i == amendVia || kind == fieldETag && enc != "" {
+			asIs = false
+		}
+		if asIs && normalFieldLine(raw, h) {
+			// One append for a run of such lines, adjacent in raw.
+			if h.Name.Start != runEnd {
+				dst = append(dst, raw[runStart:runEnd]...)
+				runStart = h.Name.Start
+			}
+			runEnd = h.Value.End + 2
 			continue
 		}
-		dst = append(dst, name...)
+		dst = append(dst, raw[runStart:runEnd]...)
+		runStart, runEnd = 0, 0
+		dst = append(dst, raw[h.Name.Start:h.Name.End]...)
 		dst = append(dst, ": "...)
-		if enc != "" && len(name) == 4 && equalFold(name, "etag") && !(h.Value.Len() >= 2 && raw[h.Value.Start] == 'W' && raw[h.Value.Start+1] == '/') {
+		if kind == fieldContentLength && cl >= 0 {
+			dst = strconv.AppendInt(dst, cl, 10)
+			dst = append(dst, "\r\n"...)
+			continue
+		}
+		if enc != "" && kind == fieldETag && !(h.Value.Len() >= 2 && raw[h.Value.Start] == 'W' && raw[h.Value.Start+1] == '/') {
 			dst = append(dst, "W/"...)
 		}
 		dst = append(dst, raw[h.Value.Start:h.Value.End]...)
-		if i == lastVary && !varyDone {
+		if i == amendVary {
 			if h.Value.Len() > 0 {
 				dst = append(dst, ", "...)
 			}
 			dst = append(dst, "Accept-Encoding"...)
 		}
-		if i == lastVia && len(via) > 0 {
+		if i == amendVia {
 			if h.Value.Len() > 0 {
 				dst = append(dst, ", "...)
 			}
@@ -248,6 +286,7 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		}
 		dst = append(dst, "\r\n"...)
 	}
+	dst = append(dst, raw[runStart:runEnd]...)
 	if lastVia < 0 && len(via) > 0 {
 		dst = append(dst, "Via: "...)
 		dst = append(dst, via...)
@@ -264,46 +303,34 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 	return dst
 }
 
-// dropField reports whether the field named name is not forwarded: a
-// hop-by-hop field (RFC 9110 §7.6.1), Host (replaced), or a framing field the
-// proxy re-frames.
-func dropField(raw []byte, hs []Header, name []byte, listed, upgrade, unframe bool) bool {
-	switch classifyField(name) {
-	case fieldHost, fieldConnection:
-		return true
-	case fieldUpgrade:
-		return !upgrade
-	case fieldContentLength, fieldTransferEncoding:
-		return unframe
-	}
-	switch len(name) {
-	case 3:
-		if equalFold(name, "via") {
-			return false // kept even when Connection names it: it carries our entry
-		}
-	case 2:
-		if equalFold(name, "te") {
-			return true
-		}
-	case 7:
-		if equalFold(name, "trailer") {
-			return true
-		}
-	case 10:
-		if equalFold(name, "keep-alive") {
-			return true
-		}
-	case 16:
-		if equalFold(name, "proxy-connection") {
-			return true
-		}
-	case 19:
-		if equalFold(name, "proxy-authorization") {
-			return true
-		}
-	}
-	return listed && connectionListed(raw, hs, name)
+// normalFieldLine reports whether raw holds h as the writers write it,
+// "Name: value" CRLF: one SP after the colon and no trailing OWS.
+func normalFieldLine(raw []byte, h *Header) bool {
+	n, v := h.Name.End, h.Value.End
+	return h.Value.Start == n+2 && int(v)+2 <= len(raw) && raw[n] == ':' && raw[n+1] == ' ' &&
+		raw[v] == '\r' && raw[v+1] == '\n'
 }
+
+// droppedKinds returns the set (bit 1<<kind) of the kinds of fields that are
+// not forwarded whatever Connection says: the hop-by-hop fields (RFC 9110
+// §7.6.1), Host (replaced), Upgrade unless upgrade, and the framing fields
+// if unframe (the proxy re-frames the body).
+func droppedKinds(upgrade, unframe bool) uint32 {
+	d := uint32(1<<fieldHost | 1<<fieldConnection | 1<<fieldTE | 1<<fieldTrailer |
+		1<<fieldKeepAlive | 1<<fieldProxyConnection | 1<<fieldProxyAuthorization)
+	if !upgrade {
+		d |= 1 << fieldUpgrade
+	}
+	if unframe {
+		d |= 1<<fieldContentLength | 1<<fieldTransferEncoding
+	}
+	return d
+}
+
+// connectionDroppable is the set of the kinds of fields dropped when
+// Connection names them: not those droppedKinds decides on, nor Via, kept
+// because it carries our entry.
+const connectionDroppable uint32 = 1<<fieldOther | 1<<fieldExpect | 1<<fieldDate | 1<<fieldVary | 1<<fieldETag
 
 // namesOtherFields reports whether the Connection value v has an option other
 // than close, keep-alive and upgrade, whose fields are dealt with by name.
