@@ -202,7 +202,7 @@ func testMaxForwards(t *testing.T) {
 			if err != nil {
 				return
 			}
-			lines <- req.Method + " " + req.RequestURI + " mf=" + req.Header.Get("Max-Forwards")
+			lines <- req.Method + " " + req.RequestURI + " mf=" + strings.Join(req.Header.Values("Max-Forwards"), ",")
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") // no Date
 		}
 	})

@@ -87,7 +87,7 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 	}
 	skip := ""
 	if f.SetMaxForwards {
-		skip = "Max-Forwards"
+		skip = "max-forwards" // lower case: equalFold folds only its first argument
 		dst = append(dst, "Max-Forwards: "...)
 		dst = strconv.AppendInt(dst, f.MaxForwards, 10)
 		dst = append(dst, "\r\n"...)
