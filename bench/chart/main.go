@@ -151,8 +151,8 @@ var styles = map[string]struct {
 	"tinyproxy":      {"tinyproxy", "#e377c2", "", 2, 6},
 	"go-baseline":    {"net/http baseline", "#17becf", "", 2, 7},
 	"direct":         {"direct (no proxy)", "#555555", "3 3", 2, 8},
-	"l4relay":        {"L4 relay (HAProxy mode tcp)", "#000000", "8 3 2 3", 2.2, 9},
-	"gnetrelay":      {"L4 relay on gnet", "#7f7f7f", "2 2", 2, 10},
+	"l4relay":        {"L4 relay (HAProxy)", "#000000", "8 3 2 3", 2.2, 9},
+	"gnetrelay":      {"gnet L4 relay", "#7f7f7f", "2 2", 2, 10},
 	"sluice-gnet":    {"sluice (gnet)", "#d62728", "", 3, 0},
 	"sluice-netpoll": {"sluice (netpoll)", "#ff9896", "5 2", 2.5, 1},
 }
@@ -404,7 +404,7 @@ func render(ss []*series, title, sub string) string {
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="14" fill="#222">%s</text>`+"\n", lx+38, ly+5, esc(s.label))
 		lx += step
 	}
-	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="#555">Each point: one wrk run (-t1, keep-alive, absolute-form GET through the proxy; direct = origin-form to the origin). Proxy CPU = utime+stime of the proxy's processes / requests.</text>`+"\n", panelLeft0, ly+36)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="#555">Each point: one wrk run, or the mean of the runs the TSV holds for it (-t1, keep-alive, absolute-form GET through the proxy; direct = origin-form to the origin). Proxy CPU = utime+stime of the proxy's processes / requests.</text>`+"\n", panelLeft0, ly+36)
 	if anyErrs {
 		fmt.Fprintf(&b, `<circle cx="%g" cy="%g" r="6" fill="none" stroke="#000" stroke-width="1.5"/>`+"\n", panelLeft0+6, ly+56)
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="#555">ringed point: the run had errors (non-2xx responses, timeouts, connect or write errors; wrk counts non-2xx responses in req/s). See the TSV.</text>`+"\n", panelLeft0+20, ly+60)
