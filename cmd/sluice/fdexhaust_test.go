@@ -225,6 +225,20 @@ func countProcFDs(t *testing.T, pid int) int {
 }
 
 // waitListening waits until addr accepts connections.
+// startListening starts cmd with its stderr gathered, kills it at the end
+// of the test, and waits until addr accepts connections.
+func startListening(t *testing.T, cmd *exec.Cmd, addr string) *bytes.Buffer {
+	t.Helper()
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, addr, stderr)
+	return stderr
+}
+
 func waitListening(t *testing.T, addr string, stderr *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -74,14 +73,8 @@ func TestHappyEyeballs(t *testing.T) {
 	// Both families' addresses (the default, auto, takes IPv6 alone).
 	os.WriteFile(cfg, []byte("resolver:\n  family: all\n"), 0o644)
 	pport := freePort(t)
-	cmd := exec.Command(bin, "-config", cfg, "-listen", fmt.Sprintf("127.0.0.1:%d", pport), "-admin", "", "-dns", dns.Addr(), "-access-log", logPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", pport), &stderr)
+	stderr := startListening(t, exec.Command(bin, "-config", cfg, "-listen", fmt.Sprintf("127.0.0.1:%d", pport), "-admin", "", "-dns", dns.Addr(), "-access-log", logPath),
+		fmt.Sprintf("127.0.0.1:%d", pport))
 	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", pport))
 	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 10 * time.Second}
 	get := func(port int) (string, time.Duration) {

@@ -62,14 +62,8 @@ func TestLoopbackDeniedToNetwork(t *testing.T) {
 	pl.Close()
 	cmd := exec.Command(bin, "-config", cfg, "-listen", fmt.Sprintf("0.0.0.0:%d", pport), "-admin", "",
 		"-dns", dns.Addr(), "-access-log", "")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	proxy := fmt.Sprintf("127.0.0.1:%d", pport)
-	waitListening(t, proxy, &stderr)
+	stderr := startListening(t, cmd, proxy)
 
 	get := func(from, target string) int {
 		d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}

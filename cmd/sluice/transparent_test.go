@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -81,13 +80,7 @@ policy:
 	cmd := exec.Command(bin, "-config", cfg, "-listen", fmt.Sprintf("127.0.0.1:%d", pport), "-admin", "",
 		"-dns", dns.Addr(), "-access-log", logPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sluiceUID, Gid: sluiceUID}}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", pport), &stderr)
+	stderr := startListening(t, cmd, fmt.Sprintf("127.0.0.1:%d", pport))
 
 	// The sidecar's rules (deploy/iptables.sh): sluice's own connections
 	// and loopback destinations go out as they are, the rest to sluice.
