@@ -1,6 +1,10 @@
 package parser
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/sluiceproxy/sluice/internal/ascii"
+)
 
 // Head writers: the request head sluice sends upstream and the response head it
 // sends back, append-style so that a reused buffer makes them allocation-free.
@@ -87,7 +91,7 @@ func AppendRequestHead(dst []byte, r *Request, f *ForwardRequest) []byte {
 	}
 	skip := ""
 	if f.SetMaxForwards {
-		skip = "max-forwards" // lower case: equalFold folds only its first argument
+		skip = "Max-Forwards"
 		dst = append(dst, "Max-Forwards: "...)
 		dst = strconv.AppendInt(dst, f.MaxForwards, 10)
 		dst = append(dst, "\r\n"...)
@@ -118,7 +122,7 @@ type ForwardResponse struct {
 	// none (RFC 9110 §6.6.1: a recipient with a clock adds it): an
 	// IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT".
 	Date []byte
-	// Skip, if not empty, names (lower-case) a field left out: Age, for a
+	// Skip, if not empty, names (in any case) a field left out: Age, for a
 	// head stored in the cache (a hit sends its own).
 	Skip string
 	// Encoding, if not empty, is the content-coding the proxy applies to
@@ -181,7 +185,8 @@ func AppendResponseHead(dst []byte, r *Response, f *ForwardResponse) []byte {
 // Content-Length is written once, as the decimal cl, where the first
 // Content-Length field was (RFC 9110 §8.6: a list of identical values or
 // repeated fields become one value).
-// A field named skip (if not empty) is left out.
+// A field named skip (if not empty; compared ignoring case on both sides)
+// is left out.
 //
 // With enc (a content-coding the proxy applies), a strong ETag is sent weak
 // and Content-Encoding: enc follows. With varyEnc, Accept-Encoding is added
@@ -233,7 +238,7 @@ func appendFields(dst, raw []byte, hs []Header, via []byte, upgrade, unframe boo
 		if listed && connectionDroppable&(1<<kind) != 0 && connectionListed(raw, hs, raw[h.Name.Start:h.Name.End]) {
 			continue
 		}
-		if skip != "" && h.Name.Len() == len(skip) && equalFold(raw[h.Name.Start:h.Name.End], skip) {
+		if skip != "" && h.Name.Len() == len(skip) && ascii.EqualFold(raw[h.Name.Start:h.Name.End], skip) {
 			continue
 		}
 		// asIs: the line is written "Name: value" as parsed, so when raw
