@@ -332,24 +332,122 @@ func (cc *clientConn) Connect(key pool.Key, fallback netip.AddrPort, host []byte
 		l.poolMisses.Add(1)
 	}
 	srv := l.srv
-	addr := key.Addr
-	if !srv.hostLimit.Acquire(addr) {
-		return false, proxy.ErrUpstreamCap
+	up := &upConn{l: l, addr: key.Addr, fallback: fallback, tlsName: key.ServerName, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
+	if !srv.hostLimit.Acquire(up.addr) {
+		cc.up = up
+		up.reclaim()
+		return false, nil
 	}
+	if err := up.startDial(); err != nil {
+		return false, err
+	}
+	cc.up = up
+	return false, nil
+}
+
+// startDial counts up's descriptors and dials it; its slot under the
+// per-host cap is held already, and is given back on an error.
+func (up *upConn) startDial() error {
+	srv := up.l.srv
 	if !srv.upOpened() {
-		srv.hostLimit.Release(addr)
-		return false, proxy.ErrNoFDs
+		srv.hostLimit.Release(up.addr)
+		return proxy.ErrNoFDs
 	}
-	if key.ServerName != "" && !srv.fds.Acquire(bridgeFDs) {
+	if up.tlsName != "" && !srv.fds.Acquire(bridgeFDs) {
 		srv.upClosed()
-		srv.hostLimit.Release(addr)
-		return false, proxy.ErrNoFDs
+		srv.hostLimit.Release(up.addr)
+		return proxy.ErrNoFDs
 	}
 	srv.ctr.dials.Add(1)
-	up := &upConn{l: l, addr: addr, fallback: fallback, tlsName: key.ServerName, owner: cc, gen: gen, host: string(host), client: cc.p.S.Client().Addr(), pol: cc.p.S.Policy()}
-	cc.up = up
 	go srv.dial(up)
-	return false, nil
+	return nil
+}
+
+// evictIdle asks every loop to close one idle connection to addr, the
+// oldest, and calls done on from's loop with whether one did, as soon as
+// one has or all have answered.
+func (s *Server) evictIdle(from *loop, addr netip.AddrPort, done func(evicted bool)) {
+	s.mu.Lock()
+	loops := make([]*loop, 0, len(s.loops))
+	for _, l := range s.loops {
+		loops = append(loops, l)
+	}
+	s.mu.Unlock()
+	left, called := len(loops), false // from's loop's
+	for _, l := range loops {
+		l.x.Execute(func() {
+			up, ok := l.idle.TakeOldest(addr)
+			if ok {
+				up.close()
+			}
+			from.x.Execute(func() {
+				left--
+				if !called && (ok || left == 0) {
+					called = true
+					done(ok)
+				}
+			})
+		})
+	}
+}
+
+// capRetries bounds how long a reclaiming dial waits for the slot of the
+// idle connection it had closed: a millisecond each.
+const capRetries = 50
+
+// reclaim is Connect at the per-host cap, which counts the connections of
+// every loop, idle ones too. A loop whose clients need more connections
+// than it pools would be refused while another loop keeps connections it
+// no longer uses (after a burst, or as clients move between loops). So
+// every loop is asked to close one idle connection to the address; if one
+// did, the dial goes ahead once that slot is free. Only if none was idle
+// anywhere does the request fail with the cap's 503, as before.
+// Meanwhile up is dialing, as far as its client knows.
+func (up *upConn) reclaim() {
+	up.l.srv.evictIdle(up.l, up.addr, func(evicted bool) {
+		if !evicted {
+			up.capFailed()
+			return
+		}
+		up.awaitSlot(capRetries)
+	})
+}
+
+// awaitSlot takes a slot under the per-host cap for up and dials, trying
+// again each millisecond, tries times in all. On up's loop.
+func (up *upConn) awaitSlot(tries int) {
+	if up.owner == nil || up.abandoned {
+		up.move(upGone) // let go while it waited: nothing is held
+		return
+	}
+	srv := up.l.srv
+	if srv.hostLimit.Acquire(up.addr) {
+		if err := up.startDial(); err != nil {
+			up.capFailedWith(err)
+		}
+		return
+	}
+	if tries--; tries <= 0 {
+		up.capFailed()
+		return
+	}
+	x := up.l.x
+	time.AfterFunc(time.Millisecond, func() { x.Execute(func() { up.awaitSlot(tries) }) })
+}
+
+// capFailed fails a dial that found no slot under the per-host cap.
+func (up *upConn) capFailed() { up.capFailedWith(proxy.ErrUpstreamCap) }
+
+// capFailedWith fails a dial that holds nothing (no slot, no descriptor)
+// with err.
+func (up *upConn) capFailedWith(err error) {
+	up.move(upGone)
+	owner := up.owner
+	if owner == nil || up.abandoned || owner.p.Gone() {
+		return
+	}
+	owner.up, up.owner = nil, nil
+	owner.p.ConnectFailed(up.gen, err)
 }
 
 // WriteUpstream implements Driver.

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,6 +36,67 @@ func testProxyPerHostCap(t *testing.T) {
 	resp, _ := readResponse(t, br2, "GET")
 	if resp.StatusCode != 503 || resp.Header.Get("sluice-error") != "upstream connection limit" {
 		t.Fatalf("second connection to a capped host: %d %q", resp.StatusCode, resp.Header.Get("sluice-error"))
+	}
+}
+
+func TestProxyPerHostCapReclaimsIdle(t *testing.T) {
+	forEngines(t, testProxyPerHostCapReclaimsIdle)
+}
+
+// The per-host cap counts the idle connections of every loop. With the cap
+// taken by idle connections spread over both loops, a loop whose clients
+// need two at once used to answer 503 while the other loop kept one it did
+// not use; it now has that one closed and dials.
+func testProxyPerHostCapReclaimsIdle(t *testing.T) {
+	e := newEnv(t, Config{MaxConnsPerHost: 2, Loops: 2})
+	o := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(150 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	}))
+	get := func(c net.Conn, br *bufio.Reader, path string) (int, string) {
+		fmt.Fprintf(c, "GET http://origin.test:%d%s HTTP/1.1\r\n\r\n", o.port, path)
+		resp, body := readResponse(t, br, "GET")
+		return resp.StatusCode, resp.Header.Get("sluice-error") + body
+	}
+	// Three clients, one request each in turn: two of them share a loop,
+	// and the cap's two connections end up idle, one on each loop or both
+	// on one.
+	type client struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var cs []client
+	for range 3 {
+		c, br := e.raw()
+		cs = append(cs, client{c, br})
+		if code, msg := get(c, br, "/fast"); code != 200 {
+			t.Fatalf("warm-up request: %d %s", code, msg)
+		}
+	}
+	// Every pair asks for two connections at once; the pair on one loop
+	// needs both on that loop.
+	for _, pair := range [][2]int{{0, 1}, {0, 2}, {1, 2}, {0, 1}} {
+		var wg sync.WaitGroup
+		codes := make([]string, 2)
+		for k, i := range pair {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, msg := get(cs[i].c, cs[i].br, "/slow")
+				codes[k] = fmt.Sprintf("%d %s", code, msg)
+			}()
+		}
+		wg.Wait()
+		for k, got := range codes {
+			if got != "200 ok" {
+				t.Fatalf("clients %v at once, client %d: %s (origin accepted %d connections)", pair, pair[k], got, o.accepts.Load())
+			}
+		}
+	}
+	if a := o.accepts.Load(); a <= 2 {
+		t.Fatalf("origin accepted %d connections: no pair needed a reclaimed slot, the test proves nothing", a)
 	}
 }
 

@@ -142,6 +142,27 @@ func (p *Idle[T]) Remove(key Key, c T) bool {
 	return false
 }
 
+// TakeOldest removes and returns the connection idle the longest among those
+// to addr, of any Key. ok is false when the pool has none.
+func (p *Idle[T]) TakeOldest(addr netip.AddrPort) (c T, ok bool) {
+	var from *stack[T]
+	var since time.Time
+	for key, s := range p.hosts {
+		if key.Addr == addr && len(s.conns) > 0 && (from == nil || s.conns[0].since.Before(since)) {
+			from, since = s, s.conns[0].since
+		}
+	}
+	if from == nil {
+		return c, false
+	}
+	c = from.conns[0].c
+	n := copy(from.conns, from.conns[1:])
+	from.conns[n] = idleConn[T]{}
+	from.conns = from.conns[:n]
+	p.count--
+	return c, true
+}
+
 // Expire removes every connection idle longer than the timeout at now and
 // appends it to dst for the caller to close. Addresses left with no idle
 // connection are forgotten, so the map does not grow with every host ever used.

@@ -120,6 +120,31 @@ func TestIdleKeys(t *testing.T) {
 	}
 }
 
+// TestIdleTakeOldest: the oldest idle connection to an address, of any key,
+// is taken; other addresses are left alone.
+func TestIdleTakeOldest(t *testing.T) {
+	var p Idle[string]
+	t0 := time.Unix(1000, 0)
+	p.TryPut(keyA, "plain old", t0.Add(1*time.Second))
+	p.TryPut(Key{Addr: addrA, ServerName: "a.test"}, "tls oldest", t0)
+	p.TryPut(keyA, "plain new", t0.Add(3*time.Second))
+	p.TryPut(keyB, "other address", t0.Add(-time.Second))
+	for _, want := range []string{"tls oldest", "plain old", "plain new"} {
+		if c, ok := p.TakeOldest(addrA); !ok || c != want {
+			t.Fatalf("TakeOldest = %q %v, want %q", c, ok, want)
+		}
+	}
+	if c, ok := p.TakeOldest(addrA); ok {
+		t.Fatalf("TakeOldest of an emptied address = %q", c)
+	}
+	if p.Len() != 1 {
+		t.Fatalf("Len = %d, want 1 (the other address's)", p.Len())
+	}
+	if c, ok, _ := p.Get(keyB, t0, nil); !ok || c != "other address" {
+		t.Fatalf("the other address's connection: %q %v", c, ok)
+	}
+}
+
 // TestIdleGetTLSAllocs: a TLS key (its name a string the caller keeps)
 // costs no allocation either.
 func TestIdleGetTLSAllocs(t *testing.T) {
