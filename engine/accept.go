@@ -119,11 +119,30 @@ func (s *Server) admit(c *net.TCPConn, tag accepted) {
 		return
 	}
 	_ = c.SetNoDelay(true)
-	if err := s.eng.Register(c, tag); err != nil {
-		// The engine closed the connection; it never reached Open.
-		s.clientClosed()
-	}
+	// Registered off the accept loop. An engine enrolls a connection on a
+	// loop between the loop's event batches, so an accept loop that waited
+	// for each would enroll one connection per batch: under load, the last
+	// of a burst of connects (a wrk run's 1000) waited 300 ms and more
+	// (BenchmarkConnectBurst). Up to maxEnrolling wait at once; the
+	// acceptors' wait group covers them, so Stop finds none half-done.
+	s.enrolling <- struct{}{}
+	s.acceptors.Add(1)
+	go func() {
+		defer func() {
+			<-s.enrolling
+			s.acceptors.Done()
+		}()
+		if err := s.eng.Register(c, tag); err != nil {
+			// The engine closed the connection; it never reached Open.
+			s.clientClosed()
+		}
+	}()
 }
+
+// maxEnrolling bounds the accepted connections waiting to be registered
+// with the engine, all accept loops together; beyond it, the accept loops
+// wait (the kernel's backlog holds the rest).
+const maxEnrolling = 64
 
 // refuse answers c with err's response and closes it, from the accept loop:
 // the response is short, and the socket's send buffer takes it at once. A

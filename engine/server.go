@@ -50,7 +50,7 @@ type Server struct {
 
 	ln        *net.TCPListener // the proxy listener; set by Start
 	tln       *net.TCPListener // the transparent listener, if configured; set by Start
-	acceptors sync.WaitGroup   // the accept loops
+	acceptors sync.WaitGroup   // the accept loops and the registrations they started
 	fds       *FDs             // descriptor budget; set once by NewServer
 
 	conns    atomic.Int64 // open client connections
@@ -64,6 +64,10 @@ type Server struct {
 	// offload bounds the sessions' work running off the loops
 	// (Driver.Offload): one token per job; set once by NewServer.
 	offload chan struct{}
+
+	// enrolling holds a token per accepted connection being registered
+	// with the engine (accept.go: admit); set once by NewServer.
+	enrolling chan struct{}
 
 	mu    sync.Mutex
 	loops map[eventloop.Loop]*loop // guarded by mu; a loop is added on its first connection
@@ -98,8 +102,9 @@ func NewServer(cfg Config, res Resolver) (*Server, error) {
 		loops: make(map[eventloop.Loop]*loop),
 		// Offloaded work is CPU-bound (compression): about as many jobs
 		// as cores, and then some for jobs that wait on memory.
-		offload: make(chan struct{}, 2*startProcs),
-		tlsBase: newTLSConfig(cfg.TLSOrigination),
+		offload:   make(chan struct{}, 2*startProcs),
+		enrolling: make(chan struct{}, maxEnrolling),
+		tlsBase:   newTLSConfig(cfg.TLSOrigination),
 	}
 	s.hostLimit.Max = int64(cfg.MaxConnsPerHost)
 	return s, nil
