@@ -367,12 +367,7 @@ func (up *upConn) startDial() error {
 // oldest, and calls done on from's loop with whether one did, as soon as
 // one has or all have answered.
 func (s *Server) evictIdle(from *loop, addr netip.AddrPort, done func(evicted bool)) {
-	s.mu.Lock()
-	loops := make([]*loop, 0, len(s.loops))
-	for _, l := range s.loops {
-		loops = append(loops, l)
-	}
-	s.mu.Unlock()
+	loops := s.knownLoops()
 	left, called := len(loops), false // from's loop's
 	for _, l := range loops {
 		l.x.Execute(func() {

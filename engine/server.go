@@ -250,15 +250,20 @@ func (s *Server) Stop() error {
 
 // eachLoop runs f on every known loop, on that loop.
 func (s *Server) eachLoop(f func(*loop)) {
+	for _, l := range s.knownLoops() {
+		l.x.Execute(func() { f(l) })
+	}
+}
+
+// knownLoops returns the loops that have had a connection.
+func (s *Server) knownLoops() []*loop {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	loops := make([]*loop, 0, len(s.loops))
 	for _, l := range s.loops {
 		loops = append(loops, l)
 	}
-	s.mu.Unlock()
-	for _, l := range loops {
-		l.x.Execute(func() { f(l) })
-	}
+	return loops
 }
 
 // ticker drives every loop's timing wheel.
