@@ -44,7 +44,11 @@ KNOWN_PEERS="$ALL_PEERS sluice sluice-1loop $CACHE_PEERS"
 PEERS=$ALL_PEERS
 EXTRAS=()          # NAME:PORT:COMMAND
 KEEP=0
-PERF_STAT=0        # -S: perf stat syscalls and context switches per request
+PERF_STAT=0        # -S: perf stat syscalls, context switches and wake-ups per request
+PIN_PROXY=         # -A CPUS: the proxy under test on these CPUs, wrk/origin/dnsmasq on the rest
+PIN_LOAD=          # the rest (set from -A)
+WORKERS=2          # HAProxy nbthread and gnetrelay loops (-A: the proxy's CPU count)
+PINNING=0          # 1 while a peer is being started (start_bg pins it to PIN_PROXY)
 OUT_DIR=$HERE/results
 NAME=results       # output files: $OUT_DIR/$NAME-<timestamp>.md/.tsv
 NAME_SET=0
@@ -102,12 +106,21 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
   -o DIR            where results-<timestamp>.md/.tsv go (default $OUT_DIR)
   -n NAME           output file prefix instead of "results" (NAME-<timestamp>.md/.tsv)
   -k                keep the temp dir (configs, logs) after the run
-  -S                also count the peer's syscalls and context switches per
-                    request with perf stat (raw_syscalls:sys_enter,
-                    context-switches) over each measured run; off by
-                    default because the tracepoint slows every syscall a
-                    little (about 2% here), so the other columns of an -S
-                    run read slightly high
+  -S                also count the peer's syscalls, context switches and
+                    wake-ups per request with perf stat (raw_syscalls:sys_enter,
+                    context-switches, sched:sched_waking) over each measured
+                    run; off by default because the tracepoints slow every
+                    syscall a little (about 2% here), so the other columns of
+                    an -S run read slightly high
+  -A CPUS           pin: each peer runs on CPUS only (a taskset list, e.g. 1
+                    or 2-3) and wrk, the origin and dnsmasq on the other CPUs;
+                    HAProxy's nbthread, gnetrelay's loops and sluice's
+                    GOMAXPROCS (its default loop count) follow the number of
+                    CPUS. The proxy then has CPUs of its own, as on a machine
+                    where the load comes from elsewhere; the direct rows have
+                    wrk and the origin on the other CPUs only. Meant for
+                    l4relay, gnetrelay, sluice* and haproxy: nginx, squid,
+                    tinyproxy and ATS keep their configured worker counts
   -i N              idle mode: no wrk; open N idle keep-alive clients through
                     each peer with bench/idleconns (one absolute-form GET
                     /small each) and record the RSS of the peer's process tree
@@ -120,7 +133,7 @@ SLUICE_FLAGS (extra sluice flags, e.g. "-log-level debug").
 EOF
 }
 
-while getopts "d:w:c:C:t:p:P:x:o:n:kSi:H:h" opt; do
+while getopts "d:w:c:C:t:p:P:x:o:n:kSA:i:H:h" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     w) WARMUP=$OPTARG ;;
@@ -134,6 +147,7 @@ while getopts "d:w:c:C:t:p:P:x:o:n:kSi:H:h" opt; do
     n) NAME=$OPTARG; NAME_SET=1 ;;
     k) KEEP=1 ;;
     S) PERF_STAT=1 ;;
+    A) PIN_PROXY=$OPTARG ;;
     i) IDLE_N=$OPTARG ;;
     H) IDLE_HOLD=$OPTARG ;;
     h) usage; exit 0 ;;
@@ -211,6 +225,36 @@ if (( MAX_CONNS > 200 )); then
 fi
 CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
+
+cpu_list() {  # taskset-style list ("0-2,5") -> one CPU number per line
+  local part a
+  for part in ${1//,/ }; do
+    if [[ $part =~ ^([0-9]+)-([0-9]+)$ ]]; then
+      for ((a = BASH_REMATCH[1]; a <= BASH_REMATCH[2]; a++)); do echo "$a"; done
+    elif [[ $part =~ ^[0-9]+$ ]]; then
+      echo "$part"
+    else
+      return 1
+    fi
+  done
+}
+
+# -A: this script (and so wrk, the origin, dnsmasq and the checks' curl, which
+# inherit its affinity) moves to the CPUs the proxy does not get; start_bg
+# starts each peer under taskset on the proxy's CPUs.
+if [[ -n $PIN_PROXY ]]; then
+  command -v taskset >/dev/null || die "-A needs taskset (util-linux)"
+  allowed=$(taskset -pc $$ | sed 's/.*: //')
+  proxy_cpus=$(cpu_list "$PIN_PROXY") && [[ -n $proxy_cpus ]] || die "-A: not a CPU list: $PIN_PROXY"
+  all_cpus=$(cpu_list "$allowed")
+  for c in $proxy_cpus; do
+    grep -qx "$c" <<<"$all_cpus" || die "-A: CPU $c is not one this run may use ($allowed)"
+  done
+  PIN_LOAD=$(grep -vxF -f <(echo "$proxy_cpus") <<<"$all_cpus" | paste -sd,)
+  [[ -n $PIN_LOAD ]] || die "-A $PIN_PROXY leaves no CPU for wrk, the origin and dnsmasq"
+  WORKERS=$(wc -l <<<"$proxy_cpus")
+  taskset -pc "$PIN_LOAD" $$ >/dev/null || die "taskset -pc $PIN_LOAD $$ failed"
+fi
 
 # --------------------------------------------------------------------------
 # Process bookkeeping: every process we start is recorded as "pid:starttime";
@@ -348,6 +392,7 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 # Start a command in the background as a process we own. Sets STARTED_PID.
 start_bg() {  # LOGFILE CMD...
   local logf=$1; shift
+  (( PINNING )) && [[ -n $PIN_PROXY ]] && set -- taskset -c "$PIN_PROXY" "$@"
   "$@" >"$logf" 2>&1 </dev/null &
   STARTED_PID=$!
   sleep 0.05
@@ -371,7 +416,7 @@ wait_tcp_port() {  # PORT PID SECONDS -> 0 once something listens on 127.0.0.1:P
 
 render() {  # TEMPLATE OUT [PORT]
   sed -e "s#@RUN@#$RUN#g" -e "s#@PORT@#${3:-}#g" -e "s#@DNS_PORT@#$DNS_PORT#g" \
-      -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@MAXCONN@#$HAPROXY_MAXCONN#g" "$1" > "$2"
+      -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@MAXCONN@#$HAPROXY_MAXCONN#g" -e "s#@NBTHREAD@#$WORKERS#g" "$1" > "$2"
 }
 
 # --------------------------------------------------------------------------
@@ -507,7 +552,7 @@ start_gnetrelay() {
   mkdir -p "$d"
   (cd "$REPO" && go build -o "$d/gnetrelay" ./bench/gnetrelay) >"$d/build.log" 2>&1 \
     || { PEER_NOTE="go build ./bench/gnetrelay failed (see build.log)"; return 1; }
-  start_bg "$d/stdout.log" "$d/gnetrelay" -listen "127.0.0.1:$1" -upstream "127.0.0.1:$ORIGIN_PORT"
+  start_bg "$d/stdout.log" "$d/gnetrelay" -listen "127.0.0.1:$1" -upstream "127.0.0.1:$ORIGIN_PORT" -loops "$WORKERS"
   PEER_PID=$STARTED_PID
 }
 
@@ -633,7 +678,7 @@ peer_version() {
       # VCS stamp): its Go version, mtime and hash, beside the repo's HEAD now.
       local rev dirty bin loops=$SLUICE_LOOPS gov
       [[ $1 == sluice-1loop ]] && loops=1
-      (( loops == 0 )) && loops="GOMAXPROCS=$NCPU"
+      (( loops == 0 )) && loops="GOMAXPROCS=$( [[ -n $PIN_PROXY ]] && echo "$WORKERS" || echo "$NCPU")"
       rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
       dirty=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo +dirty)
       bin=$(sluice_binary) || { echo "sluice (no binary)"; return 0; }
@@ -695,7 +740,7 @@ kv() {  # FILE KEY -> value from a "k=v k=v" line
 if (( IDLE_N > 0 )); then
   printf 'peer\tclients\topened\tstill_open\tclosed_by_peer\tresponses_2xx\topen_s\thold_s\toldest_s\tprocesses\trss_before_mib\trss_idle_mib\trss_delta_mib\trss_kib_per_client\tpss_before_mib\tpss_idle_mib\tupstream_conns\tfds_before\tfds_idle\n' > "$RESULTS_TSV"
 else
-  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\tproxy_user_us_per_req\tproxy_sys_us_per_req\tsyscalls_per_req\tctxsw_per_req\tmigrations_per_req\n' > "$RESULTS_TSV"
+  printf 'peer\tpath\trequests\tduration_s\trps\tMiB_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tmean_ms\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tproxy_cpu_s\tproxy_cpu_us_per_req\torigin_cpu_us_per_req\twrk_cpu_s\tbox_busy_pct\tupstream_conns\tdns_queries\tdnsmasq_cpu_s\tconns\tproxy_rss_mib\torigin_requests\tproxy_user_us_per_req\tproxy_sys_us_per_req\tsyscalls_per_req\tctxsw_per_req\tmigrations_per_req\twakeups_per_req\n' > "$RESULTS_TSV"
 fi
 
 ROWS=()       # markdown rows of the main table
@@ -729,18 +774,19 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
   local perf_pid=
   if (( PERF_STAT )) && [[ -n $roots ]]; then
     # Every thread of every process in the peer's tree at this moment.
-    perf stat -x, -e raw_syscalls:sys_enter,context-switches,cpu-migrations \
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches,cpu-migrations,sched:sched_waking \
       -p "$(tree_members $roots | cut -d: -f1 | paste -sd,)" -o "$o.perf" &
     perf_pid=$!
   fi
   run_wrk "$peer" "$path" "$DURATION" "$o" "$conns"
   local rc=$?
-  local sysc=- ctxsw=- migr=-
+  local sysc=- ctxsw=- migr=- wake=-
   if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null
     sysc=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$o.perf" 2>/dev/null)
     ctxsw=$(awk -F, '$3 == "context-switches" { print $1 }' "$o.perf" 2>/dev/null)
     migr=$(awk -F, '$3 == "cpu-migrations" { print $1 }' "$o.perf" 2>/dev/null)
+    wake=$(awk -F, '$3 == "sched:sched_waking" { print $1 }' "$o.perf" 2>/dev/null)
   fi
   local rss=-
   [[ -n $roots ]] && rss=$(tree_rss_mib $roots)
@@ -767,7 +813,7 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
       -v p50="$p50" -v p90="$p90" -v p99="$p99" -v max="$max" -v mean="$mean" \
       -v ec="$ec" -v er="$er" -v ew="$ew" -v es="$es" -v et="$et" \
       -v pt=$(( pu1 + pk1 - pu0 - pk0 )) -v put=$(( pu1 - pu0 )) -v pkt=$(( pk1 - pk0 )) \
-      -v sysc="${sysc:--}" -v ctxsw="${ctxsw:--}" -v migr="${migr:--}" -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
+      -v sysc="${sysc:--}" -v ctxsw="${ctxsw:--}" -v migr="${migr:--}" -v wake="${wake:--}" -v ot=$(( or1 - or0 )) -v dt=$(( dc1 - dc0 )) -v wt="$wrkt" -v hz="$CLK_TCK" -v hasproxy="${roots:+1}" \
       -v cb0="${cpu0% *}" -v ct0="${cpu0#* }" -v cb1="${cpu1% *}" -v ct1="${cpu1#* }" \
       -v up="$upconns" -v dnsq="$dnsq" -v conns="$conns" -v rss="$rss" -v oreq="$oreq" 'BEGIN {
         mib = bytes / dur / 1048576
@@ -782,15 +828,16 @@ measure() {  # PEER PATH CONNS ROOTPIDS...
         spr = (ok && sysc ~ /^[0-9]+$/) ? sprintf("%.2f", sysc / req) : "-"
         cpr = (ok && ctxsw ~ /^[0-9]+$/) ? sprintf("%.3f", ctxsw / req) : "-"
         mpr = (ok && migr ~ /^[0-9]+$/) ? sprintf("%.4f", migr / req) : "-"
-        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n",
+        wpr = (ok && wake ~ /^[0-9]+$/) ? sprintf("%.3f", wake / req) : "-"
+        printf "%s\t%s\t%d\t%.2f\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.0f\t%d\t%d\t%.2f\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
           peer, path, req, dur, rps, mib, p50/1000, p90/1000, p99/1000, max/1000, mean/1000,
           ec, er, ew, es, et, pcs, pus, ous, wcpu, busy, up, dnsq, dcpu, conns, rss, oreq,
-          uus, kus, spr, cpr, mpr
+          uus, kus, spr, cpr, mpr, wpr
       }')
   printf '%s\n' "$line" >> "$RESULTS_TSV"
   ROWS+=("$(awk -F'\t' -v upath="$(url_path "$path")" '{
-      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
-        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $28, $29, $30, $31, $32, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
+      printf "| %s | /%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s/%s |",
+        $1, upath, $25, $5, $6, $7, $8, $9, $10, $17, $18, $28, $29, $30, $31, $33, $32, $19, $26, $24, $20, $21, $22, $27, $23, $12, $13, $14, $15, $16
     }' <<<"$line")")
   # A caching peer's row on a cache-* path should be all hits.
   if [[ " $CACHE_PEERS " == *" $peer "* && $path == cache-* ]] && (( oreq > 0 )); then
@@ -951,7 +998,9 @@ for peer in $PEERS; do
   fi
   PEER_PID=; PEER_NOTE=
   n_owned=${#OWNED[@]}
+  PINNING=1
   if [[ -n ${EXTRA_CMD[$peer]:-} ]]; then start_extra "$peer" "$port"; else "start_$peer" "$port"; fi
+  PINNING=0
   if [[ -z $PEER_PID ]]; then
     FAILED+=("$peer: ${PEER_NOTE:-did not start}")
     SETUP_ROWS+=("| $peer | 127.0.0.1:$port | $ver | not started: ${PEER_NOTE:-} | | | | | |")
@@ -1040,16 +1089,20 @@ report_wrk() {
   echo "# Forward-proxy peers benchmark, $TS"
   echo
   host_line
-  echo "Load generator (wrk), proxy, origin (nginx, 1 worker) and dnsmasq all share these $NCPU CPUs; nothing is pinned."
+  if [[ -n $PIN_PROXY ]]; then
+    echo "Pinned (-A $PIN_PROXY): each proxy on CPU(s) $PIN_PROXY only (HAProxy nbthread $WORKERS, gnetrelay $WORKERS loop(s), sluice GOMAXPROCS $WORKERS); the load generator (wrk), the origin (nginx, 1 worker) and dnsmasq on CPU(s) $PIN_LOAD. The direct rows have no proxy: wrk and the origin on CPU(s) $PIN_LOAD only."
+  else
+    echo "Load generator (wrk), proxy, origin (nginx, 1 worker) and dnsmasq all share these $NCPU CPUs; nothing is pinned."
+  fi
   echo "Run: $(date -d "${TS:0:8} ${TS:9:2}:${TS:11:2}:${TS:13:2}" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null || echo "$TS"); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Each measured run: ${DURATION}s, $THREADS wrk thread(s) (at most one per connection), connections: $CONNS_LIST; each preceded by a ${WARMUP}s warm-up run at the same connection count."
   echo "Proxied requests are absolute-form (\`GET http://$ORIGIN_HOST/PATH HTTP/1.1\`, Host: $ORIGIN_HOST); direct requests are origin-form to 127.0.0.1:$ORIGIN_PORT."
   echo
-  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | user / sys µs/req | syscalls/req | ctx switches/req | CPU migrations/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| peer | path | conns | req/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | proxy CPU s | proxy CPU µs/req | user / sys µs/req | syscalls/req | ctx switches/req | wake-ups/req | CPU migrations/req | origin CPU µs/req | proxy RSS MiB | dnsmasq CPU s | wrk CPU s | box busy % | new upstream conns | origin requests | DNS queries | errors c/r/w/s/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed; user / sys splits it into utime and stime. syscalls/req, ctx switches/req and CPU migrations/req: perf stat (raw_syscalls:sys_enter, context-switches, cpu-migrations) on every thread of the peer's processes over the measured run, with -S only (- otherwise). origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
+  echo "Columns: proxy CPU = utime+stime (+ reaped children) of all the peer's processes and threads, from /proc/PID/stat, over the measured run; µs/req divides by the requests wrk completed; user / sys splits it into utime and stime. syscalls/req, ctx switches/req, wake-ups/req and CPU migrations/req: perf stat (raw_syscalls:sys_enter, context-switches, sched:sched_waking, cpu-migrations) on every thread of the peer's processes over the measured run, with -S only (- otherwise); a wake-up is one the peer's threads made, of another task (wrk, the origin, a thread of its own). origin/dnsmasq/wrk CPU are measured the same way. proxy RSS = VmRSS summed over the peer's processes right after the measured run (shared pages of multi-process peers count once per process). box busy % = non-idle share of all $NCPU CPUs (/proc/stat). new upstream conns = connections the origin accepted during the run (nginx stub_status), i.e. not reused from the warm-up. origin requests = requests the origin served during the run (stub_status; 0 = every response came from the peer's cache). DNS queries = queries dnsmasq logged during the run. errors = wrk's connect/read/write/status(non-2xx/3xx)/timeout counts; a read error is also counted each time the server closes a connection (e.g. a peer without client keep-alive)."
   echo
   report_checks
   if (( ${#CACHE_ROWS[@]} )); then
