@@ -201,6 +201,40 @@ for b in nginx dnsmasq wrk curl ss awk sed sha256sum timeout; do
 done
 [[ $(id -u) == 0 ]] || log "WARNING: not root; squid/ats (chown to their users) and tinyproxy (unshare + bind mounts) need root"
 
+NCPU=$(nproc)  # before -A narrows this script's CPUs
+
+cpu_list() {  # taskset-style list ("0-2,5") -> one CPU number per line
+  local part a
+  for part in ${1//,/ }; do
+    if [[ $part =~ ^([0-9]+)-([0-9]+)$ ]]; then
+      for ((a = BASH_REMATCH[1]; a <= BASH_REMATCH[2]; a++)); do echo "$a"; done
+    elif [[ $part =~ ^[0-9]+$ ]]; then
+      echo "$part"
+    else
+      return 1
+    fi
+  done
+}
+
+# -A: this script (and so wrk, the origin, dnsmasq and the checks' curl, which
+# inherit its affinity) moves to the CPUs the proxy does not get; start_bg
+# starts each peer under taskset on the proxy's CPUs.
+if [[ -n $PIN_PROXY ]]; then
+  command -v taskset >/dev/null || die "-A needs taskset (util-linux)"
+  allowed=$(taskset -pc $$ | sed 's/.*: //')
+  proxy_cpus=$(cpu_list "$PIN_PROXY") && [[ -n $proxy_cpus ]] || die "-A: not a CPU list: $PIN_PROXY"
+  proxy_cpus=$(sort -un <<<"$proxy_cpus")
+  PIN_PROXY=$(paste -sd, <<<"$proxy_cpus")
+  all_cpus=$(cpu_list "$allowed")
+  for c in $proxy_cpus; do
+    grep -qx "$c" <<<"$all_cpus" || die "-A: CPU $c is not one this run may use ($allowed)"
+  done
+  PIN_LOAD=$(grep -vxF -f <(echo "$proxy_cpus") <<<"$all_cpus" | paste -sd,)
+  [[ -n $PIN_LOAD ]] || die "-A $PIN_PROXY leaves no CPU for wrk, the origin and dnsmasq"
+  WORKERS=$(wc -l <<<"$proxy_cpus")
+  taskset -pc "$PIN_LOAD" $$ >/dev/null || die "taskset -pc $PIN_LOAD $$ failed"
+fi
+
 TS=$(date +%Y%m%d-%H%M%S)
 START_EPOCH=$(date +%s)
 RUN=$(mktemp -d /tmp/peers-bench.XXXXXX)
@@ -224,37 +258,6 @@ if (( MAX_CONNS > 200 )); then
   (( $(ulimit -n) >= need )) || log "WARNING: open-files limit $(ulimit -n) is low for $MAX_CONNS connections"
 fi
 CLK_TCK=$(getconf CLK_TCK)
-NCPU=$(nproc)
-
-cpu_list() {  # taskset-style list ("0-2,5") -> one CPU number per line
-  local part a
-  for part in ${1//,/ }; do
-    if [[ $part =~ ^([0-9]+)-([0-9]+)$ ]]; then
-      for ((a = BASH_REMATCH[1]; a <= BASH_REMATCH[2]; a++)); do echo "$a"; done
-    elif [[ $part =~ ^[0-9]+$ ]]; then
-      echo "$part"
-    else
-      return 1
-    fi
-  done
-}
-
-# -A: this script (and so wrk, the origin, dnsmasq and the checks' curl, which
-# inherit its affinity) moves to the CPUs the proxy does not get; start_bg
-# starts each peer under taskset on the proxy's CPUs.
-if [[ -n $PIN_PROXY ]]; then
-  command -v taskset >/dev/null || die "-A needs taskset (util-linux)"
-  allowed=$(taskset -pc $$ | sed 's/.*: //')
-  proxy_cpus=$(cpu_list "$PIN_PROXY") && [[ -n $proxy_cpus ]] || die "-A: not a CPU list: $PIN_PROXY"
-  all_cpus=$(cpu_list "$allowed")
-  for c in $proxy_cpus; do
-    grep -qx "$c" <<<"$all_cpus" || die "-A: CPU $c is not one this run may use ($allowed)"
-  done
-  PIN_LOAD=$(grep -vxF -f <(echo "$proxy_cpus") <<<"$all_cpus" | paste -sd,)
-  [[ -n $PIN_LOAD ]] || die "-A $PIN_PROXY leaves no CPU for wrk, the origin and dnsmasq"
-  WORKERS=$(wc -l <<<"$proxy_cpus")
-  taskset -pc "$PIN_LOAD" $$ >/dev/null || die "taskset -pc $PIN_LOAD $$ failed"
-fi
 
 # --------------------------------------------------------------------------
 # Process bookkeeping: every process we start is recorded as "pid:starttime";
