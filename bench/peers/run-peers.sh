@@ -1093,7 +1093,7 @@ report_wrk() {
   echo
   host_line
   if [[ -n $PIN_PROXY ]]; then
-    echo "Pinned (-A $PIN_PROXY): each proxy on CPU(s) $PIN_PROXY only (HAProxy nbthread $WORKERS, gnetrelay $WORKERS loop(s), sluice GOMAXPROCS $WORKERS); the load generator (wrk), the origin (nginx, 1 worker) and dnsmasq on CPU(s) $PIN_LOAD. The direct rows have no proxy: wrk and the origin on CPU(s) $PIN_LOAD only."
+    echo "Pinned (-A $PIN_PROXY): each proxy on CPU(s) $PIN_PROXY only (HAProxy nbthread $WORKERS, sluice started with GOMAXPROCS $WORKERS; gnetrelay and sluice on gnet run $WORKERS loop(s) and one P more); the load generator (wrk), the origin (nginx, 1 worker) and dnsmasq on CPU(s) $PIN_LOAD. The direct rows have no proxy: wrk and the origin on CPU(s) $PIN_LOAD only."
   else
     echo "Load generator (wrk), proxy, origin (nginx, 1 worker) and dnsmasq all share these $NCPU CPUs; nothing is pinned."
   fi
