@@ -18,10 +18,12 @@ import (
 // whole-body cases are the stream tests'.
 
 // rawBodyOrigin serves one response per connection: a head announcing size
-// bytes, then sent bytes of the pattern, then whatever then does (it may
-// block until the test ends, or return to close the connection).
-func rawBodyOrigin(t *testing.T, size, sent int, then func()) int {
+// bytes, then sent bytes of the pattern; then it closes the connection if
+// closeAfter, and otherwise holds it open, silent, until the test ends.
+func rawBodyOrigin(t *testing.T, size, sent int, closeAfter bool) int {
 	t.Helper()
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
 	return tcpServer(t, func(c *net.TCPConn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
@@ -30,7 +32,9 @@ func rawBodyOrigin(t *testing.T, size, sent int, then func()) int {
 		if _, err := io.Copy(c, &patternReader{n: int64(sent)}); err != nil {
 			return
 		}
-		then()
+		if !closeAfter {
+			<-stop
+		}
 	})
 }
 
@@ -93,9 +97,7 @@ func TestStreamSpliceIdleOrigin(t *testing.T) { forEngines(t, testStreamSpliceId
 // An origin that stops sending inside the body: the body ends after the
 // idle timeout, and the client's connection is closed.
 func testStreamSpliceIdleOrigin(t *testing.T) {
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	port := rawBodyOrigin(t, 8<<20, 1<<20, func() { <-stop })
+	port := rawBodyOrigin(t, 8<<20, 1<<20, false)
 	e := newEnv(t, Config{SpliceAbove: 64 << 10, IdleTimeout: 300 * time.Millisecond})
 	got, took := readCut(t, e, port)
 	if got >= 8<<20 || took > 5*time.Second {
@@ -112,7 +114,7 @@ func TestStreamSpliceOriginClosesEarly(t *testing.T) {
 // then the close.
 func testStreamSpliceOriginClosesEarly(t *testing.T) {
 	const sent = 3<<20 + 123
-	port := rawBodyOrigin(t, 8<<20, sent, func() {})
+	port := rawBodyOrigin(t, 8<<20, sent, true)
 	e := newEnv(t, Config{SpliceAbove: 64 << 10})
 	if got, _ := readCut(t, e, port); got != sent {
 		t.Fatalf("got %d bytes, want the %d the origin sent", got, sent)
@@ -127,9 +129,7 @@ func TestStreamSpliceStop(t *testing.T) { forEngines(t, testStreamSpliceStop) }
 // The server stopping ends a spliced body at once, not after the idle
 // timeout.
 func testStreamSpliceStop(t *testing.T) {
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	port := rawBodyOrigin(t, 8<<20, 1<<20, func() { <-stop })
+	port := rawBodyOrigin(t, 8<<20, 1<<20, false)
 	e := newEnv(t, Config{SpliceAbove: 64 << 10, IdleTimeout: time.Minute})
 	c, resp := getBig(t, e, port)
 	// Take the first MiB, so the body is past the loop and spliced.
@@ -156,9 +156,7 @@ func TestStreamSpliceClientGone(t *testing.T) { forEngines(t, testStreamSpliceCl
 // A client that closes inside a spliced body: the splice to it fails, and
 // both connections are closed and uncounted.
 func testStreamSpliceClientGone(t *testing.T) {
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	port := rawBodyOrigin(t, 64<<20, 64<<20, func() { <-stop })
+	port := rawBodyOrigin(t, 64<<20, 64<<20, false)
 	e := newEnv(t, Config{SpliceAbove: 64 << 10, IdleTimeout: time.Minute})
 	c, resp := getBig(t, e, port)
 	if _, err := io.CopyN(io.Discard, resp.Body, 2<<20); err != nil {
